@@ -1,0 +1,91 @@
+//! How an engine is set up: identity, folders, addresses and timings. Built from
+//! [`crate::settings::Settings`] by front ends, or directly by tests.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Stable per install; peers tell us apart by it, and we ignore our own datagrams by it.
+    pub instance: InstanceId,
+    pub device_name: String,
+    pub os: Os,
+    /// Where accepted files land (created when missing).
+    pub receive_dir: PathBuf,
+    /// Accept every offer without asking.
+    pub accept_automatically: bool,
+    /// Address the transfer listener and the discovery sender bind to.
+    pub bind: IpAddr,
+    /// TCP port for transfers; 0 picks a free one (tests).
+    pub transfer_port: u16,
+    /// UDP port every node listens on for discovery.
+    pub discovery_port: u16,
+    /// Run broadcast discovery at all.
+    pub discovery: bool,
+    /// Where announcements go. `None`: the directed broadcast address of every up, non-loopback
+    /// IPv4 interface plus 255.255.255.255. Tests use `127.255.255.255`.
+    pub broadcast: Option<Vec<SocketAddr>>,
+    /// `host:port` of devices added by hand; probed at start.
+    pub remembered_peers: Vec<String>,
+    /// Put JPEG thumbnails of images in outgoing offers.
+    pub thumbnails: bool,
+    pub timing: Timing,
+}
+
+impl EngineConfig {
+    /// A config with default ports and timings.
+    pub fn new(
+        instance: InstanceId,
+        device_name: impl Into<String>,
+        receive_dir: impl Into<PathBuf>,
+    ) -> Self {
+        EngineConfig {
+            instance,
+            device_name: device_name.into(),
+            os: Os::current(),
+            receive_dir: receive_dir.into(),
+            accept_automatically: false,
+            bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            transfer_port: DEFAULT_TRANSFER_PORT,
+            discovery_port: DEFAULT_DISCOVERY_PORT,
+            discovery: true,
+            broadcast: None,
+            remembered_peers: Vec::new(),
+            thumbnails: false,
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// Every period and deadline the engine keeps; tests shorten them.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// Announce ourselves this often (with ±20 % jitter so nodes started together spread out).
+    pub announce_interval: Duration,
+    /// A peer not heard from for this long leaves the table (about three announce periods).
+    pub peer_timeout: Duration,
+    /// HELLO and OFFER must be exchanged within this.
+    pub handshake_timeout: Duration,
+    /// A connection with no progress for this long is dropped.
+    pub idle_timeout: Duration,
+    /// While a side waits (for a person's answer, say), it sends a KEEPALIVE this often.
+    pub keepalive_interval: Duration,
+    /// Most connections handled at once, incoming; more are refused.
+    pub max_incoming: usize,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            announce_interval: Duration::from_secs(2),
+            peer_timeout: Duration::from_millis(6500),
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(5),
+            max_incoming: 16,
+        }
+    }
+}

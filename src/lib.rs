@@ -1,0 +1,21 @@
+//! Ferry moves photos and files between computers on the same network.
+//!
+//! The layers, bottom up (arrows point one way only):
+//!
+//! * [`protocol`] — the wire format: discovery datagrams, TCP frames, messages, limits. Pure.
+//! * [`discovery`] — announcing ourselves over UDP broadcast and keeping the table of peers.
+//! * [`transfer`] — sending and receiving one batch over one TCP connection; safe names and
+//!   atomic writes on the receiving side.
+//! * [`engine`] — owns every background thread; [`engine::Command`] in, [`engine::Event`] out.
+//! * [`settings`] — what the person chose, persisted as TOML.
+//! * [`cli`] — the headless front end (`ferry send`, `ferry receive`, `ferry peers`).
+//! * [`ui`] — the window (egui). Nothing below it knows egui exists.
+
+pub mod cli;
+pub mod discovery;
+pub mod engine;
+pub mod protocol;
+pub mod settings;
+pub mod thumbnail;
+pub mod transfer;
+pub mod ui;
