@@ -139,6 +139,54 @@ fn peers_appear_and_leave() {
     assert!(rig.harness.query_by_label_contains("Wang's Mac").is_some());
 }
 
+/// Every OS icon is a glyph egui's own fonts have (the harness panics on a missing one).
+#[test]
+fn every_os_has_a_drawable_icon() {
+    let mut rig = rig();
+    let all = [Os::Unknown, Os::Linux, Os::Windows, Os::Macos, Os::Android, Os::Ios, Os::Bsd];
+    for (n, os) in all.into_iter().enumerate() {
+        rig.event(Event::PeerSeen(peer(10 + n as u8, os.label(), os)));
+    }
+    for os in all {
+        assert!(rig.harness.query_by_label_contains(os.label()).is_some(), "{os:?}");
+    }
+}
+
+#[test]
+fn settings_changes_are_saved_and_sent_to_the_engine() {
+    let mut rig = rig();
+    rig.harness.get_by_label_contains("Settings").click();
+    rig.harness.run();
+    let name = rig.harness.get_by_label("Device name");
+    name.focus();
+    rig.harness.run();
+    rig.harness.key_press(egui::Key::End);
+    rig.harness.run();
+    rig.harness.get_by_label("Device name").type_text(" 2");
+    rig.harness.run();
+    // Clicking elsewhere commits the name (the field loses focus).
+    rig.harness.get_by_label_contains("Accept files automatically").click();
+    rig.harness.run();
+    rig.harness.get_by_label_contains("Back").click();
+    rig.harness.run();
+    let updates: Vec<_> = rig
+        .commands
+        .try_iter()
+        .map(|c| match c {
+            Command::UpdateSettings(live) => live,
+            other => panic!("expected UpdateSettings, got {other:?}"),
+        })
+        .collect();
+    assert!(updates.iter().any(|u| u.device_name.as_deref() == Some("Test laptop 2")), "{updates:?}");
+    assert!(updates.iter().any(|u| u.accept_automatically == Some(true)), "{updates:?}");
+    assert!(rig.harness.query_by_label_contains("Visible as “Test laptop 2”").is_some());
+    let file = rig.dir.path().join("settings.toml");
+    rig.wait_for("settings.toml", |_| {
+        std::fs::read_to_string(&file)
+            .is_ok_and(|t| t.contains("Test laptop 2") && t.contains("accept_automatically = true"))
+    });
+}
+
 #[test]
 fn choosing_files_and_a_device_then_send_sends_those_paths_to_that_address() {
     let mut rig = rig();

@@ -733,7 +733,7 @@ pub fn os_icon(os: crate::protocol::Os) -> &'static str {
         Os::Linux => "🐧",
         Os::Windows => "🖥",
         Os::Macos => "🍎",
-        Os::Android => "🤖",
+        Os::Android => "📱",
         Os::Ios => "📱",
         Os::Bsd => "😈",
         Os::Unknown => "💻",

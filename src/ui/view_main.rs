@@ -79,17 +79,21 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
         ui.label(RichText::new(format!("🔍 {}", state.tr.searching())).italics());
         ui.add_space(4.0);
         let hint = state.tr.firewall_hint(state.settings.discovery_port, state.settings.transfer_port);
-        ui.add(egui::Label::new(RichText::new(hint).weak().small()).wrap());
+        ui.add(egui::Label::new(RichText::new(hint).weak()).wrap());
     }
     let mut clicked = None;
-    for peer in &state.peers {
-        let selected = state.selected_peer == Some(peer.instance);
-        let text = format!("{}  {}\n{}", os_icon(peer.os), peer.name, widgets::display_addr(peer.addr));
-        let response = ui.add_sized([ui.available_width(), 40.0], Button::selectable(selected, text));
-        if response.clicked() {
-            clicked = Some(peer.instance);
+    ui.with_layout(Layout::top_down_justified(Align::LEFT), |ui| {
+        for peer in &state.peers {
+            let selected = state.selected_peer == Some(peer.instance);
+            let text =
+                format!("{}  {}\n      {}", os_icon(peer.os), peer.name, widgets::display_addr(peer.addr));
+            let button =
+                Button::selectable(selected, RichText::new(text).size(15.0)).min_size(vec2(0.0, 44.0));
+            if ui.add(button).on_hover_text(peer.os.label()).clicked() {
+                clicked = Some(peer.instance);
+            }
         }
-    }
+    });
     if let Some(id) = clicked {
         state.selected_peer = Some(id);
     }
@@ -172,7 +176,7 @@ fn remembered(state: &mut AppState, ui: &mut Ui) {
 
 fn send_area(state: &mut AppState, ui: &mut Ui) {
     ui.heading(state.tr.send_files());
-    ui.horizontal(|ui| {
+    let pick_buttons = |state: &mut AppState, ui: &mut Ui| {
         let enabled = !state.dialog_open;
         if ui.add_enabled(enabled, Button::new(format!("🖼 {}", state.tr.choose_photos()))).clicked() {
             state.open_dialog(DialogKind::Files);
@@ -180,13 +184,29 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
         if ui.add_enabled(enabled, Button::new(format!("📁 {}", state.tr.choose_folder()))).clicked() {
             state.open_dialog(DialogKind::Folder);
         }
-        if !state.chosen.is_empty() && ui.button(state.tr.clear_all()).clicked() {
-            state.clear_chosen();
-        }
-    });
+    };
     if state.chosen.is_empty() {
-        ui.label(RichText::new(state.tr.drop_hint()).weak());
+        // An empty list is a drop zone, so it is obvious where files can go.
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.vertical_centered(|ui| {
+                ui.add_space(14.0);
+                ui.horizontal(|ui| {
+                    ui.add_space((ui.available_width() - 300.0).max(0.0) / 2.0);
+                    pick_buttons(state, ui);
+                });
+                ui.add_space(6.0);
+                ui.label(RichText::new(state.tr.drop_hint()).weak());
+                ui.add_space(14.0);
+            });
+        });
     } else {
+        ui.horizontal(|ui| {
+            pick_buttons(state, ui);
+            if ui.button(state.tr.clear_all()).clicked() {
+                state.clear_chosen();
+            }
+        });
         chosen_list(state, ui);
         let total = if state.chosen_unmeasured > 0 {
             state.tr.measuring().to_owned()
@@ -201,7 +221,7 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
         None => state.tr.send_to("…"),
     };
     ui.horizontal(|ui| {
-        let send = Button::new(RichText::new(format!("📤 {label}")).size(16.0)).min_size(vec2(180.0, 32.0));
+        let send = widgets::primary_button(ui, &format!("📤 {label}"), state.can_send());
         if ui.add_enabled(state.can_send(), send).clicked() {
             state.send_chosen();
         }

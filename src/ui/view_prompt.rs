@@ -107,8 +107,7 @@ fn buttons(state: &mut AppState, ui: &mut Ui) {
     ui.horizontal(|ui| {
         let accept_text =
             if chosen == count { state.tr.accept().to_owned() } else { state.tr.accept_some(chosen, count) };
-        let accept =
-            Button::new(RichText::new(format!("✔ {accept_text}")).size(16.0)).min_size(vec2(140.0, 32.0));
+        let accept = widgets::primary_button(ui, &format!("✔ {accept_text}"), chosen > 0);
         if ui.add_enabled(chosen > 0, accept).clicked() {
             state.answer(true);
             return;

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use egui::{Response, Ui};
+use egui::{Button, Response, RichText, Ui, vec2};
 
 /// A button whose visible text may be just an icon, with `name` as what a screen reader says
 /// (and a tooltip for sighted people).
@@ -26,5 +26,17 @@ pub fn display_addr(addr: SocketAddr) -> String {
             None => addr.to_string(),
         },
         SocketAddr::V4(_) => addr.to_string(),
+    }
+}
+
+/// The one action a screen is about (Send, Accept): larger, and in the accent colour while it
+/// can be pressed.
+pub fn primary_button(ui: &Ui, text: &str, enabled: bool) -> Button<'static> {
+    let text = RichText::new(text.to_owned()).size(16.0);
+    if enabled {
+        let visuals = &ui.visuals().selection;
+        Button::new(text.color(visuals.stroke.color)).fill(visuals.bg_fill).min_size(vec2(150.0, 34.0))
+    } else {
+        Button::new(text).min_size(vec2(150.0, 34.0))
     }
 }
