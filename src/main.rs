@@ -8,7 +8,7 @@ use ferry::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(cmd) => ferry::cli::run(cmd),
+        Some(cmd) => ferry::cli::run(cmd, &cli.net),
         None => ferry::ui::run(),
     }
 }

@@ -28,6 +28,8 @@ use crate::settings::Settings;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    #[command(flatten)]
+    pub net: NetArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,8 +45,6 @@ pub enum Cmd {
         /// Exit after one transfer.
         #[arg(long)]
         once: bool,
-        #[command(flatten)]
-        net: NetArgs,
     },
     /// Send files and folders to another device.
     Send {
@@ -57,16 +57,12 @@ pub enum Cmd {
         /// How long to look for a device given by name, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
-        #[command(flatten)]
-        net: NetArgs,
     },
     /// List the devices nearby.
     Peers {
         /// How long to listen, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 2.0)]
         wait: f64,
-        #[command(flatten)]
-        net: NetArgs,
     },
 }
 
@@ -74,32 +70,32 @@ pub enum Cmd {
 #[derive(Args, Debug, Clone)]
 pub struct NetArgs {
     /// TCP port to accept transfers on (default 53531; `send` and `peers` use any free port).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, global = true, value_name = "PORT")]
     pub port: Option<u16>,
     /// UDP port for discovery (default 53530).
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, global = true, value_name = "PORT")]
     pub discovery_port: Option<u16>,
     /// Where to broadcast announcements (repeatable); replaces the addresses computed from the
     /// network interfaces. ADDR or ADDR:PORT.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     pub broadcast: Vec<String>,
     /// Local address to bind to.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     pub bind: Option<IpAddr>,
     /// Device name to show to others (default: from the settings, else the host name).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME")]
     pub name: Option<String>,
     /// Print one JSON event per line instead of progress bars.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
 }
 
 /// Runs the command line; `main` returns what this returns.
-pub fn run(cmd: Cmd) -> ExitCode {
+pub fn run(cmd: Cmd, net: &NetArgs) -> ExitCode {
     let result = match cmd {
-        Cmd::Receive { dir, yes, once, net } => receive::run(dir, yes, once, &net),
-        Cmd::Send { paths, to, wait, net } => send::run(paths, &to, wait, &net),
-        Cmd::Peers { wait, net } => peers::run(wait, &net),
+        Cmd::Receive { dir, yes, once } => receive::run(dir, yes, once, net),
+        Cmd::Send { paths, to, wait } => send::run(paths, &to, wait, net),
+        Cmd::Peers { wait } => peers::run(wait, net),
     };
     match result {
         Ok(code) => code,
