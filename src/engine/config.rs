@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub discovery_port: u16,
     /// Run broadcast discovery at all.
     pub discovery: bool,
+    /// List ourselves on other devices. `false` for the command line's `send` and `peers`: they
+    /// look for devices without being one.
+    pub announce: bool,
     /// Where announcements go. `None`: the directed broadcast address of every up, non-loopback
     /// IPv4 interface plus 255.255.255.255. Tests use `127.255.255.255`.
     pub broadcast: Option<Vec<SocketAddr>>,
@@ -52,6 +55,7 @@ impl EngineConfig {
             transfer_port: DEFAULT_TRANSFER_PORT,
             discovery_port: DEFAULT_DISCOVERY_PORT,
             discovery: true,
+            announce: true,
             broadcast: None,
             remembered_peers: Vec::new(),
             thumbnails: false,
