@@ -155,6 +155,8 @@ pub struct AppState {
 
     /// Our transfer address, once the engine is ready.
     pub me: Option<SocketAddr>,
+    /// Our own addresses when `me` is the unspecified address (listening on all of them).
+    pub my_addresses: Vec<std::net::IpAddr>,
     /// False when broadcast discovery could not start.
     pub discovery_ok: bool,
     /// The engine could not start or has stopped: nothing can be sent or received.
@@ -211,6 +213,7 @@ impl AppState {
             events: init.events,
             workers: Workers::start(init.waker)?,
             me: None,
+            my_addresses: Vec::new(),
             discovery_ok: true,
             engine_down: false,
             warnings: init.warnings,
@@ -272,6 +275,9 @@ impl AppState {
             Event::Ready { transfer_addr, discovery } => {
                 self.me = Some(transfer_addr);
                 self.discovery_ok = discovery;
+                if transfer_addr.ip().is_unspecified() {
+                    self.workers.submit(Job::LocalAddresses);
+                }
             }
             Event::Warning(text) => self.warn(text),
             Event::PeerSeen(peer) | Event::PeerUpdated(peer) => self.peer_seen(peer),
@@ -473,6 +479,7 @@ impl AppState {
                 self.free_space = bytes.map(|b| (dir, b));
             }
             Inbox::Warning(text) => self.warn(text),
+            Inbox::LocalAddresses(addresses) => self.my_addresses = addresses,
         }
     }
 
@@ -538,6 +545,17 @@ impl AppState {
         let start = (kind == DialogKind::ReceiveFolder).then(|| self.settings.receive_dir.clone());
         self.dialog_open = true;
         self.workers.open_dialog(kind, title.to_owned(), start);
+    }
+
+    /// How others can reach us, for the header: `10.0.0.5:53531`, or several separated by commas.
+    pub fn my_address_text(&self) -> Option<String> {
+        let me = self.me?;
+        if !me.ip().is_unspecified() || self.my_addresses.is_empty() {
+            return Some(super::widgets::display_addr(me));
+        }
+        let shown: Vec<String> =
+            self.my_addresses.iter().take(3).map(|ip| SocketAddr::new(*ip, me.port()).to_string()).collect();
+        Some(shown.join(", "))
     }
 
     pub fn selected_peer(&self) -> Option<&Peer> {

@@ -35,9 +35,9 @@ fn header(state: &mut AppState, ui: &mut Ui) {
         ui.separator();
         ui.vertical(|ui| {
             ui.label(RichText::new(state.tr.visible_as(&state.settings.device_name)).strong());
-            let addr = match (&state.me, state.engine_down) {
+            let addr = match (state.my_address_text(), state.engine_down) {
                 (_, true) => state.tr.not_receiving().to_owned(),
-                (Some(addr), _) => state.tr.at_address(&widgets::display_addr(*addr)),
+                (Some(addr), _) => state.tr.at_address(&addr),
                 (None, _) => state.tr.starting().to_owned(),
             };
             ui.label(RichText::new(addr).weak());
@@ -293,7 +293,8 @@ pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str) {
     let size = vec2(PREVIEW_EDGE, PREVIEW_EDGE);
     match preview {
         Some(Preview::Ready(texture)) => {
-            ui.add(egui::Image::from_texture(texture).fit_to_exact_size(size).maintain_aspect_ratio(true));
+            // Same square for portrait and landscape previews, so the names line up.
+            ui.add_sized(size, egui::Image::from_texture(texture).max_size(size).maintain_aspect_ratio(true));
         }
         _ => {
             ui.add_sized(size, egui::Label::new(RichText::new(icon).size(22.0)));

@@ -16,7 +16,11 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
     let offer = &pending.offer;
     let title = state.tr.offer_title(&offer.from.name, offer.files.len());
-    let from_addr = widgets::display_addr(offer.from.addr);
+    // The IP only: the port is the sender's outgoing one, which means nothing to people.
+    let from_addr = match widgets::display_addr(offer.from.addr).rsplit_once(':') {
+        Some((ip, _)) => ip.trim_matches(['[', ']']).to_owned(),
+        None => offer.from.addr.ip().to_string(),
+    };
     let waiting = state.offers.len() - 1;
 
     egui::Panel::top("offer_title").show(ui, |ui| {

@@ -43,6 +43,8 @@ pub enum Job {
     SaveSettings { settings: Box<crate::settings::Settings>, dir: PathBuf },
     /// Open a file or folder with the system's default application.
     Open(PathBuf),
+    /// This computer's own IPv4 addresses, to show when the engine listens on all of them.
+    LocalAddresses,
 }
 
 /// Which file dialog to show.
@@ -91,6 +93,7 @@ pub enum Inbox {
     },
     /// Something the person should know (a save failed, the file manager could not start).
     Warning(String),
+    LocalAddresses(Vec<std::net::IpAddr>),
 }
 
 /// A single named worker thread working through a queue of jobs in order.
@@ -249,6 +252,7 @@ fn run_job(job: Job) -> Option<Inbox> {
             let e = settings.save_to(&dir).err()?;
             Inbox::Warning(format!("Couldn't save your settings in {}: {e}", dir.display()))
         }
+        Job::LocalAddresses => Inbox::LocalAddresses(local_addresses()),
         Job::Open(path) => {
             let e = opener::open(&path).err()?;
             Inbox::Warning(format!("Couldn't open {}: {e}", path.display()))
@@ -284,6 +288,19 @@ pub fn measure(path: &Path) -> Measured {
         }
     }
     Measured::Folder { files, size }
+}
+
+/// The up, non-loopback IPv4 addresses of this computer (link-local last).
+pub fn local_addresses() -> Vec<std::net::IpAddr> {
+    let mut found: Vec<(bool, std::net::IpAddr)> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback() && i.ip().is_ipv4() && i.is_oper_up())
+        .map(|i| (i.is_link_local(), i.ip()))
+        .collect();
+    found.sort();
+    found.dedup();
+    found.into_iter().map(|(_, ip)| ip).collect()
 }
 
 /// Free bytes on the file system that holds `dir` (or its nearest existing parent, since the
