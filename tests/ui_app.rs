@@ -221,6 +221,37 @@ fn choosing_files_and_a_device_then_send_sends_those_paths_to_that_address() {
     assert!(rig.harness.query_by_label_contains("Waiting for the other computer").is_some());
 }
 
+/// A file dropped onto the window, as winit would hand it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropped_files_and_folders_join_the_list_with_their_sizes() {
+    let mut rig = rig();
+    let folder = rig.dir.path().join("album");
+    std::fs::create_dir_all(folder.join("2024")).unwrap();
+    std::fs::write(folder.join("a.jpg"), vec![0u8; 700]).unwrap();
+    std::fs::write(folder.join("2024/b.jpg"), vec![0u8; 300]).unwrap();
+    let file = rig.dir.path().join("notes.txt");
+    std::fs::write(&file, b"hi").unwrap();
+    rig.harness.input_mut().dropped_files.push(Arc::new(Dropped(folder.clone())));
+    rig.harness.input_mut().dropped_files.push(Arc::new(Dropped(file.clone())));
+    rig.harness.run();
+    rig.wait_for("the folder's size", |h| h.query_by_label_contains("folder, 2 files, 1.00 kB").is_some());
+    assert!(rig.harness.query_by_label_contains("3 files, 1.00 kB").is_some(), "total");
+    let chosen: Vec<PathBuf> = rig.harness.state().chosen.iter().map(|c| c.path.clone()).collect();
+    assert_eq!(chosen, vec![folder, file]);
+}
+
 #[test]
 fn chosen_files_can_be_removed() {
     let mut rig = rig();

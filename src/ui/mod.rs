@@ -123,6 +123,7 @@ pub fn run() -> ExitCode {
         warnings.push(e);
     }
     config.thumbnails = true;
+    let discovery_port = config.discovery_port;
     let dir = config_dir();
     let history = history::History::load(&dir);
     let preselect = preselect_from_env();
@@ -180,6 +181,7 @@ pub fn run() -> ExitCode {
             apply_theme(&cc.egui_ctx, theme);
             let mut state = AppState::new(init)?;
             state.engine_down = engine_down;
+            state.discovery_port = discovery_port;
             state.add_chosen(preselect);
             let frame_log = std::env::var_os(FRAME_LOG_ENV).is_some();
             Ok(Box::new(FerryApp { state, engine, frame_log }))

@@ -159,6 +159,9 @@ pub struct AppState {
     pub my_addresses: Vec<std::net::IpAddr>,
     /// False when broadcast discovery could not start.
     pub discovery_ok: bool,
+    /// The UDP port discovery really uses (the settings' one unless `FERRY_DISCOVERY_PORT`
+    /// overrides it), for the firewall hint.
+    pub discovery_port: u16,
     /// The engine could not start or has stopped: nothing can be sent or received.
     pub engine_down: bool,
     pub warnings: Vec<String>,
@@ -204,6 +207,7 @@ pub enum Preview {
 impl AppState {
     pub fn new(init: StateInit) -> std::io::Result<AppState> {
         let tr = Tr(Lang::resolve(init.settings.language));
+        let discovery_port = init.settings.discovery_port;
         Ok(AppState {
             name_draft: init.settings.device_name.clone(),
             settings: init.settings,
@@ -215,6 +219,7 @@ impl AppState {
             me: None,
             my_addresses: Vec::new(),
             discovery_ok: true,
+            discovery_port,
             engine_down: false,
             warnings: init.warnings,
             page: Page::Main,

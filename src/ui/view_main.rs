@@ -78,7 +78,8 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
     if state.peers.is_empty() {
         ui.label(RichText::new(format!("🔍 {}", state.tr.searching())).italics());
         ui.add_space(4.0);
-        let hint = state.tr.firewall_hint(state.settings.discovery_port, state.settings.transfer_port);
+        let transfer_port = state.me.map_or(state.settings.transfer_port, |me| me.port());
+        let hint = state.tr.firewall_hint(state.discovery_port, transfer_port);
         ui.add(egui::Label::new(RichText::new(hint).weak()).wrap());
     }
     let mut clicked = None;
@@ -238,11 +239,13 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
 fn chosen_list(state: &mut AppState, ui: &mut Ui) {
     let mut remove = None;
     let rows = state.chosen.len();
-    ScrollArea::vertical()
-        .id_salt("chosen")
-        .max_height(ROW_HEIGHT * 4.5)
-        .auto_shrink([false, true])
-        .show_rows(ui, ROW_HEIGHT, rows, |ui, range| {
+    // Up to half the window, so a long list still leaves room for the transfers below.
+    let max_height = (ui.available_height() * 0.5).max(ROW_HEIGHT * 2.5);
+    ScrollArea::vertical().id_salt("chosen").max_height(max_height).auto_shrink([false, true]).show_rows(
+        ui,
+        ROW_HEIGHT,
+        rows,
+        |ui, range| {
             for i in range {
                 let (path, name, measured) = {
                     let c = &state.chosen[i];
@@ -282,7 +285,8 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
                     },
                 );
             }
-        });
+        },
+    );
     if let Some(i) = remove {
         state.remove_chosen(i);
     }
