@@ -452,7 +452,7 @@ fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
         assert!(rig.harness.query_by_label(name).is_some(), "{name} is shown");
     }
     assert!(rig.harness.query_by_label_contains("“王的电脑”想发送 5 个文件给你").is_some());
-    assert!(rig.harness.query_by_label("✔ 接收").is_some(), "the UI speaks Chinese");
+    assert!(rig.harness.query_by_label("接收").is_some(), "the UI speaks Chinese");
     let ctx = rig.harness.ctx.clone();
     let font = egui::FontId::proportional(14.0);
     for c in ['照', 'カ', '사', 'ص'] {

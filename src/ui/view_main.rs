@@ -43,7 +43,7 @@ fn header(state: &mut AppState, ui: &mut Ui) {
             ui.label(RichText::new(addr).weak());
         });
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-            if ui.button(format!("⚙ {}", state.tr.settings())).clicked() {
+            if widgets::icon_button(ui, true, "⚙", state.tr.settings()).clicked() {
                 state.page = Page::Settings;
             }
         });
@@ -90,7 +90,8 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
                 format!("{}  {}\n      {}", os_icon(peer.os), peer.name, widgets::display_addr(peer.addr));
             let button =
                 Button::selectable(selected, RichText::new(text).size(15.0)).min_size(vec2(0.0, 44.0));
-            if ui.add(button).on_hover_text(peer.os.label()).clicked() {
+            let name = format!("{}, {}, {}", peer.name, peer.os.label(), widgets::display_addr(peer.addr));
+            if widgets::add_named(ui, true, button, &name).on_hover_text(peer.os.label()).clicked() {
                 clicked = Some(peer.instance);
             }
         }
@@ -106,7 +107,7 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
 
 fn add_by_address(state: &mut AppState, ui: &mut Ui) {
     if !state.add_peer.open {
-        if ui.button(format!("➕ {}", state.tr.add_by_address())).clicked() {
+        if widgets::icon_button(ui, true, "➕", state.tr.add_by_address()).clicked() {
             state.add_peer.open = true;
             state.add_peer.error = None;
         }
@@ -179,10 +180,10 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
     ui.heading(state.tr.send_files());
     let pick_buttons = |state: &mut AppState, ui: &mut Ui| {
         let enabled = !state.dialog_open;
-        if ui.add_enabled(enabled, Button::new(format!("🖼 {}", state.tr.choose_photos()))).clicked() {
+        if widgets::icon_button(ui, enabled, "🖼", state.tr.choose_photos()).clicked() {
             state.open_dialog(DialogKind::Files);
         }
-        if ui.add_enabled(enabled, Button::new(format!("📁 {}", state.tr.choose_folder()))).clicked() {
+        if widgets::icon_button(ui, enabled, "📁", state.tr.choose_folder()).clicked() {
             state.open_dialog(DialogKind::Folder);
         }
     };
@@ -223,7 +224,7 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
     };
     ui.horizontal(|ui| {
         let send = widgets::primary_button(ui, &format!("📤 {label}"), state.can_send());
-        if ui.add_enabled(state.can_send(), send).clicked() {
+        if widgets::add_named(ui, state.can_send(), send, &label).clicked() {
             state.send_chosen();
         }
         if state.selected_peer().is_none() {
@@ -260,7 +261,12 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
                     |ui| {
                         let folder = matches!(measured, Some(Measured::Folder { .. }));
                         let icon = if folder { "📁" } else { type_icon(&name) };
-                        preview_or_icon(ui, state.previews.get(&PreviewKey::Local(path.clone())), icon);
+                        preview_or_icon(
+                            ui,
+                            state.previews.get(&PreviewKey::Local(path.clone())),
+                            icon,
+                            &name,
+                        );
                         let detail = match &measured {
                             None => state.tr.measuring().to_owned(),
                             Some(Measured::File { size }) => human_size(*size),
@@ -293,12 +299,15 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
 }
 
 /// A square preview when one is ready, else the file type's icon in the same square.
-pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str) {
+pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name: &str) {
     let size = vec2(PREVIEW_EDGE, PREVIEW_EDGE);
     match preview {
         Some(Preview::Ready(texture)) => {
             // Same square for portrait and landscape previews, so the names line up.
-            ui.add_sized(size, egui::Image::from_texture(texture).max_size(size).maintain_aspect_ratio(true));
+            ui.add_sized(
+                size,
+                egui::Image::from_texture(texture).max_size(size).maintain_aspect_ratio(true).alt_text(name),
+            );
         }
         _ => {
             ui.add_sized(size, egui::Label::new(RichText::new(icon).size(22.0)));

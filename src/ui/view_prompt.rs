@@ -64,7 +64,12 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                                 toggled = Some(i);
                             }
                         }
-                        preview_or_icon(ui, state.offered_preview(transfer, i), type_icon(&file.path));
+                        preview_or_icon(
+                            ui,
+                            state.offered_preview(transfer, i),
+                            type_icon(&file.path),
+                            &file.path,
+                        );
                         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                             ui.add_sized(
                                 [90.0, ROW_HEIGHT],
@@ -112,13 +117,13 @@ fn buttons(state: &mut AppState, ui: &mut Ui) {
         let accept_text =
             if chosen == count { state.tr.accept().to_owned() } else { state.tr.accept_some(chosen, count) };
         let accept = widgets::primary_button(ui, &format!("✔ {accept_text}"), chosen > 0);
-        if ui.add_enabled(chosen > 0, accept).clicked() {
+        if widgets::add_named(ui, chosen > 0, accept, &accept_text).clicked() {
             state.answer(true);
             return;
         }
         let decline = Button::new(RichText::new(format!("✖ {}", state.tr.decline())).size(16.0))
             .min_size(vec2(110.0, 32.0));
-        if ui.add(decline).clicked() {
+        if widgets::add_named(ui, true, decline, state.tr.decline()).clicked() {
             state.answer(false);
             return;
         }

@@ -4,6 +4,7 @@
 use egui::{Button, RichText, Ui};
 
 use super::state::{AppState, Page};
+use super::widgets;
 use super::worker::DialogKind;
 use crate::settings::{Language, Theme};
 
@@ -11,7 +12,7 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
     egui::Panel::top("settings_title").show(ui, |ui| {
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            if ui.button(format!("⬅ {}", state.tr.back())).clicked() {
+            if widgets::icon_button(ui, true, "⬅", state.tr.back()).clicked() {
                 state.commit_device_name();
                 state.page = Page::Main;
             }

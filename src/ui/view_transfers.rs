@@ -127,7 +127,7 @@ fn retry_button(state: &AppState, t: &Transfer, ui: &mut Ui, click: &mut Option<
     if t.direction == Direction::Outgoing
         && t.peer_addr.is_some()
         && !t.paths.is_empty()
-        && ui.button(format!("🔁 {}", state.tr.try_again())).clicked()
+        && widgets::icon_button(ui, true, "🔁", state.tr.try_again()).clicked()
     {
         *click = Some(Click::Retry(t.id));
     }

@@ -12,6 +12,20 @@ pub fn named_button(ui: &mut Ui, text: &str, name: &str) -> Response {
     if text != name { response.on_hover_text(name) } else { response }
 }
 
+/// A button showing an icon before its text; screen readers get the text alone.
+pub fn icon_button(ui: &mut Ui, enabled: bool, icon: &str, text: &str) -> Response {
+    let response = ui.add_enabled(enabled, Button::new(format!("{icon} {text}")));
+    set_accessible_name(ui, &response, text);
+    response
+}
+
+/// Adds `button` (enabled or not) named `name` for screen readers.
+pub fn add_named(ui: &mut Ui, enabled: bool, button: Button<'_>, name: &str) -> Response {
+    let response = ui.add_enabled(enabled, button);
+    set_accessible_name(ui, &response, name);
+    response
+}
+
 /// Replaces the name assistive technology reads for a widget.
 pub fn set_accessible_name(ui: &Ui, response: &Response, name: &str) {
     ui.ctx().accesskit_node_builder(response.id, |node| node.set_label(name.to_owned()));
