@@ -172,7 +172,13 @@ impl Workers {
 
     /// Everything that arrived since the last frame, without waiting.
     pub fn drain(&mut self) -> Vec<Inbox> {
-        self.dialogs.retain(|d| !d.is_finished());
+        if self.dialogs.iter().any(|d| d.is_finished()) {
+            let (done, open): (Vec<_>, Vec<_>) = self.dialogs.drain(..).partition(|d| d.is_finished());
+            self.dialogs = open;
+            for dialog in done {
+                let _ = dialog.join();
+            }
+        }
         self.inbox.try_iter().collect()
     }
 
