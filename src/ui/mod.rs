@@ -3,6 +3,8 @@
 //! background threads ([`worker`]).
 //!
 //! * [`state`] — the window's state; the one place events and results change it.
+//! * `actions` — what clicks ask for, as engine commands and background jobs.
+//! * [`model`] — the data shown: chosen files, offers, transfers, previews.
 //! * `view_*` — drawing: the main screen, the incoming prompt, transfers, settings.
 //! * [`worker`] — file dialogs, measuring, previews, free space, saving, opening folders.
 //! * [`fonts`] — system fallback fonts for CJK, Arabic and more.
@@ -12,9 +14,11 @@
 //! [`run`] starts the engine with a waker that repaints the window, so the window draws only
 //! when something happened: an idle window uses no CPU.
 
+mod actions;
 pub mod fonts;
 pub mod history;
 pub mod i18n;
+pub mod model;
 pub mod state;
 mod view_main;
 mod view_prompt;
@@ -28,7 +32,8 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-pub use state::{AppState, Page, StateInit};
+pub use model::Page;
+pub use state::{AppState, StateInit};
 pub use view_settings::apply_theme;
 
 use crate::engine::{Command, Engine, Waker};

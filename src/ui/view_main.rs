@@ -5,7 +5,8 @@
 use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
 
 use super::i18n::human_size;
-use super::state::{AppState, Page, Preview, is_previewable, os_icon, type_icon};
+use super::model::{Page, Preview, is_previewable, os_icon, type_icon};
+use super::state::AppState;
 use super::worker::{DialogKind, Measured, PreviewKey};
 use super::{view_transfers, widgets};
 

@@ -6,7 +6,8 @@
 use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
 
 use super::i18n::human_size;
-use super::state::{AppState, type_icon};
+use super::model::type_icon;
+use super::state::AppState;
 use super::view_main::preview_or_icon;
 use super::widgets;
 

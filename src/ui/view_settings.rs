@@ -3,7 +3,8 @@
 
 use egui::{Button, RichText, Ui};
 
-use super::state::{AppState, Page};
+use super::model::Page;
+use super::state::AppState;
 use super::widgets;
 use super::worker::DialogKind;
 use crate::settings::{Language, Theme};

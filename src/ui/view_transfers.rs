@@ -5,7 +5,8 @@ use egui::{Align, Layout, ProgressBar, RichText, ScrollArea, Ui};
 
 use super::history::Outcome;
 use super::i18n::human_size;
-use super::state::{AppState, Status, Transfer};
+use super::model::{Status, Transfer};
+use super::state::AppState;
 use super::widgets;
 use crate::engine::{Direction, TransferId};
 
