@@ -496,3 +496,23 @@ fn frame_time_with_ten_thousand_chosen_files() {
     );
     assert!(median < Duration::from_millis(500), "median frame {median:?}");
 }
+
+/// An offer that arrives while the window is in the background asks for attention (taskbar).
+#[test]
+fn an_offer_to_an_unfocused_window_requests_attention() {
+    let asked = |h: &Harness<'static, AppState>| {
+        h.output()
+            .viewport_output
+            .values()
+            .any(|v| v.commands.iter().any(|c| matches!(c, egui::ViewportCommand::RequestUserAttention(_))))
+    };
+    let mut rig = rig();
+    rig.events.send(Event::IncomingOffer(offer(TransferId(1), "Kitchen PC", &["a.jpg"]))).unwrap();
+    rig.harness.step();
+    assert!(!asked(&rig.harness), "focused: no need to ask");
+
+    rig.harness.input_mut().viewports.entry(egui::ViewportId::ROOT).or_default().focused = Some(false);
+    rig.events.send(Event::IncomingOffer(offer(TransferId(2), "Kitchen PC", &["b.jpg"]))).unwrap();
+    rig.harness.step();
+    assert!(asked(&rig.harness), "unfocused: asks for attention");
+}
