@@ -267,6 +267,7 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
                             state.previews.get(&PreviewKey::Local(path.clone())),
                             icon,
                             &name,
+                            PREVIEW_EDGE,
                         );
                         let detail = match &measured {
                             None => state.tr.measuring().to_owned(),
@@ -299,9 +300,10 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
     }
 }
 
-/// A square preview when one is ready, else the file type's icon in the same square.
-pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name: &str) {
-    let size = vec2(PREVIEW_EDGE, PREVIEW_EDGE);
+/// A square preview when one is ready, else the file type's icon in the same square; `edge` is
+/// its side in points.
+pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name: &str, edge: f32) {
+    let size = vec2(edge, edge);
     match preview {
         Some(Preview::Ready(texture)) => {
             // Same square for portrait and landscape previews, so the names line up.
@@ -311,7 +313,7 @@ pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name:
             );
         }
         _ => {
-            ui.add_sized(size, egui::Label::new(RichText::new(icon).size(22.0)));
+            ui.add_sized(size, egui::Label::new(RichText::new(icon).size(edge * 0.6)));
         }
     }
 }

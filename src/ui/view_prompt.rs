@@ -11,7 +11,9 @@ use super::state::AppState;
 use super::view_main::preview_or_icon;
 use super::widgets;
 
-const ROW_HEIGHT: f32 = 44.0;
+/// Rows are taller than in the send list: the previews are what the person decides on.
+const ROW_HEIGHT: f32 = 60.0;
+const PREVIEW_EDGE: f32 = 54.0;
 
 pub fn show(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
@@ -70,6 +72,7 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                             state.offered_preview(transfer, i),
                             type_icon(&file.path),
                             &file.path,
+                            PREVIEW_EDGE,
                         );
                         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
                             ui.add_sized(
