@@ -122,8 +122,10 @@ fn add_by_address(state: &mut AppState, ui: &mut Ui) {
         let response = ui.add(edit).labelled_by(label.id);
         let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
         ui.horizontal(|ui| {
+            // Never blocked while a try is pending: a device that is already known answers with
+            // no new event, and the person must be able to try again.
             let busy = !state.add_peer.pending.is_empty();
-            let can_add = !state.add_peer.text.trim().is_empty() && !busy;
+            let can_add = !state.add_peer.text.trim().is_empty();
             if ui.add_enabled(can_add, Button::new(state.tr.add())).clicked() || (submitted && can_add) {
                 state.add_peer_by_address();
             }
