@@ -11,12 +11,16 @@
 #   3. "Kitchen PC" in glan-b, and "Wang's laptop" in glan-a with the demo photos preselected
 #      (FERRY_PRESELECT, the testing aid that stands in for the file dialog);
 #   4. xdotool clicks the device and "Send to …" in A, then "Accept" in B;
-#   5. screenshots, then it waits for the files and checks they arrived byte-identical.
+#   5. screenshots, then it waits for the files and checks they arrived byte-identical;
+#   6. when the AT-SPI driver (ATSPI_DRIVER) and python3-gi are there, window B runs on an
+#      accessibility bus and its tree is checked during the transfer: the progress bar and every
+#      button must have a name, as a screen reader needs.
 #
 # Needs: root (network namespaces), Xvfb, xdotool, ImageMagick (convert, import), and a built
 # ferry (FERRY_BIN, default target/debug/ferry; `cargo build` first).
 # Environment: FERRY_BIN, DISPLAY_A (default :93), DISPLAY_B (:94), SCREENSHOTS (output folder),
-#   LAN_SCRIPT, LAN_PREFIX (glan), SUBNET (10.231.7), SHAPE ("rate 40mbit"), KEEP=1 keeps $WORK.
+#   LAN_SCRIPT, LAN_PREFIX (glan), SUBNET (10.231.7), SHAPE ("rate 40mbit"), KEEP=1 keeps $WORK,
+#   ATSPI_DRIVER (default /work/shared/tools/atspi_driver.py; A11Y=0 skips that check).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,12 +41,20 @@ for tool in Xvfb xdotool convert import cmp; do command -v "$tool" >/dev/null ||
 [ "$(id -u)" = 0 ] || die "must run as root (network namespaces)"
 for d in "$DA" "$DB"; do [ ! -e "/tmp/.X11-unix/X${d#:}" ] || die "display $d is in use; set DISPLAY_A/DISPLAY_B"; done
 
+ATSPI_DRIVER=${ATSPI_DRIVER:-/work/shared/tools/atspi_driver.py}
+A11Y=${A11Y:-1}
+if [ "$A11Y" = 1 ] && ! { [ -f "$ATSPI_DRIVER" ] && /usr/bin/python3 -c 'import gi' 2>/dev/null; }; then
+  log "no AT-SPI driver or python3-gi: skipping the screen-reader check"
+  A11Y=0
+fi
+
 WORK=$(mktemp -d /tmp/ferry-gui-demo.XXXXXX)
 PIDS=()
 cleanup() {
   local status=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$A11Y" = 1 ] && /usr/bin/python3 "$ATSPI_DRIVER" session-down "$WORK/a11y" >/dev/null 2>&1 || true
   "$LAN_SCRIPT" down >/dev/null 2>&1 || true
   if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
   exit "$status"
@@ -79,7 +91,16 @@ setup "Kitchen PC" "$WORK/b"
 "$LAN_SCRIPT" up 2 >/dev/null
 
 Xvfb "$DA" -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb-a.log" 2>&1 & PIDS+=($!)
-Xvfb "$DB" -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb-b.log" 2>&1 & PIDS+=($!)
+B_ENV=()
+if [ "$A11Y" = 1 ]; then
+  # Display B with a session bus and the accessibility bus (the driver starts its own Xvfb).
+  /usr/bin/python3 "$ATSPI_DRIVER" session-up "$WORK/a11y" --display "$DB" >/dev/null 2>"$WORK/a11y.log" \
+    || die "AT-SPI session failed (see $WORK/a11y.log; A11Y=0 skips it)"
+  B_ENV=(DBUS_SESSION_BUS_ADDRESS="$(. "$WORK/a11y/session.env"; echo "$DBUS_SESSION_BUS_ADDRESS")"
+         AT_SPI_BUS_ADDRESS="$(. "$WORK/a11y/session.env"; echo "$AT_SPI_BUS_ADDRESS")")
+else
+  Xvfb "$DB" -screen 0 1280x800x24 -nolisten tcp >"$WORK/xvfb-b.log" 2>&1 & PIDS+=($!)
+fi
 for d in "$DA" "$DB"; do
   for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X${d#:}" ] && break; sleep 0.1; done
 done
@@ -90,7 +111,7 @@ start() { # NS DISPLAY DIR [VAR=VALUE...]
     >"$dir/ferry.log" 2>&1 &
   PIDS+=($!)
 }
-start "$LAN_PREFIX-b" "$DB" "$WORK/b"
+start "$LAN_PREFIX-b" "$DB" "$WORK/b" "${B_ENV[@]}"
 start "$LAN_PREFIX-a" "$DA" "$WORK/a" FERRY_PRESELECT="$PRESELECT"
 
 window() { # DISPLAY -> window id, waiting up to 30 s
@@ -151,6 +172,16 @@ for _ in $(seq 240); do
 done
 shot "$DA" "$WA" "$OUT/transfer-in-progress.png"
 shot "$DB" "$WB" "$WORK/receiving.png"
+
+if [ "$A11Y" = 1 ]; then
+  # What a screen reader gets from window B while it receives.
+  /usr/bin/python3 "$ATSPI_DRIVER" --session "$WORK/a11y" dump ferry >"$WORK/a11y-tree.txt" \
+    || die "could not read the accessibility tree"
+  grep -q "\[progress bar\] .Progress of the transfer with Wang's laptop: .* of 61.1 MB" "$WORK/a11y-tree.txt" \
+    || die "the progress bar has no useful name: $(grep -i progress "$WORK/a11y-tree.txt")"
+  ! grep -E "\[(push|toggle) button\] (''|\"\")" "$WORK/a11y-tree.txt" || die "a button without a name"
+  log "screen reader: $(grep -c 'button\]' "$WORK/a11y-tree.txt") named buttons; $(grep 'progress bar' "$WORK/a11y-tree.txt" | sed 's/^ *//')"
+fi
 
 log "waiting for the files to arrive"
 for _ in $(seq 240); do
