@@ -48,6 +48,7 @@ impl TestNet {
             port: self.port,
             broadcast: Some(vec![self.target()]),
             announce_interval: SLOW,
+            announce: true,
             peer_timeout: SLOW,
         }
     }
@@ -348,6 +349,36 @@ fn a_new_name_is_announced_at_once() {
     let updated = wait_for(&b.events, WAIT, |e| matches!(e, DiscoveryEvent::Updated(_)));
     let Some(DiscoveryEvent::Updated(p)) = updated else { panic!("no update: {updated:?}") };
     assert_eq!((p.instance, p.name.as_str()), (a.id, "New name"));
+}
+
+#[test]
+fn a_node_that_does_not_announce_still_finds_others() {
+    let net = TestNet::new();
+    let a = start(net.config("A", 7001));
+    let fast = Duration::from_millis(30);
+    let quiet =
+        start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 7002) });
+    assert_eq!(seen(&quiet.events, a.id).map(|p| p.addr), Some(localhost(7001)));
+    // Its query lists it on A until its goodbye.
+    seen(&a.events, quiet.id).expect("A never heard the query");
+
+    assert!(net.tap_for(quiet.id, DatagramKind::Announce, Duration::from_millis(300)).is_none());
+    let raw = net.raw();
+    let mut query = announce(InstanceId::random(), "Asker", 7009);
+    query.kind = DatagramKind::Query;
+    raw.send_to(&query.encode(), net.target()).unwrap();
+    let mut buf = [0u8; MAX_DATAGRAM + 1];
+    let end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < end {
+        if let Ok((n, _)) = raw.recv_from(&mut buf) {
+            let reply = Datagram::decode(&buf[..n]).unwrap();
+            assert_ne!(reply.instance, quiet.id, "a quiet node replied");
+        }
+    }
+
+    quiet.discovery.shutdown();
+    let lost = wait_for(&a.events, WAIT, |e| matches!(e, DiscoveryEvent::Lost(_)));
+    assert_eq!(lost, Some(DiscoveryEvent::Lost(quiet.id)));
 }
 
 #[test]
