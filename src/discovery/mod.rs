@@ -63,6 +63,10 @@ pub struct DiscoveryConfig {
     /// Where broadcasts go; `None`: [`broadcast_targets`], recomputed for every send.
     pub broadcast: Option<Vec<SocketAddr>>,
     pub announce_interval: Duration,
+    /// `false`: look without being listed (the command line's `send` and `peers`): no periodic
+    /// announces and no replies. The start-up query still reaches others (the protocol has no
+    /// silent question) and lists us until the goodbye we still send at the end.
+    pub announce: bool,
     /// A peer not heard from for this long leaves the table.
     pub peer_timeout: Duration,
 }
