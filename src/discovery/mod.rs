@@ -63,9 +63,9 @@ pub struct DiscoveryConfig {
     /// Where broadcasts go; `None`: [`broadcast_targets`], recomputed for every send.
     pub broadcast: Option<Vec<SocketAddr>>,
     pub announce_interval: Duration,
-    /// `false`: look without being listed (the command line's `send` and `peers`): no periodic
-    /// announces and no replies. The start-up query still reaches others (the protocol has no
-    /// silent question) and lists us until the goodbye we still send at the end.
+    /// `false`: look without being listed (the command line's `send` and `peers`): the start-up
+    /// question is a SEARCH, which others answer without listing us; no periodic announces, no
+    /// replies, no goodbye.
     pub announce: bool,
     /// A peer not heard from for this long leaves the table.
     pub peer_timeout: Duration,
@@ -112,7 +112,7 @@ impl Discovery {
         let worker = Worker::new(cfg, own.clone(), Box::new(on_event));
         // Before any thread exists: being seen fast matters, and replies wait in the socket's
         // buffer until the reader runs.
-        worker.broadcast(DatagramKind::Query);
+        worker.broadcast(worker.question());
 
         let stop = Arc::new(AtomicBool::new(false));
         let (inbox_tx, inbox_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);

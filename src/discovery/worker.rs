@@ -72,7 +72,7 @@ impl Worker {
             let wait = deadline.map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()));
             select! {
                 recv(control) -> msg => match msg {
-                    Ok(Control::Refresh) => self.broadcast(DatagramKind::Query),
+                    Ok(Control::Refresh) => self.broadcast(self.question()),
                     Ok(Control::SetName(name)) => {
                         self.cfg.name = name;
                         if self.cfg.announce {
@@ -97,7 +97,15 @@ impl Worker {
                 (self.on_event)(event);
             }
         }
-        self.broadcast(DatagramKind::Goodbye);
+        if self.cfg.announce {
+            self.broadcast(DatagramKind::Goodbye);
+        }
+    }
+
+    /// How we ask "who is there?": a Query lists us too; a Search (when we do not announce)
+    /// only looks.
+    pub(super) fn question(&self) -> DatagramKind {
+        if self.cfg.announce { DatagramKind::Query } else { DatagramKind::Search }
     }
 
     fn announce_now(&mut self) {
@@ -112,6 +120,13 @@ impl Worker {
         if d.kind == DatagramKind::Goodbye {
             if let Some(event) = self.table.remove(d.instance) {
                 (self.on_event)(event);
+            }
+            return;
+        }
+        if d.kind == DatagramKind::Search {
+            // Someone only looking: answer, but it is not a device to list.
+            if self.cfg.announce && self.may_reply() {
+                let _ = self.socket.send_to(&self.encode(DatagramKind::Reply), from);
             }
             return;
         }
