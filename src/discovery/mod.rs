@@ -38,7 +38,7 @@ pub use net::broadcast_targets;
 use worker::{Control, Worker};
 
 use crate::engine::Peer;
-use crate::protocol::{DatagramKind, InstanceId, Os};
+use crate::protocol::{InstanceId, Os};
 
 /// Most peers kept in the table; new peers beyond it are ignored until one leaves.
 pub const MAX_PEERS: usize = 256;
