@@ -8,7 +8,7 @@ use crossbeam_channel::Receiver;
 
 use super::*;
 use crate::engine::PeerSource;
-use crate::protocol::{Datagram, MAX_DATAGRAM};
+use crate::protocol::{Datagram, DatagramKind, MAX_DATAGRAM};
 
 /// Long enough that a test passing within it proves the query/reply path, not a periodic announce.
 const SLOW: Duration = Duration::from_secs(30);
