@@ -533,6 +533,41 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_is_persisted_together_with_one_result_per_file() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let make = |content: &[u8]| {
+            let mut p = PartFile::create(r).unwrap();
+            p.write_all(content).unwrap();
+            p
+        };
+        let results = persist_all(
+            r,
+            vec![
+                (make(b"a"), rel(&["Album", "x.jpg"])),
+                (make(b"b"), rel(&["Album", "x.jpg"])),
+                (make(b"c"), rel(&["Album", "sub", "y.jpg"])),
+                (make(b"d"), rel(&["..", "escape.jpg"])),
+                (make(b"e"), rel(&["top.txt"])),
+            ],
+        );
+        let paths: Vec<_> = results.iter().map(|r| r.as_ref().ok().cloned()).collect();
+        assert_eq!(
+            paths,
+            [
+                Some(r.join("Album/x.jpg")),
+                Some(r.join("Album/x (1).jpg")),
+                Some(r.join("Album/sub/y.jpg")),
+                None,
+                Some(r.join("top.txt"))
+            ]
+        );
+        assert_eq!(std::fs::read(r.join("Album/x (1).jpg")).unwrap(), b"b");
+        // The refused file's temporary file is gone too.
+        assert_eq!(listing(r), ["Album", "top.txt"]);
+    }
+
+    #[test]
     fn nested_folders_are_created_and_merged_into() {
         let root = tempfile::tempdir().unwrap();
         let r = root.path();
