@@ -8,6 +8,7 @@
 //!   atomic writes on the receiving side.
 //! * [`engine`] — owns every background thread; [`engine::Command`] in, [`engine::Event`] out.
 //! * [`settings`] — what the person chose, persisted as TOML.
+//! * [`thumbnail`] — small JPEG previews of photos for offers (EXIF orientation respected).
 //! * [`cli`] — the headless front end (`ferry send`, `ferry receive`, `ferry peers`).
 //! * [`ui`] — the window (egui). Nothing below it knows egui exists.
 

@@ -495,19 +495,40 @@ fn push(
     Ok(())
 }
 
-/// Thumbnails for images, within the offer's budget; empty where there is none.
+/// How long making thumbnails may hold up an offer. Photos past it go without one: the person
+/// on the other side is waiting to see the offer at all.
+const THUMBNAIL_TIME: Duration = Duration::from_secs(2);
+
+/// Thumbnails for images, within the offer's byte and time budgets, made on a few threads at
+/// once; empty where there is none.
 fn make_thumbnails(files: &[SourceFile], thumbnailer: Option<Thumbnailer>) -> Vec<Vec<u8>> {
-    let mut budget = MAX_OFFER_THUMBNAIL_BYTES;
-    files
-        .iter()
-        .map(|f| {
-            let Some(make) = thumbnailer else { return Vec::new() };
-            match make(&f.path) {
-                Some(t) if t.len() <= MAX_THUMBNAIL && (t.len() as u64) <= budget => {
-                    budget -= t.len() as u64;
-                    t
+    let Some(make) = thumbnailer else { return vec![Vec::new(); files.len()] };
+    let deadline = Instant::now() + THUMBNAIL_TIME;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let made: Vec<std::sync::Mutex<Vec<u8>>> = files.iter().map(|_| Default::default()).collect();
+    let workers = thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 4);
+    thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while Instant::now() < deadline {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(f) = files.get(i) else { return };
+                    if let Some(t) = make(&f.path).filter(|t| t.len() <= MAX_THUMBNAIL) {
+                        *made[i].lock().unwrap_or_else(|e| e.into_inner()) = t;
+                    }
                 }
-                _ => Vec::new(),
+            });
+        }
+    });
+    let mut budget = MAX_OFFER_THUMBNAIL_BYTES;
+    made.into_iter()
+        .map(|m| {
+            let t = m.into_inner().unwrap_or_else(|e| e.into_inner());
+            if (t.len() as u64) <= budget {
+                budget -= t.len() as u64;
+                t
+            } else {
+                Vec::new()
             }
         })
         .collect()
