@@ -27,7 +27,6 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
     let dir = config.receive_dir.clone();
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("Couldn't create the receive folder {}", dir.display()))?;
-    crate::transfer::store::sweep_stale_parts(&dir);
     let name = config.device_name.clone();
     let engine = Engine::start(config, no_waker())?;
     let events = engine.events();

@@ -61,11 +61,13 @@ impl Engine {
         let (commands, command_rx) = unbounded();
         let (internal_tx, internal_rx) = unbounded();
 
-        if let Err(e) = std::fs::create_dir_all(&config.receive_dir) {
-            emit(Event::Warning(format!(
+        match std::fs::create_dir_all(&config.receive_dir) {
+            // Temporary files a crash left behind (older than an hour, so never a live one).
+            Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
+            Err(e) => emit(Event::Warning(format!(
                 "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
                 config.receive_dir.display()
-            )));
+            ))),
         }
 
         let listener_stop = Arc::new(AtomicBool::new(false));
