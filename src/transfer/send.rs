@@ -72,6 +72,9 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         total_bytes,
     });
 
+    if ctx.cancel.requested().is_some() {
+        return Ok(End::Cancelled { by_peer: false });
+    }
     let stream = TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout)
         .map_err(|e| TransferError::Unreachable(format!("{}: {e}", req.to)))?;
     let (mut reader, mut writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
