@@ -18,12 +18,14 @@ pub mod receive;
 pub mod send;
 pub mod store;
 
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine::{Event, FileOutcome, Timing, TransferError, TransferId};
-use crate::protocol::{CancelReason, InstanceId, Os, PROTOCOL_VERSION};
+use crate::protocol::{CancelReason, ErrorCode, InstanceId, Os, PROTOCOL_VERSION};
+use connection::ConnError;
 
 /// Who we are, as said in HELLO.
 #[derive(Clone, Debug)]
@@ -162,5 +164,43 @@ impl Meter {
             current_file: self.current.clone(),
             rate: self.rate,
         });
+    }
+}
+
+/// Why a transfer stopped before its natural end, inside `send` and `receive`.
+enum Stop {
+    Cancelled(CancelReason),
+    PeerCancelled,
+    Failed(TransferError),
+}
+
+impl From<TransferError> for Stop {
+    fn from(e: TransferError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+fn lost(e: io::Error) -> TransferError {
+    if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
+        TransferError::TimedOut
+    } else {
+        TransferError::ConnectionLost(e.to_string())
+    }
+}
+
+fn conn_error(e: ConnError) -> TransferError {
+    match e {
+        ConnError::Io(e) => lost(e),
+        ConnError::Closed | ConnError::Truncated => TransferError::ConnectionLost(e.to_string()),
+        ConnError::Decode(d) => TransferError::Protocol(d.to_string()),
+    }
+}
+
+fn peer_error(code: ErrorCode, message: String) -> TransferError {
+    match code {
+        ErrorCode::UnsupportedVersion => TransferError::IncompatibleVersion,
+        ErrorCode::Overloaded => TransferError::PeerOverloaded,
+        ErrorCode::Protocol => TransferError::Protocol(message),
+        ErrorCode::Internal => TransferError::PeerError(message),
     }
 }

@@ -11,14 +11,14 @@ use crossbeam_channel::Receiver;
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
 use super::finish::{Finished, Finisher};
 use super::names::safe_relative_path;
-use super::send::{conn_error, lost};
 use super::store::PartFile;
 use super::{Ctx, End, Meter};
+use super::{Stop, conn_error, lost, peer_error};
 use crate::engine::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
 };
 use crate::protocol::{
-    Answer, CancelReason, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
+    Answer, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
     MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, clean_display_name,
 };
 
@@ -99,18 +99,6 @@ fn handshake(
     }
     let name = clean_display_name(&hello.name).unwrap_or_else(|| addr.ip().to_string());
     Some(PeerInfo { instance: hello.instance, name, os: hello.os, addr })
-}
-
-enum Stop {
-    Cancelled(CancelReason),
-    PeerCancelled,
-    Failed(TransferError),
-}
-
-impl From<TransferError> for Stop {
-    fn from(e: TransferError) -> Self {
-        Stop::Failed(e)
-    }
 }
 
 fn protocol(what: &str) -> Stop {
@@ -447,7 +435,7 @@ impl Session<'_> {
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
                 Frame::Message(Message::Error { code, message }) => {
-                    return Err(super::send::peer_error(code, message).into());
+                    return Err(peer_error(code, message).into());
                 }
                 Frame::Message(_) => return Err(protocol("unexpected message during the transfer")),
             }

@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
-use super::{Ctx, End, Meter};
+use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error};
 use crate::engine::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
 use crate::protocol::frame::{HEADER_LEN, data_header};
 use crate::protocol::{
-    Answer, CancelReason, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES,
+    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES,
     MAX_OFFER_PATH_BYTES, MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Message, Offer,
     OfferFile, Os, PROTOCOL_VERSION, SEND_CHUNK, SkipReason,
 };
@@ -174,18 +174,6 @@ fn wait_answer(
             writer.send(&Message::Keepalive).map_err(lost)?;
             last_sent = Instant::now();
         }
-    }
-}
-
-enum Stop {
-    Cancelled(CancelReason),
-    PeerCancelled,
-    Failed(TransferError),
-}
-
-impl From<TransferError> for Stop {
-    fn from(e: TransferError) -> Self {
-        Stop::Failed(e)
     }
 }
 
@@ -539,31 +527,6 @@ fn make_thumbnails(files: &[SourceFile], thumbnailer: Option<Thumbnailer>) -> Ve
 
 fn unreadable(p: &Path, e: &io::Error) -> TransferError {
     TransferError::SourceUnreadable { path: p.display().to_string(), reason: e.to_string() }
-}
-
-pub(super) fn lost(e: io::Error) -> TransferError {
-    if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) {
-        TransferError::TimedOut
-    } else {
-        TransferError::ConnectionLost(e.to_string())
-    }
-}
-
-pub(super) fn conn_error(e: ConnError) -> TransferError {
-    match e {
-        ConnError::Io(e) => lost(e),
-        ConnError::Closed | ConnError::Truncated => TransferError::ConnectionLost(e.to_string()),
-        ConnError::Decode(d) => TransferError::Protocol(d.to_string()),
-    }
-}
-
-pub(super) fn peer_error(code: ErrorCode, message: String) -> TransferError {
-    match code {
-        ErrorCode::UnsupportedVersion => TransferError::IncompatibleVersion,
-        ErrorCode::Overloaded => TransferError::PeerOverloaded,
-        ErrorCode::Protocol => TransferError::Protocol(message),
-        ErrorCode::Internal => TransferError::PeerError(message),
-    }
 }
 
 const _: () = assert!(PROTOCOL_VERSION == 1, "version negotiation below assumes version 1");
