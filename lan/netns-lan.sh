@@ -59,6 +59,13 @@ preflight() {
   [ "$(id -u)" = 0 ] || { echo "must run as root (network namespaces need CAP_SYS_ADMIN + CAP_NET_ADMIN)"; return; }
   command -v ip >/dev/null || { echo "iproute2 missing (apt-get install iproute2)"; return; }
   ip netns list >/dev/null 2>&1 || { echo "'ip netns' does not work here"; return; }
+  # listing can work where creating cannot (containers without CAP_SYS_ADMIN): try it
+  local probe="${PREFIX}-probe" err
+  ip netns del "$probe" 2>/dev/null || true
+  err=$( { ip netns add "$probe" && ip -n "$probe" link add fprobe0 type veth peer name fprobe1 \
+           && ip -n "$probe" link set fprobe0 up; } 2>&1 ) \
+    || { ip netns del "$probe" 2>/dev/null; echo "cannot create a network namespace with a veth pair here: $err"; return; }
+  ip netns del "$probe" 2>/dev/null || true
   command -v tc >/dev/null || { echo "tc missing (apt-get install iproute2)"; return; }
 }
 

@@ -103,7 +103,20 @@ make_file() { head -c "$2" /dev/urandom >"$1"; }
 # ---- (a) discovery --------------------------------------------------------------------------
 # Three hosts, default settings (no --broadcast): each finds the two others within a second.
 test_discovery() {
-  local w=$1 h o ok=0 pa pb pc t0 dt
+  local w=$1 h o ok=0 pa pb pc t0 dt n
+  # count the announcements each host sends to the subnet's directed broadcast address and to
+  # 255.255.255.255, to prove that the default targets are the computed ones
+  for h in a b c; do
+    in_host "$h" nft -f - <<NFT || { fail "nft counters"; return 1; }
+table ip fcount {
+  chain out {
+    type filter hook output priority 0;
+    ip daddr ${SUBNET}.255 udp dport 53530 counter
+    ip daddr 255.255.255.255 udp dport 53530 counter
+  }
+}
+NFT
+  done
   receiver pa "$w/recv-a.log" a "$w/in-a"
   receiver pb "$w/recv-b.log" b "$w/in-b"
   receiver pc "$w/recv-c.log" c "$w/in-c"
@@ -121,9 +134,17 @@ test_discovery() {
         fail "host $h did not see host-$o within 1 s (peers took ${dt} ms)"; ok=1
       fi
     done
-    note "peers on $h: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-$h.json" | tr '\n' ' ') (${dt} ms)"
+    note "peers on $h: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-$h.json" | sort -u | tr '\n' ' ')(${dt} ms)"
   done
-  [ $ok = 0 ] || { show_log "$w/peers-a.json"; return 1; }
+  for h in a b c; do
+    n=$(in_host "$h" nft list table ip fcount | grep -o 'packets [0-9]*' | awk '{print $2}' | tr '\n' ' ')
+    read -r n_dir n_all <<<"$n"
+    note "host $h sent $n_dir datagrams to ${SUBNET}.255 and $n_all to 255.255.255.255"
+    [ "${n_dir:-0}" -gt 0 ] || { fail "host $h never sent to its subnet's broadcast address ${SUBNET}.255"; ok=1; }
+    [ "${n_all:-0}" -gt 0 ] || { fail "host $h never sent to 255.255.255.255"; ok=1; }
+    in_host "$h" nft delete table ip fcount
+  done
+  [ $ok = 0 ] || { show_log "$w/peers-a.json"; show_log "$w/recv-a.log"; return 1; }
 }
 
 # ---- (b) batch ------------------------------------------------------------------------------
