@@ -1,1 +1,14 @@
-fn main() {}
+//! `ferry` with no arguments opens the window; with a subcommand it runs headless.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use ferry::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(cmd) => ferry::cli::run(cmd, &cli.net),
+        None => ferry::ui::run(),
+    }
+}

@@ -211,9 +211,11 @@ mod tests {
     #[test]
     fn round_trips_through_toml() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Settings::default();
-        s.device_name = "王的电脑".into();
-        s.remembered_peers = vec!["192.0.2.1:53531".into()];
+        let s = Settings {
+            device_name: "王的电脑".into(),
+            remembered_peers: vec!["192.0.2.1:53531".into()],
+            ..Settings::default()
+        };
         s.save_to(dir.path()).unwrap();
         assert_eq!(Settings::load_from(dir.path()).settings, s);
     }

@@ -174,7 +174,9 @@ pub enum TransferError {
 }
 
 /// Everything the engine tells its front end. After each event the engine calls the waker.
-#[derive(Clone, Debug)]
+/// (Serialized for `--json`: `{"event": "transfer_finished", "data": {...}}`.)
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum Event {
     /// The engine is accepting transfers at `transfer_addr`; `discovery` says whether broadcast
     /// discovery could start.

@@ -25,6 +25,9 @@ pub struct EngineConfig {
     pub discovery_port: u16,
     /// Run broadcast discovery at all.
     pub discovery: bool,
+    /// List ourselves on other devices. `false` for the command line's `send` and `peers`: they
+    /// look for devices without being one.
+    pub announce: bool,
     /// Where announcements go. `None`: the directed broadcast address of every up, non-loopback
     /// IPv4 interface plus 255.255.255.255. Tests use `127.255.255.255`.
     pub broadcast: Option<Vec<SocketAddr>>,
@@ -52,6 +55,7 @@ impl EngineConfig {
             transfer_port: DEFAULT_TRANSFER_PORT,
             discovery_port: DEFAULT_DISCOVERY_PORT,
             discovery: true,
+            announce: true,
             broadcast: None,
             remembered_peers: Vec::new(),
             thumbnails: false,
@@ -88,4 +92,57 @@ impl Default for Timing {
             max_incoming: 16,
         }
     }
+}
+
+/// Environment variables that override the network settings of any front end (window or CLI),
+/// so the app can be pointed at loopback or at a test network without touching settings files.
+pub mod env {
+    /// TCP transfer port.
+    pub const PORT: &str = "FERRY_PORT";
+    /// UDP discovery port.
+    pub const DISCOVERY_PORT: &str = "FERRY_DISCOVERY_PORT";
+    /// Comma-separated broadcast targets (`127.255.255.255` or `127.255.255.255:40000`); replaces
+    /// the computed ones. A target without a port uses the discovery port.
+    pub const BROADCAST: &str = "FERRY_BROADCAST";
+    /// Address to bind to.
+    pub const BIND: &str = "FERRY_BIND";
+}
+
+impl EngineConfig {
+    /// Applies the `FERRY_*` network variables in [`env`]. Returns a plain-language error for a
+    /// value that does not parse.
+    pub fn apply_env(&mut self) -> Result<(), String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(v) = var(env::PORT) {
+            self.transfer_port = parse_port(env::PORT, &v)?;
+        }
+        if let Some(v) = var(env::DISCOVERY_PORT) {
+            self.discovery_port = parse_port(env::DISCOVERY_PORT, &v)?;
+        }
+        if let Some(v) = var(env::BIND) {
+            self.bind = v.trim().parse().map_err(|_| format!("{} is not an IP address: {v}", env::BIND))?;
+        }
+        if let Some(v) = var(env::BROADCAST) {
+            let targets = v
+                .split(',')
+                .map(|t| parse_broadcast_target(t.trim(), self.discovery_port))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.broadcast = Some(targets);
+        }
+        Ok(())
+    }
+}
+
+fn parse_port(name: &str, v: &str) -> Result<u16, String> {
+    v.trim().parse().map_err(|_| format!("{name} must be a port number from 0 to 65535, not {v:?}"))
+}
+
+/// `ADDR` or `ADDR:PORT`; a target without a port gets `default_port`.
+pub fn parse_broadcast_target(s: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, default_port)).map_err(|_| {
+        format!("{s:?} is not a broadcast address (like 192.168.1.255 or 127.255.255.255:53530)")
+    })
 }

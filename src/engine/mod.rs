@@ -1,8 +1,450 @@
-//! The engine: owns every background thread (discovery, listener, one per transfer) and talks to
-//! a front end through one channel of [`Command`]s in and one of [`Event`]s out.
+//! The engine: owns every background thread (discovery, the transfer listener, one per transfer,
+//! probes) and talks to a front end through one channel of [`Command`]s in and one of [`Event`]s
+//! out. After each event it calls the front end's waker, so a window repaints only when something
+//! happened. Nothing here knows about egui.
+//!
+//! Threads: `ferry-engine` (this module's loop: routes commands, owns the table of peers and of
+//! running transfers), `ferry-listener` (accepts connections), `ferry-send-N` / `ferry-recv-N`
+//! (one per transfer, see [`crate::transfer`]), `ferry-probe` (adding a peer by address), and
+//! discovery's own. Every one is joined on shutdown.
 
 mod api;
 mod config;
+mod probe;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 pub use api::*;
-pub use config::{EngineConfig, Timing};
+pub use config::{EngineConfig, Timing, env, parse_broadcast_target};
+use crossbeam_channel::{Receiver, Sender, select, unbounded};
+
+use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};
+use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message};
+use crate::transfer::receive::{ReceiveSetup, receive};
+use crate::transfer::send::{SendRequest, Thumbnailer, send};
+use crate::transfer::{Cancel, Ctx, Emit, Identity};
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("Couldn't accept transfers on {addr}: {source}. Is another copy of Ferry already running?")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running engine. Dropping it shuts it down.
+pub struct Engine {
+    commands: Sender<Command>,
+    events: Receiver<Event>,
+    transfer_addr: SocketAddr,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Binds the transfer port, starts discovery and every background thread. `waker` is called
+    /// after each event. Discovery that cannot start is a [`Event::Warning`], not an error: sending
+    /// by address still works.
+    pub fn start(config: EngineConfig, waker: Waker) -> Result<Engine, StartError> {
+        let (event_tx, events) = unbounded();
+        let emit: Emit = Arc::new(move |event| {
+            if event_tx.send(event).is_ok() {
+                waker();
+            }
+        });
+        let addr = SocketAddr::new(config.bind, config.transfer_port);
+        let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+        let transfer_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+        let (commands, command_rx) = unbounded();
+        let (internal_tx, internal_rx) = unbounded();
+
+        if let Err(e) = std::fs::create_dir_all(&config.receive_dir) {
+            emit(Event::Warning(format!(
+                "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
+                config.receive_dir.display()
+            )));
+        }
+
+        let listener_stop = Arc::new(AtomicBool::new(false));
+        let listener_thread = {
+            let stop = listener_stop.clone();
+            let tx = internal_tx.clone();
+            thread::Builder::new()
+                .name("ferry-listener".into())
+                .spawn(move || accept_loop(listener, stop, tx))
+                .expect("spawning a thread failed")
+        };
+
+        let discovery = if config.discovery {
+            let tx = internal_tx.clone();
+            let started = Discovery::start(discovery_config(&config, transfer_addr.port()), move |e| {
+                let _ = tx.send(Internal::Discovery(e));
+            });
+            match started {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    emit(Event::Warning(format!(
+                        "Other devices can't be found automatically: {e}. You can still add a device by its address."
+                    )));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        emit(Event::Ready { transfer_addr, discovery: discovery.is_some() });
+
+        let mut core = Core {
+            identity: Identity {
+                instance: config.instance,
+                name: config.device_name.clone(),
+                os: config.os,
+                transfer_port: transfer_addr.port(),
+            },
+            config,
+            emit,
+            internal_tx,
+            transfers: HashMap::new(),
+            probes: Vec::new(),
+            peers: HashMap::new(),
+            discovery,
+            listener_stop,
+            listener_thread: Some(listener_thread),
+            transfer_addr,
+            stopping: Arc::new(AtomicBool::new(false)),
+        };
+        for address in core.config.remembered_peers.clone() {
+            core.probe(address, true);
+        }
+        let thread = thread::Builder::new()
+            .name("ferry-engine".into())
+            .spawn(move || core.run(command_rx, internal_rx))
+            .expect("spawning a thread failed");
+        Ok(Engine { commands, events, transfer_addr, thread: Some(thread) })
+    }
+
+    /// Where to send [`Command`]s.
+    pub fn commands(&self) -> Sender<Command> {
+        self.commands.clone()
+    }
+
+    /// Where [`Event`]s arrive.
+    pub fn events(&self) -> Receiver<Event> {
+        self.events.clone()
+    }
+
+    /// The address the transfer listener is bound to.
+    pub fn transfer_addr(&self) -> SocketAddr {
+        self.transfer_addr
+    }
+
+    /// Stops every thread and waits for them. Transfers under way are cancelled (the other side
+    /// is told).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.commands.send(Command::Shutdown);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfig {
+    DiscoveryConfig {
+        instance: config.instance,
+        name: config.device_name.clone(),
+        os: config.os,
+        transfer_port,
+        bind: config.bind,
+        port: config.discovery_port,
+        broadcast: config.broadcast.clone(),
+        announce_interval: config.timing.announce_interval,
+        peer_timeout: config.timing.peer_timeout,
+    }
+}
+
+/// What the engine's own threads tell its loop.
+enum Internal {
+    Accepted(TcpStream, SocketAddr),
+    Discovery(DiscoveryEvent),
+    Probed(Peer),
+    Ended(TransferId),
+}
+
+/// One transfer's thread and the handles to steer it.
+struct Running {
+    cancel: Cancel,
+    /// Incoming transfers: where the person's answer goes.
+    decisions: Option<Sender<Decision>>,
+    thread: JoinHandle<()>,
+}
+
+/// The state the engine thread owns.
+struct Core {
+    config: EngineConfig,
+    identity: Identity,
+    emit: Emit,
+    internal_tx: Sender<Internal>,
+    transfers: HashMap<TransferId, Running>,
+    probes: Vec<JoinHandle<()>>,
+    peers: HashMap<InstanceId, Peer>,
+    discovery: Option<Discovery>,
+    listener_stop: Arc<AtomicBool>,
+    listener_thread: Option<JoinHandle<()>>,
+    transfer_addr: SocketAddr,
+    /// Set at shutdown; probes look at it between reads.
+    stopping: Arc<AtomicBool>,
+}
+
+impl Core {
+    fn run(mut self, commands: Receiver<Command>, internal: Receiver<Internal>) {
+        loop {
+            select! {
+                recv(commands) -> cmd => match cmd {
+                    Ok(Command::Shutdown) | Err(_) => break,
+                    Ok(cmd) => self.command(cmd),
+                },
+                recv(internal) -> msg => if let Ok(msg) = msg { self.internal(msg) },
+            }
+        }
+        self.shutdown();
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Send { id, to, paths } => {
+                let peer_name = self
+                    .peers
+                    .values()
+                    .find(|p| p.addr == to)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| to.to_string());
+                let req = SendRequest { to, paths, peer_name, thumbnailer: self.thumbnailer() };
+                self.spawn(id, "send", None, move |ctx| send(&ctx, req));
+            }
+            Command::Answer { transfer, decision } => {
+                if let Some(tx) = self.transfers.get(&transfer).and_then(|t| t.decisions.as_ref()) {
+                    let _ = tx.send(decision);
+                }
+            }
+            Command::Cancel(id) => {
+                if let Some(t) = self.transfers.get(&id) {
+                    t.cancel.request(CancelReason::User);
+                }
+            }
+            Command::AddPeer(address) => self.probe(address, false),
+            Command::RefreshDiscovery => {
+                if let Some(d) = &self.discovery {
+                    d.refresh();
+                }
+            }
+            Command::UpdateSettings(s) => {
+                if let Some(name) = s.device_name.filter(|n| *n != self.identity.name) {
+                    self.identity.name = name.clone();
+                    self.config.device_name = name.clone();
+                    if let Some(d) = &self.discovery {
+                        d.set_name(name);
+                    }
+                }
+                if let Some(dir) = s.receive_dir {
+                    if let Err(e) = std::fs::create_dir_all(&dir) {
+                        (self.emit)(Event::Warning(format!(
+                            "Couldn't create the receive folder {}: {e}",
+                            dir.display()
+                        )));
+                    }
+                    self.config.receive_dir = dir;
+                }
+                if let Some(auto) = s.accept_automatically {
+                    self.config.accept_automatically = auto;
+                }
+            }
+            Command::Shutdown => unreachable!("handled by the loop"),
+        }
+    }
+
+    fn internal(&mut self, msg: Internal) {
+        match msg {
+            Internal::Accepted(stream, addr) => self.accepted(stream, addr),
+            Internal::Discovery(DiscoveryEvent::Seen(peer) | DiscoveryEvent::Updated(peer)) => {
+                self.peer(peer)
+            }
+            Internal::Discovery(DiscoveryEvent::Lost(id)) => {
+                if self.peers.get(&id).is_some_and(|p| p.source == PeerSource::Discovered) {
+                    self.peers.remove(&id);
+                    (self.emit)(Event::PeerLost(id));
+                }
+            }
+            Internal::Probed(peer) => self.peer(peer),
+            Internal::Ended(id) => {
+                if let Some(t) = self.transfers.remove(&id) {
+                    let _ = t.thread.join();
+                }
+                self.probes.retain(|p| !p.is_finished());
+            }
+        }
+    }
+
+    /// A peer was seen (again): new ones are announced, changed ones updated. A peer added by
+    /// hand stays "manual" when discovery hears it too.
+    fn peer(&mut self, mut peer: Peer) {
+        if peer.instance == self.identity.instance {
+            return;
+        }
+        match self.peers.get(&peer.instance) {
+            None => {
+                self.peers.insert(peer.instance, peer.clone());
+                (self.emit)(Event::PeerSeen(peer));
+            }
+            Some(old) => {
+                if old.source == PeerSource::Manual {
+                    peer.source = PeerSource::Manual;
+                }
+                if *old != peer {
+                    self.peers.insert(peer.instance, peer.clone());
+                    (self.emit)(Event::PeerUpdated(peer));
+                }
+            }
+        }
+    }
+
+    fn accepted(&mut self, stream: TcpStream, peer_addr: SocketAddr) {
+        let incoming = self.transfers.values().filter(|t| t.decisions.is_some()).count();
+        if incoming >= self.config.timing.max_incoming {
+            refuse_overloaded(stream);
+            return;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let setup = ReceiveSetup {
+            peer_addr,
+            receive_dir: self.config.receive_dir.clone(),
+            accept_automatically: self.config.accept_automatically,
+            decisions: rx,
+        };
+        self.spawn(TransferId::next(), "recv", Some(tx), move |ctx| receive(&ctx, stream, setup));
+    }
+
+    fn spawn(
+        &mut self,
+        id: TransferId,
+        kind: &str,
+        decisions: Option<Sender<Decision>>,
+        work: impl FnOnce(Ctx) + Send + 'static,
+    ) {
+        let cancel = Cancel::default();
+        let ctx = Ctx {
+            id,
+            cancel: cancel.clone(),
+            emit: self.emit.clone(),
+            timing: self.config.timing.clone(),
+            me: self.identity.clone(),
+        };
+        let done = self.internal_tx.clone();
+        let thread = thread::Builder::new()
+            .name(format!("ferry-{kind}-{}", id.0))
+            .spawn(move || {
+                work(ctx);
+                let _ = done.send(Internal::Ended(id));
+            })
+            .expect("spawning a thread failed");
+        self.transfers.insert(id, Running { cancel, decisions, thread });
+    }
+
+    fn probe(&mut self, address: String, remembered: bool) {
+        let ctx = probe::ProbeCtx {
+            me: self.identity.clone(),
+            timeout: self.config.timing.handshake_timeout,
+            stopping: self.stopping.clone(),
+            emit: self.emit.clone(),
+            found: self.internal_tx.clone(),
+        };
+        let thread = thread::Builder::new()
+            .name("ferry-probe".into())
+            .spawn(move || {
+                if let Some(peer) = probe::probe(&ctx, &address, remembered) {
+                    let _ = ctx.found.send(Internal::Probed(peer));
+                }
+            })
+            .expect("spawning a thread failed");
+        self.probes.push(thread);
+    }
+
+    fn thumbnailer(&self) -> Option<Thumbnailer> {
+        self.config.thumbnails.then_some(crate::thumbnail::make_thumbnail as Thumbnailer)
+    }
+
+    fn shutdown(mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for t in self.transfers.values_mut() {
+            t.cancel.request(CancelReason::Shutdown);
+            t.decisions = None;
+        }
+        self.listener_stop.store(true, Ordering::SeqCst);
+        wake_listener(self.transfer_addr);
+        if let Some(d) = self.discovery.take() {
+            d.shutdown();
+        }
+        if let Some(l) = self.listener_thread.take() {
+            let _ = l.join();
+        }
+        for (_, t) in self.transfers.drain() {
+            let _ = t.thread.join();
+        }
+        for p in self.probes.drain(..) {
+            let _ = p.join();
+        }
+        (self.emit)(Event::Stopped);
+    }
+}
+
+fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, tx: Sender<Internal>) {
+    for conn in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match conn {
+            Ok(stream) => {
+                let Ok(addr) = stream.peer_addr() else { continue };
+                if tx.send(Internal::Accepted(stream, addr)).is_err() {
+                    return;
+                }
+            }
+            // Out of file descriptors and the like: wait a moment instead of spinning.
+            Err(_) => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// A blocking `accept` has no timeout: a connection of our own wakes it at shutdown.
+fn wake_listener(addr: SocketAddr) {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(1));
+}
+
+/// Too many connections: say so without blocking the engine, and close.
+fn refuse_overloaded(stream: TcpStream) {
+    use std::io::Write;
+    let mut bytes = Vec::new();
+    crate::protocol::frame::encode_message(
+        &Message::Error { code: ErrorCode::Overloaded, message: "too many transfers at once".into() },
+        &mut bytes,
+    );
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write_all(&bytes);
+}

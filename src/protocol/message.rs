@@ -226,6 +226,10 @@ impl Message {
             Message::Answer(a) => match a {
                 Answer::AcceptAll => out.put_u8(0),
                 Answer::AcceptSome { file_count, indices } => {
+                    debug_assert!(
+                        indices.windows(2).all(|w| w[0] < w[1]) && indices.iter().all(|&i| i < *file_count),
+                        "AcceptSome indices must be ascending, unique and below file_count"
+                    );
                     out.put_u8(1);
                     out.put_u32(*file_count);
                     let mut bitmap = vec![0u8; (*file_count as usize).div_ceil(8)];

@@ -1,1 +1,163 @@
-//! TODO
+//! Sending and receiving one batch of files over one TCP connection.
+//!
+//! * [`connection`] — framed reads and writes on a socket, with timeouts that lose nothing.
+//! * [`send`] — walks what the person chose, offers it, streams the accepted files.
+//! * [`receive`] — answers HELLO, shows the offer, writes accepted files safely.
+//! * [`names`] — untrusted names become safe path components or are refused.
+//! * [`store`] — temporary files that get their final name only once checked, never overwriting.
+//!
+//! Both directions report through [`Ctx`]: events go out through its emitter, and its cancel flag
+//! is looked at between frames (at least every [`connection::POLL`]).
+
+pub mod connection;
+pub mod names;
+pub mod receive;
+pub mod send;
+pub mod store;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::engine::{Event, FileOutcome, Timing, TransferError, TransferId};
+use crate::protocol::{CancelReason, InstanceId, Os, PROTOCOL_VERSION};
+
+/// Who we are, as said in HELLO.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub instance: InstanceId,
+    pub name: String,
+    pub os: Os,
+    pub transfer_port: u16,
+}
+
+impl Identity {
+    pub fn hello(&self, purpose: crate::protocol::HelloPurpose) -> crate::protocol::Message {
+        crate::protocol::Message::Hello(crate::protocol::Hello {
+            version: PROTOCOL_VERSION,
+            purpose,
+            instance: self.instance,
+            transfer_port: self.transfer_port,
+            os: self.os,
+            name: self.name.clone(),
+            fingerprint: Vec::new(),
+        })
+    }
+}
+
+/// A cancel request shared between the engine and one transfer's threads.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicU8>);
+
+impl Cancel {
+    pub fn request(&self, reason: CancelReason) {
+        let _ = self.0.compare_exchange(0, reason as u8, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn requested(&self) -> Option<CancelReason> {
+        match self.0.load(Ordering::SeqCst) {
+            0 => None,
+            2 => Some(CancelReason::Shutdown),
+            _ => Some(CancelReason::User),
+        }
+    }
+}
+
+/// Where a transfer's events go.
+pub type Emit = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// Everything one transfer needs from the engine.
+#[derive(Clone)]
+pub struct Ctx {
+    pub id: TransferId,
+    pub cancel: Cancel,
+    pub emit: Emit,
+    pub timing: Timing,
+    pub me: Identity,
+}
+
+/// How a transfer ended; turned into exactly one final event by [`Ctx::end`].
+#[derive(Debug)]
+pub enum End {
+    Finished(Vec<FileOutcome>),
+    Declined { busy: bool },
+    Cancelled { by_peer: bool },
+    Failed(TransferError),
+}
+
+impl Ctx {
+    pub fn end(&self, end: End) {
+        let transfer = self.id;
+        (self.emit)(match end {
+            End::Finished(files) => Event::TransferFinished { transfer, files },
+            End::Declined { busy } => Event::TransferDeclined { transfer, busy },
+            End::Cancelled { by_peer } => Event::TransferCancelled { transfer, by_peer },
+            End::Failed(error) => Event::TransferFailed { transfer, error },
+        });
+    }
+}
+
+/// Counts bytes and emits progress at most every 50 ms (about 20 a second), with a smoothed rate.
+pub struct Meter {
+    total: u64,
+    done: u64,
+    current: String,
+    last_emit: Instant,
+    window_start: Instant,
+    window_bytes: u64,
+    rate: f64,
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_millis(50);
+
+impl Meter {
+    pub fn new(total: u64) -> Meter {
+        let now = Instant::now();
+        Meter {
+            total,
+            done: 0,
+            current: String::new(),
+            last_emit: now - PROGRESS_EVERY,
+            window_start: now,
+            window_bytes: 0,
+            rate: 0.0,
+        }
+    }
+
+    pub fn set_file(&mut self, name: &str) {
+        self.current.clear();
+        self.current.push_str(name);
+    }
+
+    pub fn add(&mut self, n: u64, ctx: &Ctx) {
+        self.done += n;
+        self.window_bytes += n;
+        let now = Instant::now();
+        if now.duration_since(self.last_emit) >= PROGRESS_EVERY {
+            self.emit(ctx, now);
+        }
+    }
+
+    /// Emits now whatever the clock says (end of a file).
+    pub fn flush(&mut self, ctx: &Ctx) {
+        self.emit(ctx, Instant::now());
+    }
+
+    fn emit(&mut self, ctx: &Ctx, now: Instant) {
+        let window = now.duration_since(self.window_start).as_secs_f64();
+        if window >= 0.25 {
+            let instant = self.window_bytes as f64 / window;
+            self.rate = if self.rate == 0.0 { instant } else { 0.7 * self.rate + 0.3 * instant };
+            self.window_start = now;
+            self.window_bytes = 0;
+        }
+        self.last_emit = now;
+        (ctx.emit)(Event::Progress {
+            transfer: ctx.id,
+            bytes_done: self.done,
+            bytes_total: self.total,
+            current_file: self.current.clone(),
+            rate: self.rate,
+        });
+    }
+}

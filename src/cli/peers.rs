@@ -1,0 +1,56 @@
+//! `ferry peers`: who is nearby.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use super::output::Output;
+use super::{NetArgs, engine_config, interrupted, no_waker};
+use crate::engine::{Engine, Event, Peer};
+
+pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
+    let mut config = engine_config(net, Some(0))?;
+    config.announce = false;
+    let discovery_port = config.discovery_port;
+    let engine = Engine::start(config, no_waker())?;
+    let events = engine.events();
+    let out = Output::new(net.json);
+    let deadline = Instant::now() + Duration::from_secs_f64(wait.clamp(0.0, 3600.0));
+    let mut peers: BTreeMap<String, Peer> = BTreeMap::new();
+    while let Ok(event) = events.recv_deadline(deadline) {
+        match &event {
+            Event::PeerSeen(p) | Event::PeerUpdated(p) => {
+                out.event(&event);
+                peers.insert(p.instance.to_hex(), p.clone());
+            }
+            Event::PeerLost(id) => {
+                out.event(&event);
+                peers.remove(&id.to_hex());
+            }
+            Event::Warning(w) => out.say(format!("Warning: {w}")),
+            _ => {}
+        }
+        if interrupted().load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    engine.shutdown();
+    if !net.json {
+        if peers.is_empty() {
+            println!(
+                "No devices found. Make sure Ferry is open on the other computer, that both are on the same \
+                 network, and that the firewall allows UDP port {discovery_port}."
+            );
+        } else {
+            let width = peers.values().map(|p| p.name.chars().count()).max().unwrap_or(4).max(4);
+            println!("{:width$}  {:22}  OS", "NAME", "ADDRESS");
+            for p in peers.values() {
+                println!("{:width$}  {:22}  {}", p.name, p.addr.to_string(), p.os.label());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,157 @@
+//! `ferry send PATH... --to NAME|HOST:PORT`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use crossbeam_channel::Receiver;
+
+use super::output::{Output, count_and_size};
+use super::{NetArgs, engine_config, interrupted, no_waker};
+use crate::engine::{Command, Direction, Engine, Event, TransferId};
+use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
+
+pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
+    for p in &paths {
+        if let Err(e) = std::fs::metadata(p) {
+            bail!("Can't send {}: {e}", p.display());
+        }
+    }
+    let direct = parse_address(to);
+    // A sender accepts nothing, so any free port will do, and it does not announce itself.
+    let mut config = engine_config(net, Some(0))?;
+    config.discovery = direct.is_none();
+    config.announce = false;
+    let engine = Engine::start(config, no_waker())?;
+    let events = engine.events();
+    let mut out = Output::new(net.json);
+    let addr = match direct {
+        Some(addr) => addr,
+        None => find_by_name(&events, &out, to, Duration::from_secs_f64(wait.clamp(0.0, 600.0)))?,
+    };
+
+    let id = TransferId::next();
+    let _ = engine.commands().send(Command::Send { id, to: addr, paths });
+    let mut cancel_sent = false;
+    loop {
+        if interrupted().load(Ordering::SeqCst) && !cancel_sent {
+            out.say("Cancelling.");
+            let _ = engine.commands().send(Command::Cancel(id));
+            cancel_sent = true;
+        }
+        let Ok(event) = events.recv_timeout(Duration::from_millis(100)) else { continue };
+        out.event(&event);
+        let code = match event {
+            Event::TransferStarted { transfer, direction: Direction::Outgoing, peer, files, total_bytes }
+                if transfer == id =>
+            {
+                out.waiting(
+                    id,
+                    format!(
+                        "Offering {} to “{}”, waiting for them to accept…",
+                        count_and_size(files.len(), total_bytes),
+                        peer.name
+                    ),
+                );
+                continue;
+            }
+            Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {
+                out.start_bar(
+                    id,
+                    bytes_total,
+                    format!("{} accepted", count_and_size(files as usize, bytes_total)),
+                );
+                continue;
+            }
+            Event::Progress { transfer, bytes_done, bytes_total, current_file, .. } if transfer == id => {
+                out.progress(id, bytes_done, bytes_total, &current_file);
+                continue;
+            }
+            Event::FileDone { transfer, outcome } if transfer == id => {
+                if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) {
+                    out.say(format!("  {}: {}", outcome.path, outcome.result.describe()));
+                }
+                continue;
+            }
+            Event::TransferFinished { transfer, files } if transfer == id => {
+                out.end_bar(id);
+                let saved: Vec<_> = files.iter().filter(|f| f.result == FileResult::Saved).collect();
+                let bytes = saved.iter().map(|f| f.size).sum();
+                out.say(format!("Sent {}.", count_and_size(saved.len(), bytes)));
+                let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
+                for f in &missing {
+                    out.say(format!("  {}: {}", f.path, f.result.describe()));
+                }
+                if missing.is_empty() { 0 } else { 1 }
+            }
+            Event::TransferDeclined { transfer, busy } if transfer == id => {
+                out.end_bar(id);
+                out.say(if busy {
+                    "The other device is busy and can't take files right now."
+                } else {
+                    "The other device declined."
+                });
+                3
+            }
+            Event::TransferCancelled { transfer, by_peer } if transfer == id => {
+                out.end_bar(id);
+                out.say(if by_peer { "The receiver cancelled." } else { "Cancelled." });
+                if cancel_sent { 130 } else { 4 }
+            }
+            Event::TransferFailed { transfer, error } if transfer == id => {
+                out.end_bar(id);
+                out.say(format!("Sending failed: {error}"));
+                1
+            }
+            Event::Warning(w) => {
+                out.say(format!("Warning: {w}"));
+                continue;
+            }
+            Event::Stopped => 1,
+            _ => continue,
+        };
+        engine.shutdown();
+        return Ok(ExitCode::from(code));
+    }
+}
+
+/// `HOST:PORT`, or an IP address alone (default port). Anything else is a device name.
+fn parse_address(to: &str) -> Option<SocketAddr> {
+    let to = to.trim();
+    to.parse::<SocketAddr>().ok().or_else(|| {
+        to.trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, DEFAULT_TRANSFER_PORT))
+    })
+}
+
+/// Waits up to `wait` for a device called `name` (case does not matter).
+fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Duration) -> Result<SocketAddr> {
+    let wanted = name.trim().to_lowercase();
+    let deadline = Instant::now() + wait;
+    let mut seen = Vec::new();
+    while let Ok(event) = events.recv_deadline(deadline) {
+        out.event(&event);
+        if let Event::PeerSeen(peer) | Event::PeerUpdated(peer) = event {
+            if peer.name.to_lowercase() == wanted {
+                return Ok(peer.addr);
+            }
+            seen.push(peer.name);
+        }
+        if interrupted().load(Ordering::SeqCst) {
+            bail!("Interrupted.");
+        }
+    }
+    if seen.is_empty() {
+        bail!(
+            "No device called “{name}” was found (no devices answered at all). Make sure Ferry is open there, \
+             that both computers are on the same network, and that the firewall allows UDP port 53530; \
+             or give its address as HOST:PORT."
+        );
+    }
+    bail!("No device called “{name}” was found. Devices nearby: {}.", seen.join(", "))
+}

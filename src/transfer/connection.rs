@@ -1,0 +1,299 @@
+//! A framed TCP connection: it owns its read buffer, so a read that times out (to look at a cancel
+//! flag or a deadline) loses nothing, and DATA frames are handed out as slices of that buffer —
+//! no allocation per chunk.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::protocol::frame::{self, MAX_FRAME, decode_frame, peek_header};
+use crate::protocol::{DecodeError, Frame, Message};
+
+/// How long one blocking read waits before the caller gets a chance to check its flags.
+pub const POLL: Duration = Duration::from_millis(100);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("the other side closed the connection")]
+    Closed,
+    #[error("the connection closed in the middle of a frame")]
+    Truncated,
+    #[error("bad frame: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// The reading half: a socket and a buffer big enough for the largest frame.
+pub struct FrameReader {
+    stream: TcpStream,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    /// Bytes of the frame handed out last time, dropped at the next call (the frame borrowed them).
+    consumed: usize,
+}
+
+impl FrameReader {
+    /// Wraps `stream`, whose reads will time out every [`POLL`].
+    pub fn new(stream: TcpStream) -> io::Result<FrameReader> {
+        stream.set_read_timeout(Some(POLL))?;
+        Ok(FrameReader {
+            stream,
+            buf: vec![0u8; MAX_FRAME].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            consumed: 0,
+        })
+    }
+
+    /// The next frame, or `Ok(None)` when none arrived within [`POLL`].
+    pub fn poll_frame(&mut self) -> Result<Option<Frame<'_>>, ConnError> {
+        if self.fill()? { self.take_frame().map(Some) } else { Ok(None) }
+    }
+
+    /// Reads until a whole frame is buffered (`true`) or [`POLL`] passes (`false`). The header is
+    /// checked as soon as it is in, before waiting for the payload.
+    pub fn fill(&mut self) -> Result<bool, ConnError> {
+        self.start += std::mem::take(&mut self.consumed);
+        loop {
+            if let Some((_, total)) = peek_header(&self.buf[self.start..self.end])? {
+                if self.end - self.start >= total {
+                    return Ok(true);
+                }
+                if self.start + total > self.buf.len() {
+                    self.compact();
+                }
+            } else if self.start == self.end {
+                // Empty: start over at the front so the next frame has the whole buffer.
+                self.start = 0;
+                self.end = 0;
+            } else if self.buf.len() - self.start < frame::HEADER_LEN {
+                self.compact();
+            }
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) if self.start == self.end => return Err(ConnError::Closed),
+                Ok(0) => return Err(ConnError::Truncated),
+                Ok(n) => self.end += n,
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Decodes the frame that [`FrameReader::fill`] said is buffered.
+    pub fn take_frame(&mut self) -> Result<Frame<'_>, ConnError> {
+        let (_, total) = peek_header(&self.buf[self.start..self.end])?.ok_or(ConnError::Truncated)?;
+        let bytes = self.buf.get(self.start..self.start + total).ok_or(ConnError::Truncated)?;
+        self.consumed = total;
+        let (frame, _) = decode_frame(bytes)?.ok_or(ConnError::Truncated)?;
+        Ok(frame)
+    }
+
+    /// Waits up to `timeout` for a control message, skipping KEEPALIVEs; DATA here is a
+    /// protocol error. `Ok(None)` when the time ran out.
+    pub fn wait_message(&mut self, timeout: Duration) -> Result<Option<Message>, ConnError> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.poll_frame()? {
+                Some(Frame::Message(Message::Keepalive)) | None => {}
+                Some(Frame::Message(m)) => return Ok(Some(m)),
+                Some(Frame::Data(_)) => return Err(DecodeError::Invalid("file data before any file").into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads and throws away whatever arrives for up to `for_at_most`, until the other side
+    /// closes: after a CANCEL, so the other side's writes do not fail before it has read it.
+    pub fn drain(&mut self, for_at_most: Duration) {
+        let deadline = Instant::now() + for_at_most;
+        let mut sink = [0u8; 64 * 1024];
+        self.start = 0;
+        self.end = 0;
+        while Instant::now() < deadline {
+            match self.stream.read(&mut sink) {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
+    fn compact(&mut self) {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+    }
+}
+
+/// The writing half. Control messages can be queued so that several go out in one write (a small
+/// file's FILE_BEGIN, DATA and FILE_END share a packet instead of three).
+pub struct FrameWriter {
+    stream: TcpStream,
+    pending: Vec<u8>,
+    /// When the oldest queued byte was queued.
+    pending_since: Option<Instant>,
+}
+
+impl FrameWriter {
+    /// Wraps `stream`; a write that makes no progress for `idle` fails with `TimedOut`.
+    pub fn new(stream: TcpStream, idle: Duration) -> io::Result<FrameWriter> {
+        stream.set_write_timeout(Some(idle))?;
+        stream.set_nodelay(true)?;
+        Ok(FrameWriter { stream, pending: Vec::with_capacity(64 * 1024), pending_since: None })
+    }
+
+    /// Adds `msg` to what the next write sends.
+    pub fn queue(&mut self, msg: &Message) {
+        frame::encode_message(msg, &mut self.pending);
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// How long the oldest queued message has waited.
+    pub fn queued_for(&self) -> Duration {
+        self.pending_since.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let result = (&self.stream).write_all(&self.pending);
+        self.pending.clear();
+        self.pending_since = None;
+        result
+    }
+
+    /// Queues `msg` and writes it at once.
+    pub fn send(&mut self, msg: &Message) -> io::Result<()> {
+        self.queue(msg);
+        self.flush()
+    }
+
+    /// Writes what is queued, then a DATA frame whose header is already in
+    /// `frame[..HEADER_LEN]` (see [`frame::data_header`]). Small frames join the queue so that
+    /// they share a write; big ones go out with the queue in one vectored write.
+    pub fn send_data_frame(&mut self, frame: &[u8]) -> io::Result<()> {
+        if frame.len() <= 16 * 1024 {
+            self.pending.extend_from_slice(frame);
+            return if self.pending.len() >= 64 * 1024 { self.flush() } else { Ok(()) };
+        }
+        let mut head = 0;
+        let mut body = 0;
+        while body < frame.len() {
+            let bufs = [io::IoSlice::new(&self.pending[head..]), io::IoSlice::new(&frame[body..])];
+            let n = match (&self.stream).write_vectored(&bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.pending.clear();
+                    self.pending_since = None;
+                    return Err(e);
+                }
+            };
+            let from_head = n.min(self.pending.len() - head);
+            head += from_head;
+            body += n - from_head;
+        }
+        self.pending.clear();
+        self.pending_since = None;
+        Ok(())
+    }
+
+    /// Tells the other side we will send nothing more.
+    pub fn finish(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+/// Splits one connected stream into its two halves.
+pub fn split(stream: TcpStream, idle: Duration) -> io::Result<(FrameReader, FrameWriter)> {
+    let reader = FrameReader::new(stream.try_clone()?)?;
+    let writer = FrameWriter::new(stream, idle)?;
+    Ok((reader, writer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (b, _) = l.accept().unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn frames_survive_timeouts_and_partial_writes() {
+        let (a, b) = pair();
+        let mut reader = FrameReader::new(b).unwrap();
+        let mut bytes = Vec::new();
+        frame::encode_message(&Message::Done, &mut bytes);
+        let data = vec![7u8; 300_000];
+        bytes.extend_from_slice(&frame::data_header(data.len()));
+        bytes.extend_from_slice(&data);
+        frame::encode_message(&Message::Keepalive, &mut bytes);
+        let writer = std::thread::spawn(move || {
+            let mut a = a;
+            for piece in bytes.chunks(70_001) {
+                a.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while got.len() < 3 && Instant::now() < deadline {
+            match reader.poll_frame().unwrap() {
+                Some(Frame::Data(d)) => got.push(format!("data {} {}", d.len(), d.iter().all(|&b| b == 7))),
+                Some(Frame::Message(m)) => got.push(format!("{m:?}")),
+                None => {}
+            }
+        }
+        writer.join().unwrap();
+        assert_eq!(got, ["Done", "data 300000 true", "Keepalive"]);
+        assert!(matches!(reader.poll_frame(), Err(ConnError::Closed)));
+    }
+
+    #[test]
+    fn oversized_length_is_refused_without_waiting_for_the_payload() {
+        let (mut a, b) = pair();
+        let mut reader = FrameReader::new(b).unwrap();
+        a.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
+        let mut result = reader.poll_frame().map(|_| ());
+        for _ in 0..20 {
+            if result.is_err() {
+                break;
+            }
+            result = reader.poll_frame().map(|_| ());
+        }
+        assert!(matches!(result, Err(ConnError::Decode(DecodeError::TooLong { .. }))), "{result:?}");
+    }
+
+    #[test]
+    fn eof_mid_frame_is_truncated() {
+        let (mut a, b) = pair();
+        let mut reader = FrameReader::new(b).unwrap();
+        a.write_all(&[0, 0, 0, 9, 0x01, 1, 2]).unwrap();
+        drop(a);
+        let mut result = reader.poll_frame().map(|f| f.is_some());
+        for _ in 0..20 {
+            if result.is_err() {
+                break;
+            }
+            result = reader.poll_frame().map(|f| f.is_some());
+        }
+        assert!(matches!(result, Err(ConnError::Truncated)), "{result:?}");
+    }
+}

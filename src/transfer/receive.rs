@@ -1,0 +1,470 @@
+//! The receiving side of one connection: HELLO, the offer, the person's decision, then each
+//! accepted file into a temporary file that gets its final name only once its size and hash check
+//! out. Nothing unfinished ever stands under a final name.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+
+use super::connection::{ConnError, FrameReader, FrameWriter, split};
+use super::names::safe_relative_path;
+use super::send::{conn_error, lost};
+use super::store::PartFile;
+use super::{Ctx, End, Meter};
+use crate::engine::{
+    Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
+};
+use crate::protocol::{
+    Answer, CancelReason, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
+    MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, clean_display_name,
+};
+
+/// What the receiving side needs besides the connection.
+pub struct ReceiveSetup {
+    pub peer_addr: SocketAddr,
+    pub receive_dir: PathBuf,
+    pub accept_automatically: bool,
+    /// The person's answer to this connection's offer arrives here.
+    pub decisions: Receiver<Decision>,
+}
+
+/// Handles one incoming connection to its end, reporting through `ctx`. A probe (someone adding
+/// us by address) is answered and produces no event.
+pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
+    let (mut reader, mut writer) = match split(stream, ctx.timing.idle_timeout) {
+        Ok(halves) => halves,
+        Err(_) => return,
+    };
+    let peer = match handshake(ctx, &mut reader, &mut writer, setup.peer_addr) {
+        Some(peer) => peer,
+        None => return,
+    };
+    let mut session = Session { ctx, reader, writer, last_heard: Instant::now(), announced: false };
+    let end = match session.run(peer, &setup) {
+        Ok(end) => end,
+        Err(Stop::Cancelled(reason)) => {
+            let _ = session.writer.send(&Message::Cancel(reason));
+            session.writer.finish();
+            session.reader.drain(Duration::from_secs(1));
+            End::Cancelled { by_peer: false }
+        }
+        Err(Stop::PeerCancelled) => End::Cancelled { by_peer: true },
+        Err(Stop::Failed(e)) => {
+            if let TransferError::Protocol(detail) = &e {
+                let _ = session
+                    .writer
+                    .send(&Message::Error { code: ErrorCode::Protocol, message: detail.clone() });
+            }
+            End::Failed(e)
+        }
+    };
+    session.writer.finish();
+    // A connection that broke before its offer was shown ends quietly: the person never saw it.
+    if session.announced {
+        ctx.end(end);
+    }
+}
+
+/// HELLO both ways; `None` for a probe or a peer that does not speak Ferry.
+fn handshake(
+    ctx: &Ctx,
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+    addr: SocketAddr,
+) -> Option<PeerInfo> {
+    let hello: Hello = match reader.wait_message(ctx.timing.handshake_timeout) {
+        Ok(Some(Message::Hello(h))) => h,
+        Ok(Some(_)) => {
+            let _ =
+                writer.send(&Message::Error { code: ErrorCode::Protocol, message: "expected HELLO".into() });
+            return None;
+        }
+        _ => return None,
+    };
+    if hello.version < 1 {
+        let _ = writer.send(&Message::Error {
+            code: ErrorCode::UnsupportedVersion,
+            message: "this receiver speaks protocol version 1".into(),
+        });
+        return None;
+    }
+    writer.send(&ctx.me.hello(hello.purpose)).ok()?;
+    if hello.purpose == HelloPurpose::Probe {
+        writer.finish();
+        reader.drain(Duration::from_millis(500));
+        return None;
+    }
+    let name = clean_display_name(&hello.name).unwrap_or_else(|| addr.ip().to_string());
+    Some(PeerInfo { instance: hello.instance, name, os: hello.os, addr })
+}
+
+enum Stop {
+    Cancelled(CancelReason),
+    PeerCancelled,
+    Failed(TransferError),
+}
+
+impl From<TransferError> for Stop {
+    fn from(e: TransferError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+fn protocol(what: &str) -> Stop {
+    Stop::Failed(TransferError::Protocol(what.to_owned()))
+}
+
+struct Session<'a> {
+    ctx: &'a Ctx,
+    reader: FrameReader,
+    writer: FrameWriter,
+    /// Last time anything arrived: the idle deadline counts from here.
+    last_heard: Instant,
+    /// The person has been shown this transfer (offer or start), so its end must be reported.
+    announced: bool,
+}
+
+/// One accepted file on its way in.
+struct Current {
+    index: usize,
+    /// `None` once writing failed: the rest of its bytes are read and dropped.
+    part: Option<PartFile>,
+    hasher: blake3::Hasher,
+    received: u64,
+    failed: Option<FileResult>,
+}
+
+/// The next frame, with cancel and the idle deadline checked while waiting. (A free function so
+/// that the frame borrows only the reader, not the whole session.)
+fn next_frame<'r>(
+    reader: &'r mut FrameReader,
+    writer: &mut FrameWriter,
+    ctx: &Ctx,
+    last_heard: &mut Instant,
+) -> Result<Frame<'r>, Stop> {
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        if last_heard.elapsed() >= ctx.timing.idle_timeout {
+            return Err(TransferError::TimedOut.into());
+        }
+        if reader.fill().map_err(conn_stop)? {
+            break;
+        }
+        // Nothing to read for a moment: a good time to send the file results queued so far.
+        if writer.queued() > 0 {
+            writer.flush().map_err(lost)?;
+        }
+    }
+    *last_heard = Instant::now();
+    reader.take_frame().map_err(conn_stop)
+}
+
+fn conn_stop(e: ConnError) -> Stop {
+    Stop::Failed(conn_error(e))
+}
+
+impl Session<'_> {
+    fn run(&mut self, peer: PeerInfo, setup: &ReceiveSetup) -> Result<End, Stop> {
+        let (offer, files) = self.read_offer()?;
+        let names: Vec<Option<Vec<String>>> =
+            files.iter().map(|f| safe_relative_path(&f.path).ok()).collect();
+        let offered: Vec<OfferedFile> = files
+            .into_iter()
+            .map(|f| OfferedFile { path: f.path, size: f.size, thumbnail: f.thumbnail })
+            .collect();
+
+        let decision = if setup.accept_automatically {
+            Decision::AcceptAll
+        } else {
+            self.announced = true;
+            (self.ctx.emit)(Event::IncomingOffer(IncomingOffer {
+                transfer: self.ctx.id,
+                from: peer.clone(),
+                files: offered.clone(),
+                total_bytes: offer,
+            }));
+            match self.wait_decision(&setup.decisions)? {
+                Some(d) => d,
+                None => return Ok(End::Declined { busy: true }),
+            }
+        };
+        let file_count = offered.len() as u32;
+        let mut wanted = vec![!matches!(decision, Decision::AcceptSome(_)); offered.len()];
+        if let Decision::AcceptSome(list) = &decision {
+            for &i in list {
+                if let Some(w) = wanted.get_mut(i as usize) {
+                    *w = true;
+                }
+            }
+        }
+        if decision == Decision::Decline {
+            self.writer.send(&Message::Answer(Answer::Decline)).map_err(lost)?;
+            self.reader.drain(Duration::from_secs(1));
+            return Ok(End::Declined { busy: false });
+        }
+        let mut results: Vec<FileResult> = (0..offered.len())
+            .map(|i| match (&names[i], wanted[i]) {
+                (_, false) => FileResult::NotAccepted,
+                (None, true) => FileResult::UnsafeName,
+                (Some(_), true) => FileResult::NotSent,
+            })
+            .collect();
+        let accepted: Vec<u32> =
+            (0..file_count).filter(|&i| results[i as usize] == FileResult::NotSent).collect();
+        if let Err(e) = std::fs::create_dir_all(&setup.receive_dir) {
+            let error = TransferError::ReceiveFolder(format!("{}: {e}", setup.receive_dir.display()));
+            let _ =
+                self.writer.send(&Message::Error { code: ErrorCode::Internal, message: error.to_string() });
+            return Err(error.into());
+        }
+        let answer = if accepted.len() == offered.len() {
+            Answer::AcceptAll
+        } else {
+            Answer::AcceptSome { file_count, indices: accepted.clone() }
+        };
+        self.writer.send(&Message::Answer(answer)).map_err(lost)?;
+        self.announced = true;
+        let bytes_total: u64 = accepted.iter().map(|&i| offered[i as usize].size).sum();
+        (self.ctx.emit)(Event::TransferStarted {
+            transfer: self.ctx.id,
+            direction: Direction::Incoming,
+            peer,
+            files: offered.iter().map(|f| OfferedFile { thumbnail: Vec::new(), ..f.clone() }).collect(),
+            total_bytes: bytes_total,
+        });
+
+        let mut saved_as: Vec<Option<PathBuf>> = vec![None; offered.len()];
+        self.receive_files(&setup.receive_dir, &offered, &names, &mut results, &mut saved_as, bytes_total)?;
+
+        self.writer.send(&Message::Summary(results.clone())).map_err(lost)?;
+        self.writer.finish();
+        self.reader.drain(Duration::from_secs(1));
+        Ok(End::Finished(
+            offered
+                .iter()
+                .enumerate()
+                .map(|(i, f)| FileOutcome {
+                    index: i as u32,
+                    path: f.path.clone(),
+                    size: f.size,
+                    result: results[i],
+                    saved_as: saved_as[i].take(),
+                })
+                .collect(),
+        ))
+    }
+
+    /// OFFER and its OFFER_FILEs, with the batch-wide budgets checked as they arrive.
+    fn read_offer(&mut self) -> Result<(u64, Vec<OfferFile>), Stop> {
+        let offer = match self.next_message()? {
+            Message::Offer(o) => o,
+            _ => return Err(protocol("expected OFFER")),
+        };
+        let mut files = Vec::with_capacity(offer.file_count.min(1024) as usize);
+        let (mut path_bytes, mut thumb_bytes, mut total) = (0u64, 0u64, 0u64);
+        while files.len() < offer.file_count as usize {
+            let f = match self.next_message()? {
+                Message::OfferFile(f) => f,
+                _ => return Err(protocol("expected OFFER_FILE")),
+            };
+            path_bytes += f.path.len() as u64;
+            thumb_bytes += f.thumbnail.len() as u64;
+            total = total.checked_add(f.size).ok_or_else(|| protocol("sizes overflow"))?;
+            if path_bytes > MAX_OFFER_PATH_BYTES || thumb_bytes > MAX_OFFER_THUMBNAIL_BYTES {
+                return Err(protocol("offer over its size budget"));
+            }
+            files.push(f);
+        }
+        if total != offer.total_bytes {
+            return Err(protocol("the offer's total does not match its files"));
+        }
+        Ok((total, files))
+    }
+
+    /// The next control message (KEEPALIVE skipped); DATA here is a protocol error.
+    fn next_message(&mut self) -> Result<Message, Stop> {
+        loop {
+            match next_frame(&mut self.reader, &mut self.writer, self.ctx, &mut self.last_heard)? {
+                Frame::Message(Message::Keepalive) => {}
+                Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                Frame::Message(m) => return Ok(m),
+                Frame::Data(_) => return Err(protocol("file data out of place")),
+            }
+        }
+    }
+
+    /// Waits for the person, keeping the connection alive; `None` when the engine went away.
+    fn wait_decision(&mut self, decisions: &Receiver<Decision>) -> Result<Option<Decision>, Stop> {
+        let mut last_sent = Instant::now();
+        loop {
+            if let Some(reason) = self.ctx.cancel.requested() {
+                return Err(Stop::Cancelled(reason));
+            }
+            match decisions.try_recv() {
+                Ok(d) => return Ok(Some(d)),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => return Ok(None),
+                Err(crossbeam_channel::TryRecvError::Empty) => {}
+            }
+            match self.reader.poll_frame().map_err(conn_stop)? {
+                None => {}
+                Some(Frame::Message(Message::Keepalive)) => self.last_heard = Instant::now(),
+                Some(Frame::Message(Message::Cancel(_))) => return Err(Stop::PeerCancelled),
+                Some(_) => return Err(protocol("unexpected frame while the offer is open")),
+            }
+            if self.last_heard.elapsed() >= self.ctx.timing.idle_timeout {
+                return Err(TransferError::TimedOut.into());
+            }
+            if last_sent.elapsed() >= self.ctx.timing.keepalive_interval {
+                self.writer.send(&Message::Keepalive).map_err(lost)?;
+                last_sent = Instant::now();
+            }
+        }
+    }
+
+    fn receive_files(
+        &mut self,
+        dir: &Path,
+        offered: &[OfferedFile],
+        names: &[Option<Vec<String>>],
+        results: &mut [FileResult],
+        saved_as: &mut [Option<PathBuf>],
+        bytes_total: u64,
+    ) -> Result<(), Stop> {
+        let ctx = self.ctx;
+        let mut meter = Meter::new(bytes_total);
+        let mut current: Option<Current> = None;
+        let mut next_allowed = 0usize;
+        loop {
+            match next_frame(&mut self.reader, &mut self.writer, ctx, &mut self.last_heard)? {
+                Frame::Data(bytes) => {
+                    let Some(cur) = current.as_mut() else {
+                        return Err(protocol("file data outside a file"));
+                    };
+                    let size = offered[cur.index].size;
+                    cur.received += bytes.len() as u64;
+                    if cur.received > size {
+                        return Err(protocol("more bytes than offered"));
+                    }
+                    cur.hasher.update(bytes);
+                    if let Some(part) = cur.part.as_mut()
+                        && part.write_all(bytes).is_err()
+                    {
+                        cur.part = None;
+                        cur.failed = Some(FileResult::WriteFailed);
+                    }
+                    meter.add(bytes.len() as u64, ctx);
+                }
+                Frame::Message(Message::FileBegin { index, size }) => {
+                    let i = index as usize;
+                    if current.is_some() || i < next_allowed || i >= offered.len() {
+                        return Err(protocol("FILE_BEGIN out of order"));
+                    }
+                    if results[i] != FileResult::NotSent || size != offered[i].size {
+                        return Err(protocol("FILE_BEGIN for a file that was not accepted as offered"));
+                    }
+                    next_allowed = i + 1;
+                    meter.set_file(&offered[i].path);
+                    let part = PartFile::create(dir).ok();
+                    let failed = part.is_none().then_some(FileResult::WriteFailed);
+                    current =
+                        Some(Current { index: i, part, hasher: blake3::Hasher::new(), received: 0, failed });
+                }
+                Frame::Message(Message::FileEnd { index, hash }) => {
+                    let Some(cur) = current.take() else { return Err(protocol("FILE_END outside a file")) };
+                    if cur.index != index as usize {
+                        return Err(protocol("FILE_END for another file"));
+                    }
+                    let i = cur.index;
+                    let size = offered[i].size;
+                    let result = if let Some(failed) = cur.failed {
+                        failed
+                    } else if cur.received != size {
+                        FileResult::SizeMismatch
+                    } else if *cur.hasher.finalize().as_bytes() != hash {
+                        FileResult::HashMismatch
+                    } else {
+                        let rel = names[i].as_deref().expect("accepted files have safe names");
+                        match cur.part.expect("no failure means a part file").persist(dir, rel) {
+                            Ok(path) => {
+                                saved_as[i] = Some(path);
+                                FileResult::Saved
+                            }
+                            Err(_) => FileResult::WriteFailed,
+                        }
+                    };
+                    finish_file(ctx, &mut self.writer, i, result, offered, results, saved_as)?;
+                    meter.flush(ctx);
+                }
+                Frame::Message(Message::FileSkip { index, .. }) => {
+                    let i = index as usize;
+                    match current.take() {
+                        Some(cur) if cur.index == i => {}
+                        Some(_) => return Err(protocol("FILE_SKIP for another file")),
+                        None if i >= next_allowed
+                            && i < offered.len()
+                            && results[i] == FileResult::NotSent =>
+                        {
+                            next_allowed = i + 1;
+                        }
+                        None => return Err(protocol("FILE_SKIP out of order")),
+                    }
+                    finish_file(
+                        ctx,
+                        &mut self.writer,
+                        i,
+                        FileResult::SenderSkipped,
+                        offered,
+                        results,
+                        saved_as,
+                    )?;
+                }
+                Frame::Message(Message::Done) => {
+                    if current.is_some() {
+                        return Err(protocol("DONE in the middle of a file"));
+                    }
+                    return Ok(());
+                }
+                Frame::Message(Message::Keepalive) => {}
+                Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                Frame::Message(Message::Error { code, message }) => {
+                    return Err(super::send::peer_error(code, message).into());
+                }
+                Frame::Message(_) => return Err(protocol("unexpected message during the transfer")),
+            }
+        }
+    }
+}
+
+/// Records one file's result, tells the sender (queued: no round trip) and the front end.
+fn finish_file(
+    ctx: &Ctx,
+    writer: &mut FrameWriter,
+    i: usize,
+    result: FileResult,
+    offered: &[OfferedFile],
+    results: &mut [FileResult],
+    saved_as: &[Option<PathBuf>],
+) -> Result<(), Stop> {
+    results[i] = result;
+    // Queued, not written: results of small files share a packet. They go out when 4 KiB have
+    // gathered, after 100 ms, or when the sender pauses (see `next_frame`).
+    writer.queue(&Message::FileResult { index: i as u32, result });
+    if writer.queued() >= 4096 || writer.queued_for() >= Duration::from_millis(100) {
+        writer.flush().map_err(lost)?;
+    }
+    (ctx.emit)(Event::FileDone {
+        transfer: ctx.id,
+        outcome: FileOutcome {
+            index: i as u32,
+            path: offered[i].path.clone(),
+            size: offered[i].size,
+            result,
+            saved_as: saved_as[i].clone(),
+        },
+    });
+    Ok(())
+}

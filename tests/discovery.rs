@@ -1,0 +1,107 @@
+//! Engines find each other by broadcast on loopback (127.255.255.255, a port of the test's own),
+//! and forget each other when one says goodbye.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{config, free_udp_port};
+use ferry::engine::{Engine, Event, PeerSource};
+use ferry::protocol::InstanceId;
+
+fn engine(name: &str, port: u16, tweak: impl FnOnce(&mut ferry::engine::EngineConfig)) -> (Engine, tempfile::TempDir) {
+    let (e, d, _) = engine_with_id(name, port, tweak);
+    (e, d)
+}
+
+fn engine_with_id(
+    name: &str,
+    port: u16,
+    tweak: impl FnOnce(&mut ferry::engine::EngineConfig),
+) -> (Engine, tempfile::TempDir, InstanceId) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(name, dir.path(), Some(port));
+    tweak(&mut c);
+    let id = c.instance;
+    (Engine::start(c, Arc::new(|| {})).unwrap(), dir, id)
+}
+
+fn wait_for(engine: &Engine, within: Duration, mut pick: impl FnMut(&Event) -> bool) -> Duration {
+    let start = Instant::now();
+    let events = engine.events();
+    while let Ok(e) = events.recv_deadline(start + within) {
+        if pick(&e) {
+            return start.elapsed();
+        }
+    }
+    panic!("nothing matching within {within:?}");
+}
+
+#[test]
+fn two_engines_find_each_other_within_a_second_and_forget_after_goodbye() {
+    let port = free_udp_port();
+    let (a, _da) = engine("Alice's laptop", port, |_| {});
+    let (b, _db, b_id) = engine_with_id("Bob 的电脑", port, |_| {});
+    let b_addr = b.transfer_addr();
+    let a_addr = a.transfer_addr();
+    wait_for(&a, Duration::from_secs(1), |e| {
+        matches!(e, Event::PeerSeen(p) if p.instance == b_id && p.name == "Bob 的电脑"
+            && p.addr.port() == b_addr.port() && p.source == PeerSource::Discovered)
+    });
+    wait_for(&b, Duration::from_secs(1), |e| {
+        matches!(e, Event::PeerSeen(p) if p.name == "Alice's laptop" && p.addr.port() == a_addr.port())
+    });
+    // Goodbye: A forgets B at once, long before the 1 s peer timeout of the test config.
+    b.shutdown();
+    let gone = wait_for(&a, Duration::from_secs(3), |e| matches!(e, Event::PeerLost(id) if *id == b_id));
+    assert!(gone < Duration::from_millis(900), "forgotten by timeout, not by goodbye: {gone:?}");
+}
+
+#[test]
+fn a_silent_peer_expires() {
+    let port = free_udp_port();
+    let (a, _da) = engine("watcher", port, |_| {});
+    // A peer that announces once (by hand) and then never again.
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_broadcast(true).unwrap();
+    let d = ferry::protocol::Datagram {
+        kind: ferry::protocol::DatagramKind::Announce,
+        instance: ferry::protocol::InstanceId::random(),
+        transfer_port: 4242,
+        os: ferry::protocol::Os::Windows,
+        name: "ghost".into(),
+        fingerprint: vec![],
+    };
+    socket.send_to(&d.encode(), ("127.255.255.255", port)).unwrap();
+    wait_for(&a, Duration::from_secs(1), |e| matches!(e, Event::PeerSeen(p) if p.name == "ghost"));
+    // The test config's peer timeout is 1 s.
+    let gone = wait_for(&a, Duration::from_secs(4), |e| matches!(e, Event::PeerLost(id) if *id == d.instance));
+    assert!(gone >= Duration::from_millis(500), "expired too early: {gone:?}");
+}
+
+#[test]
+fn a_peer_added_by_address_is_confirmed_by_hello() {
+    let (a, _da) = engine("adder", free_udp_port(), |c| c.discovery = false);
+    let (b, _db) = engine("far away", free_udp_port(), |c| c.discovery = false);
+    a.commands().send(ferry::engine::Command::AddPeer(b.transfer_addr().to_string())).unwrap();
+    wait_for(&a, Duration::from_secs(5), |e| {
+        matches!(e, Event::PeerSeen(p) if p.name == "far away" && p.source == PeerSource::Manual && p.addr == b.transfer_addr())
+    });
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    a.commands().send(ferry::engine::Command::AddPeer(dead.to_string())).unwrap();
+    wait_for(&a, Duration::from_secs(5), |e| {
+        matches!(e, Event::PeerAddFailed { address, reason } if *address == dead.to_string() && reason.contains("Is Ferry open"))
+    });
+}
+
+#[test]
+fn remembered_peers_are_probed_at_start() {
+    let (b, _db) = engine("remembered", free_udp_port(), |c| c.discovery = false);
+    let addr = b.transfer_addr().to_string();
+    let (a, _da) = engine("starter", free_udp_port(), |c| {
+        c.discovery = false;
+        c.remembered_peers = vec![addr];
+    });
+    wait_for(&a, Duration::from_secs(5), |e| matches!(e, Event::PeerSeen(p) if p.name == "remembered"));
+}

@@ -1,0 +1,219 @@
+//! Two engines on loopback move real files: every byte checked, nothing ever left half-written
+//! under a final name.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Node, same_bytes, tree, write_random};
+use ferry::engine::{Command, Decision, Event, TransferError};
+use ferry::protocol::FileResult;
+
+fn accept_next_offer(rx: &Node, decision: Decision) {
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision }).unwrap();
+}
+
+fn finished(node: &Node, secs: f64) -> Vec<ferry::engine::FileOutcome> {
+    node.wait(secs, |e| match e {
+        Event::TransferFinished { files, .. } => Some(files.clone()),
+        Event::TransferFailed { error, .. } => panic!("transfer failed: {error:?}"),
+        Event::TransferCancelled { .. } | Event::TransferDeclined { .. } => panic!("unexpected end: {e:?}"),
+        _ => None,
+    })
+}
+
+/// Only what the person should see: no temporary files left either.
+fn assert_clean(dir: &Path) {
+    let left = tree(dir);
+    assert!(left.iter().all(|p| !p.contains(".ferry-")), "temporary files left: {left:?}");
+}
+
+#[test]
+fn a_mixed_batch_arrives_byte_identical() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    let s = src.path();
+    std::fs::write(s.join("empty.txt"), b"").unwrap();
+    write_random(&s.join("big.bin"), 300 * 1024 * 1024 + 12345, 1);
+    std::fs::create_dir_all(s.join("Trip/day 1/深层")).unwrap();
+    std::fs::create_dir_all(s.join("Trip/空的")).unwrap();
+    write_random(&s.join("Trip/day 1/照片 😀.jpg"), 777_777, 2);
+    write_random(&s.join("Trip/day 1/深层/صورة.png"), 1, 3);
+    write_random(&s.join("Trip/notes.txt"), 5000, 4);
+    write_random(&s.join("旅行 ✈.txt"), 300_000, 5);
+
+    let paths = vec![s.join("empty.txt"), s.join("big.bin"), s.join("Trip"), s.join("旅行 ✈.txt")];
+    tx.send(rx.addr(), paths);
+    accept_next_offer(&rx, Decision::AcceptAll);
+    let rx_files = finished(&rx, 120.0);
+    let tx_files = finished(&tx, 10.0);
+    assert!(rx_files.iter().all(|f| f.result == FileResult::Saved), "{rx_files:?}");
+    assert_eq!(tx_files.iter().map(|f| f.result).collect::<Vec<_>>(), vec![FileResult::Saved; 6]);
+
+    let got = tree(&rx.received());
+    assert_eq!(
+        got,
+        vec![
+            "Trip/day 1/深层/صورة.png",
+            "Trip/day 1/照片 😀.jpg",
+            "Trip/notes.txt",
+            "big.bin",
+            "empty.txt",
+            "旅行 ✈.txt"
+        ]
+    );
+    for rel in &got {
+        assert!(same_bytes(&s.join(rel), &rx.received().join(rel)), "{rel} differs");
+    }
+    for f in &rx_files {
+        assert_eq!(f.saved_as.as_deref(), Some(rx.received().join(&f.path).as_path()));
+    }
+}
+
+#[test]
+fn duplicate_names_get_a_number_instead_of_overwriting() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    let a = src.path().join("a");
+    let b = src.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("photo.jpg"), b"first").unwrap();
+    std::fs::write(b.join("photo.jpg"), b"second").unwrap();
+    std::fs::create_dir_all(rx.received()).unwrap();
+    std::fs::write(rx.received().join("photo.jpg"), b"already here").unwrap();
+
+    tx.send(rx.addr(), vec![a.join("photo.jpg"), b.join("photo.jpg")]);
+    accept_next_offer(&rx, Decision::AcceptAll);
+    finished(&rx, 20.0);
+    let read = |n: &str| std::fs::read(rx.received().join(n)).unwrap();
+    assert_eq!(read("photo.jpg"), b"already here");
+    assert_eq!(read("photo (1).jpg"), b"first");
+    assert_eq!(read("photo (2).jpg"), b"second");
+}
+
+#[test]
+fn declining_writes_nothing_and_both_sides_know() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("x.bin"), 100_000, 9);
+    let id = tx.send(rx.addr(), vec![src.path().join("x.bin")]);
+    accept_next_offer(&rx, Decision::Decline);
+    tx.wait(10.0, |e| {
+        matches!(e, Event::TransferDeclined { transfer, busy: false } if *transfer == id).then_some(())
+    });
+    rx.wait(10.0, |e| matches!(e, Event::TransferDeclined { .. }).then_some(()));
+    assert_eq!(tree(&rx.received()), Vec::<String>::new());
+}
+
+#[test]
+fn accepting_some_files_sends_only_those() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    for (i, n) in ["a.txt", "b.txt", "c.txt"].iter().enumerate() {
+        write_random(&src.path().join(n), 1000 + i as u64, i as u64);
+    }
+    tx.send(rx.addr(), ["a.txt", "b.txt", "c.txt"].iter().map(|n| src.path().join(n)).collect());
+    accept_next_offer(&rx, Decision::AcceptSome(vec![0, 2]));
+    let files = finished(&tx, 20.0);
+    let results: Vec<_> = files.iter().map(|f| f.result).collect();
+    assert_eq!(results, [FileResult::Saved, FileResult::NotAccepted, FileResult::Saved]);
+    assert_eq!(tree(&rx.received()), ["a.txt", "c.txt"]);
+}
+
+/// Cancel from one side while a big file is on its way: both sides say "cancelled", and the
+/// receive folder holds nothing, not even a temporary file.
+fn cancel_mid_file(cancel_on_sender: bool) {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("huge.bin"), 1536 * 1024 * 1024, 7);
+    let out_id = tx.send(rx.addr(), vec![src.path().join("huge.bin")]);
+    accept_next_offer(&rx, Decision::AcceptAll);
+    let in_id = rx.wait(10.0, |e| match e {
+        Event::Progress { transfer, bytes_done, .. } if *bytes_done > 0 => Some(*transfer),
+        _ => None,
+    });
+    let (canceller, id, other) = if cancel_on_sender { (&tx, out_id, &rx) } else { (&rx, in_id, &tx) };
+    let asked = std::time::Instant::now();
+    canceller.commands.send(Command::Cancel(id)).unwrap();
+    canceller.wait(5.0, |e| matches!(e, Event::TransferCancelled { by_peer: false, .. }).then_some(()));
+    other.wait(5.0, |e| match e {
+        Event::TransferCancelled { by_peer: true, .. } => Some(()),
+        Event::TransferFailed { error, .. } => panic!("the other side saw a failure, not a cancel: {error}"),
+        _ => None,
+    });
+    assert!(asked.elapsed().as_secs_f64() < 3.0, "took {:?}", asked.elapsed());
+    assert_eq!(tree(&rx.received()), Vec::<String>::new(), "nothing may stay behind");
+}
+
+#[test]
+fn sender_cancels_mid_file() {
+    cancel_mid_file(true);
+}
+
+#[test]
+fn receiver_cancels_mid_file() {
+    cancel_mid_file(false);
+}
+
+#[test]
+fn cancelling_an_unanswered_offer_withdraws_it() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x"), b"x").unwrap();
+    let id = tx.send(rx.addr(), vec![src.path().join("x")]);
+    rx.wait(10.0, |e| matches!(e, Event::IncomingOffer(_)).then_some(()));
+    tx.commands.send(Command::Cancel(id)).unwrap();
+    tx.wait(5.0, |e| matches!(e, Event::TransferCancelled { by_peer: false, .. }).then_some(()));
+    rx.wait(5.0, |e| matches!(e, Event::TransferCancelled { by_peer: true, .. }).then_some(()));
+    assert_clean(&rx.received());
+}
+
+#[test]
+fn sending_to_nobody_fails_in_plain_words() {
+    let tx = Node::start("sender");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x"), b"x").unwrap();
+    tx.send(dead, vec![src.path().join("x")]);
+    let error = tx.wait(10.0, |e| match e {
+        Event::TransferFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    assert!(matches!(error, TransferError::Unreachable(_)), "{error:?}");
+    assert!(error.to_string().contains("Couldn't reach the other computer"));
+}
+
+#[test]
+fn a_missing_source_file_is_reported_before_connecting() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    tx.send(rx.addr(), vec!["/definitely/not/here.jpg".into()]);
+    let error = tx.wait(10.0, |e| match e {
+        Event::TransferFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    assert!(error.to_string().contains("/definitely/not/here.jpg"), "{error}");
+}
+
+#[test]
+fn auto_accept_saves_without_asking() {
+    let tx = Node::start("sender");
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("auto.bin"), 4096, 3);
+    tx.send(rx.addr(), vec![src.path().join("auto.bin")]);
+    let files = finished(&rx, 20.0);
+    assert_eq!(files[0].result, FileResult::Saved);
+    assert!(same_bytes(&src.path().join("auto.bin"), &rx.received().join("auto.bin")));
+}
