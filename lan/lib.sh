@@ -62,6 +62,21 @@ wait_exit() {
   wait "$pid" 2>/dev/null
 }
 
+# wait_both PID1 PID2 SECS : waits at most SECS for both children; sets RC1 RC2 (124 = still
+# running) and T1 T2 (ms after the call when each ended, or empty).
+wait_both() {
+  local p1=$1 p2=$2 secs=$3 start deadline
+  start=$(now_ms); deadline=$(( start + secs * 1000 ))
+  RC1=124; RC2=124; T1=""; T2=""
+  while [ -z "$T1" ] || [ -z "$T2" ]; do
+    if [ -z "$T1" ] && ! kill -0 "$p1" 2>/dev/null; then wait "$p1" 2>/dev/null; RC1=$?; T1=$(( $(now_ms) - start )); fi
+    if [ -z "$T2" ] && ! kill -0 "$p2" 2>/dev/null; then wait "$p2" 2>/dev/null; RC2=$?; T2=$(( $(now_ms) - start )); fi
+    [ "$(now_ms)" -ge "$deadline" ] && break
+    sleep 0.05
+  done
+  return 0
+}
+
 # wait_until SECS CMD... : polls CMD every 50 ms until it succeeds; fails after SECS.
 wait_until() {
   local secs=$1 deadline; shift
