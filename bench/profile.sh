@@ -36,19 +36,19 @@ case "$DS" in
 esac
 sync
 
-listening() { in_host b ss -Htln "sport = :53531" | grep -q LISTEN; }
+listening() { ip netns exec "$LAN_PREFIX-b" ss -Htln "sport = :53531" | grep -q LISTEN; }
 
 # transfer WRAP_R WRAP_S : one ferry transfer a -> b, each side's command prefixed by its wrapper
 transfer() {
   local wr=$1 ws=$2 pr ps
   rm -rf "$WORK/dst"; mkdir -p "$WORK/dst"
   # shellcheck disable=SC2086
-  in_host b env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $wr "$FERRY" receive --dir "$WORK/dst" --yes --once \
+  ip netns exec "$LAN_PREFIX-b" env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $wr "$FERRY" receive --dir "$WORK/dst" --yes --once \
     >"$WORK/r.log" 2>&1 &
   pr=$!; BG_PIDS+=("$pr")
   wait_until 10 listening || die "receiver did not start"
   # shellcheck disable=SC2086
-  in_host a env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $ws "$FERRY" send "$src" --to "$B:53531" \
+  ip netns exec "$LAN_PREFIX-a" env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $ws "$FERRY" send "$src" --to "$B:53531" \
     >"$WORK/s.log" 2>&1 &
   ps=$!; BG_PIDS+=("$ps")
   wait_exit "$ps" 600 || { tail "$WORK/s.log" >&2; die "send failed"; }

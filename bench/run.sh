@@ -107,24 +107,24 @@ run_once() {
   cfg_r=$(mktemp -d "$WORK/cfg-XXXX"); cfg_s=$(mktemp -d "$WORK/cfg-XXXX")
   case "$tool" in
     ferry)
-      in_host b env FERRY_CONFIG_DIR="$cfg_r" /usr/bin/time -v -o "$rt" \
+      ip netns exec "$LAN_PREFIX-b" env FERRY_CONFIG_DIR="$cfg_r" /usr/bin/time -v -o "$rt" \
         "$FERRY" receive --dir "$dst" --name bench-b --yes --once >"$WORK/r.log" 2>&1 &
       r=$!; BG_PIDS+=("$r"); wait_until 10 listening b $FERRY_PORT || { log "ferry receive did not start"; cat "$WORK/r.log" >&2; return 1; }
       t0=$(now_ms)
-      in_host a env FERRY_CONFIG_DIR="$cfg_s" /usr/bin/time -v -o "$st" \
+      ip netns exec "$LAN_PREFIX-a" env FERRY_CONFIG_DIR="$cfg_s" /usr/bin/time -v -o "$st" \
         "$FERRY" send "$src" --to "$B:$FERRY_PORT" >"$WORK/s.log" 2>&1 &
       s=$!; BG_PIDS+=("$s");;
     refcopy)
-      in_host b /usr/bin/time -v -o "$rt" "$WORK/refcopy" recv "0.0.0.0:$REF_PORT" "$dst" --fsync >"$WORK/r.log" 2>&1 &
+      ip netns exec "$LAN_PREFIX-b" /usr/bin/time -v -o "$rt" "$WORK/refcopy" recv "0.0.0.0:$REF_PORT" "$dst" --fsync >"$WORK/r.log" 2>&1 &
       r=$!; BG_PIDS+=("$r"); wait_until 10 listening b $REF_PORT || { log "refcopy recv did not start"; return 1; }
       t0=$(now_ms)
-      in_host a /usr/bin/time -v -o "$st" "$WORK/refcopy" send "$B:$REF_PORT" "$src" >"$WORK/s.log" 2>&1 &
+      ip netns exec "$LAN_PREFIX-a" /usr/bin/time -v -o "$st" "$WORK/refcopy" send "$B:$REF_PORT" "$src" >"$WORK/s.log" 2>&1 &
       s=$!; BG_PIDS+=("$s");;
     nc)
-      in_host b /usr/bin/time -v -o "$rt" sh -c "nc -l -N $NC_PORT | tar -xf - -C '$dst'" >"$WORK/r.log" 2>&1 &
+      ip netns exec "$LAN_PREFIX-b" /usr/bin/time -v -o "$rt" sh -c "nc -l -N $NC_PORT | tar -xf - -C '$dst'" >"$WORK/r.log" 2>&1 &
       r=$!; BG_PIDS+=("$r"); wait_until 10 listening b $NC_PORT || { log "nc -l did not start"; return 1; }
       t0=$(now_ms)
-      in_host a /usr/bin/time -v -o "$st" sh -c "tar -C '$(dirname "$src")' -cf - '$(basename "$src")' | nc -N $B $NC_PORT" >"$WORK/s.log" 2>&1 &
+      ip netns exec "$LAN_PREFIX-a" /usr/bin/time -v -o "$st" sh -c "tar -C '$(dirname "$src")' -cf - '$(basename "$src")' | nc -N $B $NC_PORT" >"$WORK/s.log" 2>&1 &
       s=$!; BG_PIDS+=("$s");;
   esac
   local limit=$(( 60 + BYTES_NOW / 5000000 ))   # generous: 5 MB/s floor
@@ -154,9 +154,9 @@ run_once() {
 ceiling() {  # ceiling LINK : iperf3 a -> b, RUNS x 4 s
   local link=$1 i mbit
   for ((i = 1; i <= RUNS; i++)); do
-    in_host b iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
+    ip netns exec "$LAN_PREFIX-b" iperf3 -s -1 -p 5201 >/dev/null 2>&1 &
     BG_PIDS+=("$!"); wait_until 5 listening b 5201
-    mbit=$(in_host a timeout 20 iperf3 -c "$B" -p 5201 -t 4 -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}')
+    mbit=$(ip netns exec "$LAN_PREFIX-a" timeout 20 iperf3 -c "$B" -p 5201 -t 4 -f m 2>/dev/null | awk '/receiver/ {print $(NF-2)}')
     wait_exit "${BG_PIDS[-1]}" 5; BG_PIDS=()
     printf '%s\t%s\t%s\n' "$link" "$i" "$(awk -v m="$mbit" 'BEGIN{print m / 8}')" >>"$CEIL"
     log "$link iperf3 run $i: $mbit Mbit/s"
@@ -172,12 +172,12 @@ discovery() {
     cfg_p=$(mktemp -d "$WORK/cfg-XXXX"); cfg_r=$(mktemp -d "$WORK/cfg-XXXX")
     : >"$out"
     # stamp every line the moment it is printed (ferry's stdout is line-buffered)
-    in_host c env FERRY_CONFIG_DIR="$cfg_p" "$FERRY" peers --wait 10 --json 2>/dev/null \
+    ip netns exec "$LAN_PREFIX-c" env FERRY_CONFIG_DIR="$cfg_p" "$FERRY" peers --wait 10 --json 2>/dev/null \
       > >(while IFS= read -r line; do t=${EPOCHREALTIME/./}; printf '%s %s\n' $((t / 1000)) "$line"; done >"$out") &
     pp=$!; BG_PIDS+=("$pp")
     sleep 1   # let it start and finish its own first query
     t0=$(now_ms)
-    in_host a env FERRY_CONFIG_DIR="$cfg_r" "$FERRY" receive --dir "$WORK/disc-dst" --name "disc-$i" --yes >/dev/null 2>&1 &
+    ip netns exec "$LAN_PREFIX-a" env FERRY_CONFIG_DIR="$cfg_r" "$FERRY" receive --dir "$WORK/disc-dst" --name "disc-$i" --yes >/dev/null 2>&1 &
     pr=$!; BG_PIDS+=("$pr")
     if wait_until 5 grep -q "disc-$i\"" "$out"; then
       ts=$(grep -m1 "disc-$i\"" "$out" | cut -d' ' -f1)

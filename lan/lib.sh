@@ -14,7 +14,8 @@ host_ip() {
   echo "${SUBNET}.$i"
 }
 
-# in_host a CMD... : runs CMD inside host a's namespace (exec's: the pid is CMD's).
+# in_host a CMD... : runs CMD inside host a (foreground only: as a shell function, a
+# backgrounded in_host gets a subshell pid that killing does not reach; use ip netns exec there).
 in_host() { local h=$1; shift; ip netns exec "${LAN_PREFIX}-$h" "$@"; }
 
 # ferry_in SECS a ARGS... : runs ferry inside host a, killed after SECS (exit 124), with a
