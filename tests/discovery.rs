@@ -10,7 +10,11 @@ use common::{config, free_udp_port};
 use ferry::engine::{Engine, Event, PeerSource};
 use ferry::protocol::InstanceId;
 
-fn engine(name: &str, port: u16, tweak: impl FnOnce(&mut ferry::engine::EngineConfig)) -> (Engine, tempfile::TempDir) {
+fn engine(
+    name: &str,
+    port: u16,
+    tweak: impl FnOnce(&mut ferry::engine::EngineConfig),
+) -> (Engine, tempfile::TempDir) {
     let (e, d, _) = engine_with_id(name, port, tweak);
     (e, d)
 }
@@ -49,9 +53,11 @@ fn two_engines_find_each_other_within_a_second_and_forget_after_goodbye() {
         matches!(e, Event::PeerSeen(p) if p.instance == b_id && p.name == "Bob 的电脑"
             && p.addr.port() == b_addr.port() && p.source == PeerSource::Discovered)
     });
-    wait_for(&b, Duration::from_secs(1), |e| {
-        matches!(e, Event::PeerSeen(p) if p.name == "Alice's laptop" && p.addr.port() == a_addr.port())
-    });
+    wait_for(
+        &b,
+        Duration::from_secs(1),
+        |e| matches!(e, Event::PeerSeen(p) if p.name == "Alice's laptop" && p.addr.port() == a_addr.port()),
+    );
     // Goodbye: A forgets B at once, long before the 1 s peer timeout of the test config.
     b.shutdown();
     let gone = wait_for(&a, Duration::from_secs(3), |e| matches!(e, Event::PeerLost(id) if *id == b_id));
@@ -76,7 +82,8 @@ fn a_silent_peer_expires() {
     socket.send_to(&d.encode(), ("127.255.255.255", port)).unwrap();
     wait_for(&a, Duration::from_secs(1), |e| matches!(e, Event::PeerSeen(p) if p.name == "ghost"));
     // The test config's peer timeout is 1 s.
-    let gone = wait_for(&a, Duration::from_secs(4), |e| matches!(e, Event::PeerLost(id) if *id == d.instance));
+    let gone =
+        wait_for(&a, Duration::from_secs(4), |e| matches!(e, Event::PeerLost(id) if *id == d.instance));
     assert!(gone >= Duration::from_millis(500), "expired too early: {gone:?}");
 }
 
@@ -85,14 +92,18 @@ fn a_peer_added_by_address_is_confirmed_by_hello() {
     let (a, _da) = engine("adder", free_udp_port(), |c| c.discovery = false);
     let (b, _db) = engine("far away", free_udp_port(), |c| c.discovery = false);
     a.commands().send(ferry::engine::Command::AddPeer(b.transfer_addr().to_string())).unwrap();
-    wait_for(&a, Duration::from_secs(5), |e| {
-        matches!(e, Event::PeerSeen(p) if p.name == "far away" && p.source == PeerSource::Manual && p.addr == b.transfer_addr())
-    });
+    wait_for(
+        &a,
+        Duration::from_secs(5),
+        |e| matches!(e, Event::PeerSeen(p) if p.name == "far away" && p.source == PeerSource::Manual && p.addr == b.transfer_addr()),
+    );
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     a.commands().send(ferry::engine::Command::AddPeer(dead.to_string())).unwrap();
-    wait_for(&a, Duration::from_secs(5), |e| {
-        matches!(e, Event::PeerAddFailed { address, reason } if *address == dead.to_string() && reason.contains("Is Ferry open"))
-    });
+    wait_for(
+        &a,
+        Duration::from_secs(5),
+        |e| matches!(e, Event::PeerAddFailed { address, reason } if *address == dead.to_string() && reason.contains("Is Ferry open")),
+    );
 }
 
 #[test]

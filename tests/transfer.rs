@@ -217,3 +217,77 @@ fn auto_accept_saves_without_asking() {
     assert_eq!(files[0].result, FileResult::Saved);
     assert!(same_bytes(&src.path().join("auto.bin"), &rx.received().join("auto.bin")));
 }
+
+#[test]
+fn a_second_offer_waits_while_the_first_is_open() {
+    let a = Node::start("first sender");
+    let b = Node::start("second sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("one.bin"), 10_000, 1);
+    write_random(&src.path().join("two.bin"), 20_000, 2);
+    a.send(rx.addr(), vec![src.path().join("one.bin")]);
+    b.send(rx.addr(), vec![src.path().join("two.bin")]);
+    // Both offers are shown, neither is refused while the other is open.
+    let mut offers = Vec::new();
+    while offers.len() < 2 {
+        offers.push(rx.wait(10.0, |e| match e {
+            Event::IncomingOffer(o) => Some(o.clone()),
+            _ => None,
+        }));
+    }
+    // Answer the later one first: each waits for its own answer.
+    offers.sort_by_key(|o| std::cmp::Reverse(o.transfer));
+    for o in &offers {
+        rx.commands.send(Command::Answer { transfer: o.transfer, decision: Decision::AcceptAll }).unwrap();
+    }
+    finished(&a, 20.0);
+    finished(&b, 20.0);
+    assert_eq!(tree(&rx.received()), ["one.bin", "two.bin"]);
+}
+
+#[test]
+fn a_stalled_sender_is_dropped_after_the_idle_timeout_and_nothing_is_kept() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let rx = Node::start_with("receiver", |c| {
+        c.accept_automatically = true;
+        c.timing.idle_timeout = Duration::from_secs(1);
+    });
+    let mut s = std::net::TcpStream::connect(rx.addr()).unwrap();
+    let mut bytes = Vec::new();
+    let hello = ferry::protocol::Message::Hello(ferry::protocol::Hello {
+        version: 1,
+        purpose: ferry::protocol::HelloPurpose::Transfer,
+        instance: ferry::protocol::InstanceId::random(),
+        transfer_port: 1,
+        os: ferry::protocol::Os::Linux,
+        name: "staller".into(),
+        fingerprint: vec![],
+    });
+    for m in [
+        hello,
+        ferry::protocol::Message::Offer(ferry::protocol::Offer { file_count: 1, total_bytes: 1000 }),
+        ferry::protocol::Message::OfferFile(ferry::protocol::OfferFile {
+            path: "stalled.bin".into(),
+            size: 1000,
+            thumbnail: vec![],
+        }),
+        ferry::protocol::Message::FileBegin { index: 0, size: 1000 },
+    ] {
+        ferry::protocol::frame::encode_message(&m, &mut bytes);
+    }
+    bytes.extend_from_slice(&ferry::protocol::frame::data_header(10));
+    bytes.extend_from_slice(&[0u8; 10]);
+    s.write_all(&bytes).unwrap();
+    let started = Instant::now();
+    let error = rx.wait(10.0, |e| match e {
+        Event::TransferFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, TransferError::TimedOut);
+    assert!(started.elapsed() >= Duration::from_millis(900), "dropped before the idle timeout");
+    assert!(error.to_string().contains("stopped responding"));
+    assert_eq!(tree(&rx.received()), Vec::<String>::new());
+    drop(s);
+}

@@ -38,7 +38,7 @@ pub use net::broadcast_targets;
 use worker::{Control, Worker};
 
 use crate::engine::Peer;
-use crate::protocol::{DatagramKind, InstanceId, Os};
+use crate::protocol::{InstanceId, Os};
 
 /// Most peers kept in the table; new peers beyond it are ignored until one leaves.
 pub const MAX_PEERS: usize = 256;
@@ -63,6 +63,10 @@ pub struct DiscoveryConfig {
     /// Where broadcasts go; `None`: [`broadcast_targets`], recomputed for every send.
     pub broadcast: Option<Vec<SocketAddr>>,
     pub announce_interval: Duration,
+    /// `false`: look without being listed (the command line's `send` and `peers`): the start-up
+    /// question is a SEARCH, which others answer without listing us; no periodic announces, no
+    /// replies, no goodbye.
+    pub announce: bool,
     /// A peer not heard from for this long leaves the table.
     pub peer_timeout: Duration,
 }
@@ -108,7 +112,7 @@ impl Discovery {
         let worker = Worker::new(cfg, own.clone(), Box::new(on_event));
         // Before any thread exists: being seen fast matters, and replies wait in the socket's
         // buffer until the reader runs.
-        worker.broadcast(DatagramKind::Query);
+        worker.broadcast(worker.question());
 
         let stop = Arc::new(AtomicBool::new(false));
         let (inbox_tx, inbox_rx) = crossbeam_channel::bounded(INBOX_CAPACITY);

@@ -80,8 +80,8 @@ pub(super) fn read_loop(socket: Arc<UdpSocket>, stop: Arc<AtomicBool>, out: Send
     // instead of being silently cut to a length that might decode.
     let mut buf = [0u8; MAX_DATAGRAM + 1];
     while !stop.load(Ordering::Relaxed) {
-        match socket.recv_from(&mut buf) {
-            Ok((len, from)) => {
+        match receive(&socket, &mut buf) {
+            Ok(Some((len, from))) => {
                 if len > MAX_DATAGRAM {
                     continue;
                 }
@@ -92,11 +92,25 @@ pub(super) fn read_loop(socket: Arc<UdpSocket>, stop: Arc<AtomicBool>, out: Send
                     Err(TrySendError::Disconnected(_)) => break,
                 }
             }
+            Ok(None) => {}
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
             Err(e) if is_per_datagram_error(&e) => {}
             Err(_) => std::thread::sleep(ERROR_PAUSE),
         }
     }
+}
+
+/// Reads one datagram: its length (possibly `buf.len()` when it was longer) and its sender.
+/// `None` when there was no sender address, which is how the wake-up of [`wake_reader`] shows.
+///
+/// The sender is peeked first and the bytes read after, instead of one `recv_from`, because
+/// std's `recv_from` panics on the address-less answer a shut-down socket gives. Only this
+/// thread reads the socket, so both calls see the same datagram.
+fn receive(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+    let from = socket2::SockRef::from(socket).peek_sender()?.as_socket();
+    // Read even without a sender, so an odd datagram cannot stay at the head of the queue.
+    let len = socket.recv(buf)?;
+    Ok(from.map(|from| (len, from)))
 }
 
 /// Errors that concern one datagram only, where the next read should follow at once.

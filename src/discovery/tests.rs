@@ -8,7 +8,7 @@ use crossbeam_channel::Receiver;
 
 use super::*;
 use crate::engine::PeerSource;
-use crate::protocol::{Datagram, MAX_DATAGRAM};
+use crate::protocol::{Datagram, DatagramKind, MAX_DATAGRAM};
 
 /// Long enough that a test passing within it proves the query/reply path, not a periodic announce.
 const SLOW: Duration = Duration::from_secs(30);
@@ -48,6 +48,7 @@ impl TestNet {
             port: self.port,
             broadcast: Some(vec![self.target()]),
             announce_interval: SLOW,
+            announce: true,
             peer_timeout: SLOW,
         }
     }
@@ -115,6 +116,24 @@ fn seen(events: &Receiver<DiscoveryEvent>, id: InstanceId) -> Option<Peer> {
     }
 }
 
+/// Waits until every one of `ids` was seen, in any order; their peers in the order of `ids`.
+fn seen_all(events: &Receiver<DiscoveryEvent>, ids: &[InstanceId]) -> Vec<Peer> {
+    let end = Instant::now() + WAIT;
+    let mut found: Vec<Option<Peer>> = vec![None; ids.len()];
+    while found.iter().any(Option::is_none) {
+        match events.recv_deadline(end) {
+            Ok(DiscoveryEvent::Seen(p)) => {
+                if let Some(i) = ids.iter().position(|&id| id == p.instance) {
+                    found[i] = Some(p);
+                }
+            }
+            Ok(_) => {}
+            Err(_) => panic!("saw only {found:?} of {ids:?}"),
+        }
+    }
+    found.into_iter().flatten().collect()
+}
+
 fn announce(instance: InstanceId, name: &str, transfer_port: u16) -> Datagram {
     Datagram {
         kind: DatagramKind::Announce,
@@ -160,9 +179,8 @@ fn a_late_node_sees_everyone_at_once_through_replies() {
 
     // Nobody announces for 30 s: C can only learn of A and B from their replies to its query.
     let c = start(net.config("C", 7003));
-    let pa = seen(&c.events, a.id).expect("C never saw A");
-    let pb = seen(&c.events, b.id).expect("C never saw B");
-    assert_eq!((pa.addr, pb.addr), (localhost(7001), localhost(7002)));
+    let addrs: Vec<SocketAddr> = seen_all(&c.events, &[a.id, b.id]).iter().map(|p| p.addr).collect();
+    assert_eq!(addrs, [localhost(7001), localhost(7002)]);
     seen(&a.events, c.id).expect("A never saw C");
     seen(&b.events, c.id).expect("B never saw C");
 }
@@ -331,6 +349,41 @@ fn a_new_name_is_announced_at_once() {
     let updated = wait_for(&b.events, WAIT, |e| matches!(e, DiscoveryEvent::Updated(_)));
     let Some(DiscoveryEvent::Updated(p)) = updated else { panic!("no update: {updated:?}") };
     assert_eq!((p.instance, p.name.as_str()), (a.id, "New name"));
+}
+
+#[test]
+fn a_node_that_does_not_announce_still_finds_others() {
+    let net = TestNet::new();
+    let a = start(net.config("A", 7001));
+    let fast = Duration::from_millis(30);
+    let quiet =
+        start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 7002) });
+    assert_eq!(seen(&quiet.events, a.id).map(|p| p.addr), Some(localhost(7001)));
+    // It asked with a SEARCH, which A answers without listing it.
+    let listed = wait_for(
+        &a.events,
+        Duration::from_millis(300),
+        |e| matches!(e, DiscoveryEvent::Seen(p) if p.instance == quiet.id),
+    );
+    assert_eq!(listed, None, "a node that only looks was listed");
+
+    assert!(net.tap_for(quiet.id, DatagramKind::Announce, Duration::from_millis(300)).is_none());
+    let raw = net.raw();
+    let mut query = announce(InstanceId::random(), "Asker", 7009);
+    query.kind = DatagramKind::Query;
+    raw.send_to(&query.encode(), net.target()).unwrap();
+    let mut buf = [0u8; MAX_DATAGRAM + 1];
+    let end = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < end {
+        if let Ok((n, _)) = raw.recv_from(&mut buf) {
+            let reply = Datagram::decode(&buf[..n]).unwrap();
+            assert_ne!(reply.instance, quiet.id, "a quiet node replied");
+        }
+    }
+
+    // And it leaves without a goodbye: there is nothing to take back.
+    quiet.discovery.shutdown();
+    assert!(net.tap_for(quiet.id, DatagramKind::Goodbye, Duration::from_millis(300)).is_none());
 }
 
 #[test]

@@ -19,6 +19,9 @@ use crate::protocol::{Datagram, DatagramKind, clean_display_name};
 /// flood of (possibly spoofed) queries from turning us into a flood of replies.
 const MAX_REPLIES_PER_SECOND: u32 = 64;
 
+/// How long the loop sleeps when no timer is due; only a bound, nothing happens when it ends.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
 pub(super) enum Control {
     /// Ask "who is there?" now.
     Refresh,
@@ -36,7 +39,8 @@ pub(super) struct Worker {
     socket: Arc<UdpSocket>,
     table: PeerTable,
     on_event: Callback,
-    next_announce: Instant,
+    /// `None` when we do not announce (`cfg.announce == false`).
+    next_announce: Option<Instant>,
     /// Replies left in the current one-second window, and when the window ends.
     replies_left: u32,
     replies_reset: Instant,
@@ -48,7 +52,7 @@ impl Worker {
         // Half the timeout: long enough to ride out one lost announce from the preferred
         // address, short enough that a peer that really moved is reachable again soon.
         let table = PeerTable::new(MAX_PEERS, cfg.peer_timeout, cfg.peer_timeout / 2);
-        let next_announce = now + jittered(cfg.announce_interval);
+        let next_announce = cfg.announce.then(|| now + jittered(cfg.announce_interval));
         Worker {
             cfg,
             socket,
@@ -63,17 +67,17 @@ impl Worker {
     /// Runs until told to shut down (or the handle is gone), then says goodbye.
     pub(super) fn run(mut self, control: Receiver<Control>, mut inbox: Receiver<Received>) {
         loop {
-            let deadline = match self.table.next_expiry() {
-                Some(expiry) => expiry.min(self.next_announce),
-                None => self.next_announce,
-            };
-            let wait = deadline.saturating_duration_since(Instant::now());
+            let deadline = [self.table.next_expiry(), self.next_announce].into_iter().flatten().min();
+            // Nothing due (a quiet node with an empty table): sleep until a datagram or a command.
+            let wait = deadline.map_or(IDLE_WAIT, |d| d.saturating_duration_since(Instant::now()));
             select! {
                 recv(control) -> msg => match msg {
-                    Ok(Control::Refresh) => self.broadcast(DatagramKind::Query),
+                    Ok(Control::Refresh) => self.broadcast(self.question()),
                     Ok(Control::SetName(name)) => {
                         self.cfg.name = name;
-                        self.announce_now();
+                        if self.cfg.announce {
+                            self.announce_now();
+                        }
                     }
                     Ok(Control::Shutdown) | Err(_) => break,
                 },
@@ -86,19 +90,27 @@ impl Worker {
                 default(wait) => {}
             }
             let now = Instant::now();
-            if now >= self.next_announce {
+            if self.next_announce.is_some_and(|t| now >= t) {
                 self.announce_now();
             }
             for event in self.table.expire(now) {
                 (self.on_event)(event);
             }
         }
-        self.broadcast(DatagramKind::Goodbye);
+        if self.cfg.announce {
+            self.broadcast(DatagramKind::Goodbye);
+        }
+    }
+
+    /// How we ask "who is there?": a Query lists us too; a Search (when we do not announce)
+    /// only looks.
+    pub(super) fn question(&self) -> DatagramKind {
+        if self.cfg.announce { DatagramKind::Query } else { DatagramKind::Search }
     }
 
     fn announce_now(&mut self) {
         self.broadcast(DatagramKind::Announce);
-        self.next_announce = Instant::now() + jittered(self.cfg.announce_interval);
+        self.next_announce = Some(Instant::now() + jittered(self.cfg.announce_interval));
     }
 
     fn handle(&mut self, Received { datagram: d, from }: Received) {
@@ -111,6 +123,13 @@ impl Worker {
             }
             return;
         }
+        if d.kind == DatagramKind::Search {
+            // Someone only looking: answer, but it is not a device to list.
+            if self.cfg.announce && self.may_reply() {
+                let _ = self.socket.send_to(&self.encode(DatagramKind::Reply), from);
+            }
+            return;
+        }
         // `decode` refused blank names; this also refuses names made only of invisible or
         // control characters.
         let Some(name) = clean_display_name(&d.name) else { return };
@@ -118,7 +137,7 @@ impl Worker {
         if let Some(event) = self.table.observe(d.instance, name, d.os, addr, Instant::now()) {
             (self.on_event)(event);
         }
-        if d.kind == DatagramKind::Query && self.may_reply() {
+        if d.kind == DatagramKind::Query && self.cfg.announce && self.may_reply() {
             // Unicast to the source: that is the querier's own socket, so only it hears this.
             let _ = self.socket.send_to(&self.encode(DatagramKind::Reply), from);
         }

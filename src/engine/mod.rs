@@ -171,6 +171,7 @@ fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfi
         port: config.discovery_port,
         broadcast: config.broadcast.clone(),
         announce_interval: config.timing.announce_interval,
+        announce: config.announce,
         peer_timeout: config.timing.peer_timeout,
     }
 }

@@ -22,6 +22,10 @@ pub enum DatagramKind {
     Reply = 3,
     /// "I am leaving": peers drop the sender from their table at once.
     Goodbye = 4,
+    /// "Who is there? I am only looking": answered like a [`DatagramKind::Query`], but the sender
+    /// is not a device to list (a command-line `ferry peers` or `ferry send`), so nobody adds it
+    /// to their table.
+    Search = 5,
 }
 
 impl DatagramKind {
@@ -31,6 +35,7 @@ impl DatagramKind {
             2 => Self::Query,
             3 => Self::Reply,
             4 => Self::Goodbye,
+            5 => Self::Search,
             _ => return None,
         })
     }
@@ -151,7 +156,7 @@ mod tests {
         assert!(matches!(Datagram::decode(&big), Err(DecodeError::TooLong { .. })));
 
         let mut kind = good.clone();
-        kind[5] = 9;
+        kind[5] = 6;
         assert!(Datagram::decode(&kind).is_err());
     }
 }

@@ -5,11 +5,14 @@
 //! * [`receive`] — answers HELLO, shows the offer, writes accepted files safely.
 //! * [`names`] — untrusted names become safe path components or are refused.
 //! * [`store`] — temporary files that get their final name only once checked, never overwriting.
+//! * `finish` — flushes and names checked files in batches on a thread of its own, so thousands
+//!   of small files do not wait for the disk one by one.
 //!
 //! Both directions report through [`Ctx`]: events go out through its emitter, and its cancel flag
 //! is looked at between frames (at least every [`connection::POLL`]).
 
 pub mod connection;
+mod finish;
 pub mod names;
 pub mod receive;
 pub mod send;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
+use super::finish::{Finished, Finisher};
 use super::names::safe_relative_path;
 use super::send::{conn_error, lost};
 use super::store::PartFile;
@@ -336,9 +337,13 @@ impl Session<'_> {
     ) -> Result<(), Stop> {
         let ctx = self.ctx;
         let mut meter = Meter::new(bytes_total);
+        let finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
         let mut current: Option<Current> = None;
         let mut next_allowed = 0usize;
         loop {
+            for done in finisher.ready() {
+                finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
+            }
             match next_frame(&mut self.reader, &mut self.writer, ctx, &mut self.last_heard)? {
                 Frame::Data(bytes) => {
                     let Some(cur) = current.as_mut() else {
@@ -380,23 +385,31 @@ impl Session<'_> {
                     }
                     let i = cur.index;
                     let size = offered[i].size;
-                    let result = if let Some(failed) = cur.failed {
-                        failed
+                    let failed = if let Some(failed) = cur.failed {
+                        Some(failed)
                     } else if cur.received != size {
-                        FileResult::SizeMismatch
+                        Some(FileResult::SizeMismatch)
                     } else if *cur.hasher.finalize().as_bytes() != hash {
-                        FileResult::HashMismatch
+                        Some(FileResult::HashMismatch)
                     } else {
-                        let rel = names[i].as_deref().expect("accepted files have safe names");
-                        match cur.part.expect("no failure means a part file").persist(dir, rel) {
-                            Ok(path) => {
-                                saved_as[i] = Some(path);
-                                FileResult::Saved
-                            }
-                            Err(_) => FileResult::WriteFailed,
-                        }
+                        None
                     };
-                    finish_file(ctx, &mut self.writer, i, result, offered, results, saved_as)?;
+                    match (failed, cur.part) {
+                        (None, Some(mut part)) => {
+                            part.start_writeback();
+                            let rel = names[i].clone().expect("accepted files have safe names");
+                            finisher.submit(i, part, rel);
+                        }
+                        (failed, _) => finish_file(
+                            ctx,
+                            &mut self.writer,
+                            i,
+                            failed.unwrap_or(FileResult::WriteFailed),
+                            offered,
+                            results,
+                            saved_as,
+                        )?,
+                    }
                     meter.flush(ctx);
                 }
                 Frame::Message(Message::FileSkip { index, .. }) => {
@@ -426,6 +439,9 @@ impl Session<'_> {
                     if current.is_some() {
                         return Err(protocol("DONE in the middle of a file"));
                     }
+                    for done in finisher.finish() {
+                        finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
+                    }
                     return Ok(());
                 }
                 Frame::Message(Message::Keepalive) => {}
@@ -437,6 +453,25 @@ impl Session<'_> {
             }
         }
     }
+}
+
+/// A file the finisher is done with: saved under its final name, or not.
+fn finished(
+    ctx: &Ctx,
+    writer: &mut FrameWriter,
+    done: Finished,
+    offered: &[OfferedFile],
+    results: &mut [FileResult],
+    saved_as: &mut [Option<PathBuf>],
+) -> Result<(), Stop> {
+    let result = match done.result {
+        Ok(path) => {
+            saved_as[done.index] = Some(path);
+            FileResult::Saved
+        }
+        Err(_) => FileResult::WriteFailed,
+    };
+    finish_file(ctx, writer, done.index, result, offered, results, saved_as)
 }
 
 /// Records one file's result, tells the sender (queued: no round trip) and the front end.

@@ -78,8 +78,9 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
 
     writer.send(&ctx.me.hello(HelloPurpose::Transfer)).map_err(lost)?;
     match reader.wait_message(ctx.timing.handshake_timeout).map_err(conn_error)? {
-        Some(Message::Hello(h)) if h.version >= 1 && h.purpose == HelloPurpose::Transfer => {}
-        Some(Message::Hello(_)) => return Err(TransferError::Protocol("unexpected HELLO".into())),
+        // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
+        Some(Message::Hello(h)) if h.version >= 1 => {}
+        Some(Message::Hello(_)) => return Err(TransferError::IncompatibleVersion),
         Some(Message::Error { code, message }) => return Err(peer_error(code, message)),
         Some(other) => return Err(TransferError::Protocol(format!("expected HELLO, got {other:?}"))),
         None => return Err(TransferError::TimedOut),

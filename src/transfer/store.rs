@@ -58,7 +58,12 @@ pub struct PartFile {
     written: u64,
     /// Set once the file has its final name, so `Drop` leaves it alone.
     persisted: bool,
+    /// Bytes already handed to the system's writeback ([`PartFile::start_writeback`]).
+    written_back: u64,
 }
+
+/// Start writing to disk every this many bytes of a big file.
+const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
 
 impl PartFile {
     /// Creates `.ferry-<32 random hex>.part` inside `dir` exclusively (`create_new`; on Unix also
@@ -69,7 +74,15 @@ impl PartFile {
         for _ in 0..4 {
             let path = dir.join(random_part_name()?);
             match open_new_nofollow(&path) {
-                Ok(file) => return Ok(PartFile { file: Some(file), path, written: 0, persisted: false }),
+                Ok(file) => {
+                    return Ok(PartFile {
+                        file: Some(file),
+                        path,
+                        written: 0,
+                        written_back: 0,
+                        persisted: false,
+                    });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -83,7 +96,24 @@ impl PartFile {
         let file = self.file.as_mut().ok_or_else(closed)?;
         file.write_all(buf)?;
         self.written += buf.len() as u64;
+        if self.written - self.written_back >= WRITEBACK_EVERY {
+            self.start_writeback();
+        }
         Ok(())
+    }
+
+    /// Asks the system to start writing what was written so far to the disk, without waiting.
+    /// The flush before the file gets its final name then has little left to do, and the disk
+    /// works while the network does. (Linux; elsewhere the system decides by itself.)
+    pub fn start_writeback(&mut self) {
+        #[cfg(target_os = "linux")]
+        if let (Some(file), Some(len)) =
+            (&self.file, std::num::NonZeroU64::new(self.written - self.written_back))
+        {
+            // DONTNEED starts writeback of the dirty range and drops pages already clean.
+            let _ = rustix::fs::fadvise(file, self.written_back, Some(len), rustix::fs::Advice::DontNeed);
+        }
+        self.written_back = self.written;
     }
 
     /// Bytes written so far.
@@ -102,32 +132,28 @@ impl PartFile {
     /// If the name is taken, `photo (1).jpg`, `photo (2).jpg`, … are tried. Returns the final path.
     ///
     /// The file must have been created in `root` (see the module docs); on error it is deleted.
-    pub fn persist(mut self, root: &Path, rel: &[String]) -> io::Result<PathBuf> {
-        let (file_name, folders) = rel
-            .split_last()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name given"))?;
-        for part in rel {
-            if names::safe_component(part).as_ref() != Ok(part) {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unsafe name {part:?}")));
-            }
-        }
+    pub fn persist(self, root: &Path, rel: &[String]) -> io::Result<PathBuf> {
+        persist_all(root, vec![(self, rel.to_vec())]).pop().expect("one result per file")
+    }
 
+    /// Step one of persisting: the bytes reach the disk. Closes the file.
+    fn flush(&mut self) -> io::Result<()> {
         let file = self.file.take().ok_or_else(closed)?;
-        file.sync_all()?;
-        drop(file);
+        file.sync_all()
+    }
 
-        let mut dir = platform::Dir::open_root(root)?;
-        for folder in folders {
-            dir = dir.enter(folder)?;
-        }
+    /// Closes the file whose bytes reached the disk some other way ([`flush_file_system`]).
+    fn close(&mut self) -> io::Result<()> {
+        self.file.take().map(drop).ok_or_else(closed)
+    }
+
+    /// Step two: the final name, in the folder returned (not yet flushed itself).
+    fn place(mut self, dir: &platform::Dir, file_name: &str) -> io::Result<PathBuf> {
         for n in 0..=MAX_NUMBERED_TRIES {
-            let candidate = if n == 0 { file_name.clone() } else { names::numbered(file_name, n) };
+            let candidate = if n == 0 { file_name.to_owned() } else { names::numbered(file_name, n) };
             match dir.place(&self.path, &candidate) {
                 Ok(()) => {
                     self.persisted = true;
-                    // Makes the new name itself survive a power cut. Best effort: some file
-                    // systems refuse to sync a folder, and the data is already on disk.
-                    dir.sync();
                     return Ok(dir.path().join(candidate));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -141,6 +167,68 @@ impl PartFile {
     }
 }
 
+/// Persists several checked files at once, as [`PartFile::persist`] does one: first every file's
+/// bytes are flushed, then every file gets its final name, then each folder that gained a name is
+/// flushed once, so the new names survive a power cut. On journaling file systems a flush commits
+/// everything written so far, so a batch costs about two commits instead of two per file — what
+/// makes thousands of small files fast. One result per file, in order; a file whose step fails is
+/// deleted.
+pub fn persist_all(root: &Path, files: Vec<(PartFile, Vec<String>)>) -> Vec<io::Result<PathBuf>> {
+    let mut results: Vec<Option<io::Result<PathBuf>>> = Vec::with_capacity(files.len());
+    let mut ready = Vec::with_capacity(files.len());
+    // Every flush waits for the disk to empty its cache; on Linux one `syncfs` flushes the whole
+    // batch with a single wait. (It flushes other programs' pending writes on that disk too,
+    // which costs them nothing and us only what they had written.)
+    let flushed_together = files.len() > 1 && flush_file_system(root).is_ok();
+    for (i, (mut part, rel)) in files.into_iter().enumerate() {
+        let checked = rel
+            .iter()
+            .find(|p| names::safe_component(p).as_ref() != Ok(*p))
+            .map(|p| Err(io::Error::new(io::ErrorKind::InvalidInput, format!("unsafe name {p:?}"))));
+        let flushed = match checked {
+            Some(err) => err,
+            None if flushed_together => part.close(),
+            None => part.flush(),
+        };
+        match flushed {
+            Ok(()) => {
+                results.push(None);
+                ready.push((i, part, rel));
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    // Folders opened for this batch, by their path below `root`: a batch of photos from one
+    // folder opens (and creates) it once, not once per photo.
+    let mut touched: Vec<(Vec<String>, platform::Dir)> = Vec::new();
+    for (i, part, rel) in ready {
+        results[i] = Some((|| {
+            let (file_name, folders) = rel
+                .split_last()
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name given"))?;
+            let at = match touched.iter().position(|(f, _)| f.as_slice() == folders) {
+                Some(at) => at,
+                None => {
+                    let mut dir = platform::Dir::open_root(root)?;
+                    for folder in folders {
+                        dir = dir.enter(folder)?;
+                    }
+                    touched.push((folders.to_vec(), dir));
+                    touched.len() - 1
+                }
+            };
+            part.place(&touched[at].1, file_name)
+        })());
+    }
+    // Best effort: some file systems refuse to sync a folder, and the data is already on disk.
+    if touched.len() <= 2 || flush_file_system(root).is_err() {
+        for (_, dir) in &touched {
+            dir.sync();
+        }
+    }
+    results.into_iter().map(|r| r.expect("every file has a result")).collect()
+}
+
 impl Drop for PartFile {
     fn drop(&mut self) {
         if !self.persisted {
@@ -148,6 +236,21 @@ impl Drop for PartFile {
             drop(self.file.take());
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// Flushes everything written to the file system that holds `dir` (Linux `syncfs`). Elsewhere
+/// it says `Unsupported`, and callers flush file by file.
+fn flush_file_system(dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        let d = std::fs::File::open(dir)?;
+        rustix::fs::syncfs(&d).map_err(io::Error::from)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = dir;
+        Err(io::ErrorKind::Unsupported.into())
     }
 }
 
@@ -427,6 +530,41 @@ mod tests {
             listing(r),
             [".bashrc", ".bashrc (1)", "notes", "notes (1)", "photo (1).jpg", "photo (2).jpg", "photo.jpg"]
         );
+    }
+
+    #[test]
+    fn a_batch_is_persisted_together_with_one_result_per_file() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let make = |content: &[u8]| {
+            let mut p = PartFile::create(r).unwrap();
+            p.write_all(content).unwrap();
+            p
+        };
+        let results = persist_all(
+            r,
+            vec![
+                (make(b"a"), rel(&["Album", "x.jpg"])),
+                (make(b"b"), rel(&["Album", "x.jpg"])),
+                (make(b"c"), rel(&["Album", "sub", "y.jpg"])),
+                (make(b"d"), rel(&["..", "escape.jpg"])),
+                (make(b"e"), rel(&["top.txt"])),
+            ],
+        );
+        let paths: Vec<_> = results.iter().map(|r| r.as_ref().ok().cloned()).collect();
+        assert_eq!(
+            paths,
+            [
+                Some(r.join("Album/x.jpg")),
+                Some(r.join("Album/x (1).jpg")),
+                Some(r.join("Album/sub/y.jpg")),
+                None,
+                Some(r.join("top.txt"))
+            ]
+        );
+        assert_eq!(std::fs::read(r.join("Album/x (1).jpg")).unwrap(), b"b");
+        // The refused file's temporary file is gone too.
+        assert_eq!(listing(r), ["Album", "top.txt"]);
     }
 
     #[test]

@@ -1,0 +1,257 @@
+//! What the person asks for: the action methods the views call. Each turns a click into a
+//! [`Command`] for the engine and/or a [`Job`] for the background workers; none of them waits.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::history;
+use super::i18n::{Lang, Tr};
+use super::model::{Chosen, Preview};
+use super::state::AppState;
+use super::worker::{DialogKind, Job, PreviewKey};
+use crate::engine::{Command, Decision, Direction, LiveSettings, Peer, TransferId};
+
+impl AppState {
+    // ---- actions (from the views) --------------------------------------------------------
+
+    /// Adds files and folders to the send list (duplicates once) and has them measured.
+    pub fn add_chosen(&mut self, paths: Vec<PathBuf>) {
+        let fresh: Vec<PathBuf> = paths.into_iter().filter(|p| self.chosen_set.insert(p.clone())).collect();
+        if fresh.is_empty() {
+            return;
+        }
+        for path in &fresh {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| path.display().to_string());
+            self.chosen.push(Chosen { path: path.clone(), name, measured: None });
+        }
+        self.chosen_unmeasured += fresh.len();
+        self.workers.submit(Job::Measure(fresh));
+    }
+
+    pub fn remove_chosen(&mut self, index: usize) {
+        if index < self.chosen.len() {
+            let removed = self.chosen.remove(index);
+            self.chosen_set.remove(&removed.path);
+            if removed.measured.is_none() {
+                self.chosen_unmeasured -= 1;
+            }
+            self.previews.remove(&PreviewKey::Local(removed.path));
+            self.recount();
+        }
+    }
+
+    pub fn clear_chosen(&mut self) {
+        self.chosen.clear();
+        self.chosen_set.clear();
+        self.chosen_unmeasured = 0;
+        self.previews.retain(|k, _| !matches!(k, PreviewKey::Local(_)));
+        self.recount();
+    }
+
+    /// Asks for a preview of a chosen image the first time its row is drawn.
+    pub fn want_preview(&mut self, path: &Path) {
+        let key = PreviewKey::Local(path.to_path_buf());
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.previews.entry(key) {
+            slot.insert(Preview::Loading);
+            self.workers.submit(Job::Preview(path.to_path_buf()));
+        }
+    }
+
+    pub fn open_dialog(&mut self, kind: DialogKind) {
+        let title = match kind {
+            DialogKind::Files => self.tr.choose_photos(),
+            DialogKind::Folder => self.tr.choose_folder(),
+            DialogKind::ReceiveFolder => self.tr.receive_folder(),
+        };
+        let start = (kind == DialogKind::ReceiveFolder).then(|| self.settings.receive_dir.clone());
+        self.dialog_open = true;
+        self.workers.open_dialog(kind, title.to_owned(), start);
+    }
+
+    /// How others can reach us, for the header: `10.0.0.5:53531`, or several separated by commas.
+    pub fn my_address_text(&self) -> Option<String> {
+        let me = self.me?;
+        if !me.ip().is_unspecified() || self.my_addresses.is_empty() {
+            return Some(super::widgets::display_addr(me));
+        }
+        let shown: Vec<String> =
+            self.my_addresses.iter().take(3).map(|ip| SocketAddr::new(*ip, me.port()).to_string()).collect();
+        Some(shown.join(", "))
+    }
+
+    pub fn selected_peer(&self) -> Option<&Peer> {
+        self.selected_peer.and_then(|id| self.peers.iter().find(|p| p.instance == id))
+    }
+
+    pub fn can_send(&self) -> bool {
+        self.selected_peer().is_some() && !self.chosen.is_empty() && !self.engine_down
+    }
+
+    /// Sends the chosen files to the selected device and empties the list.
+    pub fn send_chosen(&mut self) {
+        let Some(peer) = self.selected_peer().cloned() else { return };
+        if self.chosen.is_empty() {
+            return;
+        }
+        let paths: Vec<PathBuf> = self.chosen.iter().map(|c| c.path.clone()).collect();
+        let files = self.chosen_files.min(u64::from(u32::MAX)) as u32;
+        let bytes = self.chosen_bytes;
+        self.start_send(&peer.name, peer.addr, paths, files, bytes);
+        self.clear_chosen();
+    }
+
+    pub(super) fn start_send(
+        &mut self,
+        name: &str,
+        to: SocketAddr,
+        paths: Vec<PathBuf>,
+        files: u32,
+        bytes: u64,
+    ) {
+        let id = TransferId::next();
+        let t = self.transfer_entry(id, Direction::Outgoing, name);
+        t.peer_addr = Some(to);
+        t.paths = paths.clone();
+        t.files = files;
+        t.bytes_total = bytes;
+        self.send(Command::Send { id, to, paths });
+    }
+
+    /// "Try again": the same files to the same address, as a new transfer.
+    pub fn retry(&mut self, id: TransferId) {
+        let Some(i) = self.transfers.iter().position(|t| t.id == id) else { return };
+        let old = self.transfers.remove(i);
+        if let Some(addr) = old.peer_addr {
+            self.start_send(&old.peer_name, addr, old.paths, old.files, old.bytes_total);
+        }
+    }
+
+    pub fn cancel(&mut self, id: TransferId) {
+        self.send(Command::Cancel(id));
+    }
+
+    pub fn dismiss(&mut self, id: TransferId) {
+        self.transfers.retain(|t| t.id != id || t.status.is_active());
+    }
+
+    /// Answers the offer at the front of the queue.
+    pub fn answer(&mut self, accept: bool) {
+        let Some(pending) = self.offers.pop_front() else { return };
+        let decision = if !accept {
+            Decision::Decline
+        } else if pending.selected.iter().all(|s| *s) {
+            Decision::AcceptAll
+        } else {
+            let chosen = pending.selected.iter().enumerate().filter(|(_, s)| **s).map(|(i, _)| i as u32);
+            let chosen: Vec<u32> = chosen.collect();
+            if chosen.is_empty() { Decision::Decline } else { Decision::AcceptSome(chosen) }
+        };
+        let transfer = pending.offer.transfer;
+        self.previews.retain(|k, _| !matches!(k, PreviewKey::Offered(t, _) if *t == transfer));
+        self.send(Command::Answer { transfer, decision });
+        // The next offer (if any) needs its own free-space line.
+        if !self.offers.is_empty() {
+            self.workers.submit(Job::FreeSpace(self.settings.receive_dir.clone()));
+        }
+    }
+
+    pub fn add_peer_by_address(&mut self) {
+        let address = self.add_peer.text.trim().to_owned();
+        if address.is_empty() {
+            return;
+        }
+        self.add_peer.error = None;
+        if !self.add_peer.pending.contains(&address) {
+            self.add_peer.pending.push(address.clone());
+        }
+        self.send(Command::AddPeer(address));
+    }
+
+    /// Probe a remembered device again.
+    pub fn connect_remembered(&mut self, address: &str) {
+        self.send(Command::AddPeer(address.to_owned()));
+    }
+
+    pub fn forget_remembered(&mut self, address: &str) {
+        self.settings.remembered_peers.retain(|a| a != address);
+        self.save_settings();
+    }
+
+    pub fn refresh(&mut self) {
+        self.send(Command::RefreshDiscovery);
+    }
+
+    pub fn set_receive_dir(&mut self, dir: PathBuf) {
+        if dir == self.settings.receive_dir {
+            return;
+        }
+        self.settings.receive_dir = dir.clone();
+        self.free_space = None;
+        self.save_settings();
+        self.send(Command::UpdateSettings(LiveSettings { receive_dir: Some(dir), ..Default::default() }));
+    }
+
+    /// Applies the device name typed in Settings, when it is a usable name.
+    pub fn commit_device_name(&mut self) {
+        let Some(name) = crate::protocol::clean_display_name(&self.name_draft) else {
+            self.name_draft = self.settings.device_name.clone();
+            return;
+        };
+        self.name_draft = name.clone();
+        if name != self.settings.device_name {
+            self.settings.device_name = name.clone();
+            self.save_settings();
+            self.send(Command::UpdateSettings(LiveSettings {
+                device_name: Some(name),
+                ..Default::default()
+            }));
+        }
+    }
+
+    pub fn set_accept_automatically(&mut self, on: bool) {
+        self.settings.accept_automatically = on;
+        self.save_settings();
+        self.send(Command::UpdateSettings(LiveSettings {
+            accept_automatically: Some(on),
+            ..Default::default()
+        }));
+    }
+
+    pub fn set_language(&mut self, language: crate::settings::Language) {
+        self.settings.language = language;
+        self.tr = Tr(Lang::resolve(language));
+        self.save_settings();
+    }
+
+    /// Persists the settings through the I/O worker (ports, theme ... take effect as the callers
+    /// say).
+    pub fn save_settings(&mut self) {
+        self.workers.submit(Job::SaveSettings {
+            settings: Box::new(self.settings.clone()),
+            dir: self.config_dir.clone(),
+        });
+    }
+
+    pub(super) fn save_history(&mut self) {
+        let path = self.config_dir.join(history::FILE_NAME);
+        self.workers.submit(Job::Write { path, contents: self.history.to_json() });
+    }
+
+    pub fn clear_history(&mut self) {
+        self.history.clear();
+        self.save_history();
+    }
+
+    /// Opens a file or folder in the system's file manager (on the I/O worker: it starts a
+    /// process).
+    pub fn open(&mut self, path: PathBuf) {
+        self.workers.submit(Job::Open(path));
+    }
+
+    pub fn offered_preview(&self, transfer: TransferId, index: usize) -> Option<&Preview> {
+        self.previews.get(&PreviewKey::Offered(transfer, index as u32))
+    }
+}

@@ -1,0 +1,156 @@
+//! The plain data the window shows: chosen files, pending offers, transfers and their status,
+//! previews; and the icons that stand for file types and operating systems.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::worker::Measured;
+use crate::engine::{Direction, IncomingOffer, TransferId};
+
+/// Which screen is showing (an incoming offer is shown over either).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Main,
+    Settings,
+}
+
+/// One file or folder chosen for sending.
+#[derive(Clone, Debug)]
+pub struct Chosen {
+    pub path: PathBuf,
+    /// The last path component, for display.
+    pub name: String,
+    /// `None` until the I/O worker has measured it.
+    pub measured: Option<Measured>,
+}
+
+impl Chosen {
+    pub fn bytes(&self) -> u64 {
+        match self.measured {
+            Some(Measured::File { size }) | Some(Measured::Folder { size, .. }) => size,
+            _ => 0,
+        }
+    }
+
+    pub fn files(&self) -> u64 {
+        match self.measured {
+            Some(Measured::File { .. }) => 1,
+            Some(Measured::Folder { files, .. }) => files,
+            _ => 0,
+        }
+    }
+}
+
+/// An offer waiting for the person's answer.
+#[derive(Clone, Debug)]
+pub struct PendingOffer {
+    pub offer: IncomingOffer,
+    /// One per file: will it be accepted? All true until the person starts choosing.
+    pub selected: Vec<bool>,
+    /// The person pressed "Choose files…": show a checkbox per file.
+    pub choosing: bool,
+}
+
+impl PendingOffer {
+    pub fn selected_count(&self) -> usize {
+        self.selected.iter().filter(|s| **s).count()
+    }
+}
+
+/// Where a transfer stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    /// Outgoing, offered, not yet answered.
+    Waiting,
+    Running,
+    Finished {
+        saved: u32,
+        total: u32,
+    },
+    Declined {
+        busy: bool,
+    },
+    Cancelled {
+        by_peer: bool,
+    },
+    /// The plain-language reason.
+    Failed(String),
+}
+
+impl Status {
+    pub fn is_active(&self) -> bool {
+        matches!(self, Status::Waiting | Status::Running)
+    }
+}
+
+/// One transfer of this session, either way.
+#[derive(Clone, Debug)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub direction: Direction,
+    pub peer_name: String,
+    /// Where to send again ("Try again"); outgoing only.
+    pub peer_addr: Option<SocketAddr>,
+    /// What was chosen ("Try again"); outgoing only.
+    pub paths: Vec<PathBuf>,
+    pub files: u32,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub current_file: String,
+    /// Bytes per second, as the engine smooths it.
+    pub rate: f64,
+    pub status: Status,
+    /// Files saved so far (incoming), for "Show file" / "Open folder".
+    pub saved: Vec<PathBuf>,
+}
+
+/// The add-by-address form.
+#[derive(Clone, Debug, Default)]
+pub struct AddPeerForm {
+    pub open: bool,
+    pub text: String,
+    /// Addresses sent to the engine that have neither worked nor failed yet.
+    pub pending: Vec<String>,
+    pub error: Option<String>,
+}
+
+/// A preview image of a chosen or offered file.
+pub enum Preview {
+    Loading,
+    /// Not an image we can show: draw a type icon.
+    None,
+    Ready(egui::TextureHandle),
+}
+
+/// A file's kind guessed from its name, for an icon when there is no preview.
+pub fn type_icon(name: &str) -> &'static str {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" | "png" | "gif" | "webp" | "heic" | "heif" | "bmp" | "tif" | "tiff" | "raw"
+        | "dng" | "svg" => "🖼",
+        "mp4" | "mov" | "avi" | "mkv" | "webm" | "m4v" => "🎞",
+        "mp3" | "wav" | "flac" | "ogg" | "m4a" | "aac" => "🎵",
+        "zip" | "7z" | "rar" | "tar" | "gz" | "xz" | "bz2" => "📦",
+        _ => "📄",
+    }
+}
+
+/// Whether a name looks like an image we can preview.
+pub fn is_previewable(name: &str) -> bool {
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" | "tif" | "tiff")
+}
+
+/// An icon for the other device's operating system.
+pub fn os_icon(os: crate::protocol::Os) -> &'static str {
+    use crate::protocol::Os;
+    match os {
+        Os::Linux => "🐧",
+        Os::Windows => "🖥",
+        Os::Macos => "🍎",
+        Os::Android => "📱",
+        Os::Ios => "📱",
+        Os::Bsd => "😈",
+        Os::Unknown => "💻",
+    }
+}

@@ -1,0 +1,338 @@
+//! The main screen: who I am, devices nearby, the files to send, the receive folder, and the
+//! transfers list. Views read the state and call its action methods; they never touch the
+//! network or the disk.
+
+use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
+
+use super::i18n::human_size;
+use super::model::{Page, Preview, is_previewable, os_icon, type_icon};
+use super::state::AppState;
+use super::worker::{DialogKind, Measured, PreviewKey};
+use super::{view_transfers, widgets};
+
+/// Height of one row in the chosen-files list (fixed so that only visible rows are laid out).
+const ROW_HEIGHT: f32 = 44.0;
+/// Edge of the preview square in a row.
+const PREVIEW_EDGE: f32 = 36.0;
+
+pub fn show(state: &mut AppState, ui: &mut Ui) {
+    egui::Panel::top("header").show(ui, |ui| header(state, ui));
+    egui::Panel::left("devices").resizable(true).default_size(290.0).min_size(220.0).show(ui, |ui| {
+        ScrollArea::vertical().id_salt("devices_scroll").show(ui, |ui| devices(state, ui));
+    });
+    egui::Panel::bottom("receive_folder").show(ui, |ui| receive_folder(state, ui));
+    egui::CentralPanel::default().show(ui, |ui| {
+        send_area(state, ui);
+        ui.add_space(6.0);
+        ui.separator();
+        view_transfers::show(state, ui);
+    });
+}
+
+fn header(state: &mut AppState, ui: &mut Ui) {
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new("Ferry").strong());
+        ui.separator();
+        ui.vertical(|ui| {
+            ui.label(RichText::new(state.tr.visible_as(&state.settings.device_name)).strong());
+            let addr = match (state.my_address_text(), state.engine_down) {
+                (_, true) => state.tr.not_receiving().to_owned(),
+                (Some(addr), _) => state.tr.at_address(&addr),
+                (None, _) => state.tr.starting().to_owned(),
+            };
+            ui.label(RichText::new(addr).weak());
+        });
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if widgets::icon_button(ui, true, "⚙", state.tr.settings()).clicked() {
+                state.page = Page::Settings;
+            }
+        });
+    });
+    let mut dismissed = None;
+    for (i, warning) in state.warnings.iter().enumerate() {
+        ui.horizontal(|ui| {
+            ui.colored_label(ui.visuals().warn_fg_color, "⚠");
+            if widgets::named_button(ui, "🗙", state.tr.dismiss()).clicked() {
+                dismissed = Some(i);
+            }
+            ui.add(egui::Label::new(warning).wrap());
+        });
+    }
+    if let Some(i) = dismissed {
+        state.warnings.remove(i);
+    }
+    ui.add_space(4.0);
+}
+
+fn devices(state: &mut AppState, ui: &mut Ui) {
+    ui.horizontal(|ui| {
+        ui.heading(state.tr.devices_nearby());
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if widgets::named_button(ui, "🔄", state.tr.search_again()).clicked() {
+                state.refresh();
+            }
+        });
+    });
+    ui.add_space(4.0);
+
+    if state.peers.is_empty() {
+        ui.label(RichText::new(format!("🔍 {}", state.tr.searching())).italics());
+        ui.add_space(4.0);
+        let transfer_port = state.me.map_or(state.settings.transfer_port, |me| me.port());
+        let hint = state.tr.firewall_hint(state.discovery_port, transfer_port);
+        ui.add(egui::Label::new(RichText::new(hint).weak()).wrap());
+    }
+    let mut clicked = None;
+    ui.with_layout(Layout::top_down_justified(Align::LEFT), |ui| {
+        for peer in &state.peers {
+            let selected = state.selected_peer == Some(peer.instance);
+            let text =
+                format!("{}  {}\n      {}", os_icon(peer.os), peer.name, widgets::display_addr(peer.addr));
+            let button =
+                Button::selectable(selected, RichText::new(text).size(15.0)).min_size(vec2(0.0, 44.0));
+            let name = format!("{}, {}, {}", peer.name, peer.os.label(), widgets::display_addr(peer.addr));
+            if widgets::add_named(ui, true, button, &name).on_hover_text(peer.os.label()).clicked() {
+                clicked = Some(peer.instance);
+            }
+        }
+    });
+    if let Some(id) = clicked {
+        state.selected_peer = Some(id);
+    }
+
+    ui.add_space(8.0);
+    add_by_address(state, ui);
+    remembered(state, ui);
+}
+
+fn add_by_address(state: &mut AppState, ui: &mut Ui) {
+    if !state.add_peer.open {
+        if widgets::icon_button(ui, true, "➕", state.tr.add_by_address()).clicked() {
+            state.add_peer.open = true;
+            state.add_peer.error = None;
+        }
+        return;
+    }
+    ui.group(|ui| {
+        let label = ui.label(state.tr.address());
+        let edit = egui::TextEdit::singleline(&mut state.add_peer.text)
+            .hint_text(state.tr.address_hint())
+            .desired_width(f32::INFINITY);
+        let response = ui.add(edit).labelled_by(label.id);
+        let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal(|ui| {
+            // Never blocked while a try is pending: a device that is already known answers with
+            // no new event, and the person must be able to try again.
+            let busy = !state.add_peer.pending.is_empty();
+            let can_add = !state.add_peer.text.trim().is_empty();
+            if ui.add_enabled(can_add, Button::new(state.tr.add())).clicked() || (submitted && can_add) {
+                state.add_peer_by_address();
+            }
+            if ui.button(state.tr.cancel()).clicked() {
+                state.add_peer.open = false;
+            }
+            if busy {
+                ui.label(RichText::new(state.tr.adding()).weak());
+            }
+        });
+        if let Some(error) = &state.add_peer.error {
+            ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
+        }
+    });
+}
+
+fn remembered(state: &mut AppState, ui: &mut Ui) {
+    if state.settings.remembered_peers.is_empty() {
+        return;
+    }
+    ui.add_space(8.0);
+    ui.label(RichText::new(state.tr.remembered()).strong());
+    let mut connect = None;
+    let mut forget = None;
+    for address in &state.settings.remembered_peers {
+        let online = state.peers.iter().any(|p| address.parse() == Ok(p.addr));
+        ui.horizontal(|ui| {
+            ui.label(address);
+            if !online {
+                ui.label(RichText::new(state.tr.not_reachable()).weak().small());
+                if widgets::named_button(
+                    ui,
+                    state.tr.try_connect(),
+                    &format!("{} {address}", state.tr.try_connect()),
+                )
+                .clicked()
+                {
+                    connect = Some(address.clone());
+                }
+            }
+            if widgets::named_button(ui, "🗑", &format!("{} {address}", state.tr.forget())).clicked() {
+                forget = Some(address.clone());
+            }
+        });
+    }
+    if let Some(a) = connect {
+        state.connect_remembered(&a);
+    }
+    if let Some(a) = forget {
+        state.forget_remembered(&a);
+    }
+}
+
+fn send_area(state: &mut AppState, ui: &mut Ui) {
+    ui.heading(state.tr.send_files());
+    let pick_buttons = |state: &mut AppState, ui: &mut Ui| {
+        let enabled = !state.dialog_open;
+        if widgets::icon_button(ui, enabled, "🖼", state.tr.choose_photos()).clicked() {
+            state.open_dialog(DialogKind::Files);
+        }
+        if widgets::icon_button(ui, enabled, "📁", state.tr.choose_folder()).clicked() {
+            state.open_dialog(DialogKind::Folder);
+        }
+    };
+    if state.chosen.is_empty() {
+        // An empty list is a drop zone, so it is obvious where files can go.
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.vertical_centered(|ui| {
+                ui.add_space(14.0);
+                ui.horizontal(|ui| {
+                    ui.add_space((ui.available_width() - 300.0).max(0.0) / 2.0);
+                    pick_buttons(state, ui);
+                });
+                ui.add_space(6.0);
+                ui.label(RichText::new(state.tr.drop_hint()).weak());
+                ui.add_space(14.0);
+            });
+        });
+    } else {
+        ui.horizontal(|ui| {
+            pick_buttons(state, ui);
+            if ui.button(state.tr.clear_all()).clicked() {
+                state.clear_chosen();
+            }
+        });
+        chosen_list(state, ui);
+        let total = if state.chosen_unmeasured > 0 {
+            state.tr.measuring().to_owned()
+        } else {
+            state.tr.files_and_size(state.chosen_files, &human_size(state.chosen_bytes))
+        };
+        ui.label(RichText::new(state.tr.total(&total)).strong());
+    }
+    ui.add_space(4.0);
+    let label = match state.selected_peer() {
+        Some(peer) => state.tr.send_to(&peer.name),
+        None => state.tr.send_to("…"),
+    };
+    ui.horizontal(|ui| {
+        let send = widgets::primary_button(ui, &format!("📤 {label}"), state.can_send());
+        if widgets::add_named(ui, state.can_send(), send, &label).clicked() {
+            state.send_chosen();
+        }
+        if state.selected_peer().is_none() {
+            ui.label(RichText::new(state.tr.pick_device_first()).weak());
+        } else if state.chosen.is_empty() {
+            ui.label(RichText::new(state.tr.pick_files_first()).weak());
+        }
+    });
+}
+
+/// The chosen files, one fixed-height row each; only the rows on screen are laid out, so ten
+/// thousand chosen files cost the same per frame as ten.
+fn chosen_list(state: &mut AppState, ui: &mut Ui) {
+    let mut remove = None;
+    let rows = state.chosen.len();
+    // Up to half the window, so a long list still leaves room for the transfers below.
+    let max_height = (ui.available_height() * 0.5).max(ROW_HEIGHT * 2.5);
+    ScrollArea::vertical().id_salt("chosen").max_height(max_height).auto_shrink([false, true]).show_rows(
+        ui,
+        ROW_HEIGHT,
+        rows,
+        |ui, range| {
+            for i in range {
+                let (path, name, measured) = {
+                    let c = &state.chosen[i];
+                    (c.path.clone(), c.name.clone(), c.measured.clone())
+                };
+                if matches!(measured, Some(Measured::File { .. })) && is_previewable(&name) {
+                    state.want_preview(&path);
+                }
+                ui.allocate_ui_with_layout(
+                    vec2(ui.available_width(), ROW_HEIGHT),
+                    Layout::left_to_right(Align::Center),
+                    |ui| {
+                        let folder = matches!(measured, Some(Measured::Folder { .. }));
+                        let icon = if folder { "📁" } else { type_icon(&name) };
+                        preview_or_icon(
+                            ui,
+                            state.previews.get(&PreviewKey::Local(path.clone())),
+                            icon,
+                            &name,
+                            PREVIEW_EDGE,
+                        );
+                        let detail = match &measured {
+                            None => state.tr.measuring().to_owned(),
+                            Some(Measured::File { size }) => human_size(*size),
+                            Some(Measured::Folder { files, size }) => {
+                                state.tr.folder_summary(*files, &human_size(*size))
+                            }
+                            Some(Measured::Unreadable(_)) => state.tr.unreadable().to_owned(),
+                        };
+                        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                            if widgets::named_button(ui, "🗙", &state.tr.remove_named(&name)).clicked() {
+                                remove = Some(i);
+                            }
+                            ui.add_sized(
+                                [150.0, ROW_HEIGHT],
+                                egui::Label::new(RichText::new(detail).weak()).truncate(),
+                            );
+                            ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+                                ui.add(egui::Label::new(&name).truncate())
+                                    .on_hover_text(path.display().to_string());
+                            });
+                        });
+                    },
+                );
+            }
+        },
+    );
+    if let Some(i) = remove {
+        state.remove_chosen(i);
+    }
+}
+
+/// A square preview when one is ready, else the file type's icon in the same square; `edge` is
+/// its side in points.
+pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name: &str, edge: f32) {
+    let size = vec2(edge, edge);
+    match preview {
+        Some(Preview::Ready(texture)) => {
+            // Same square for portrait and landscape previews, so the names line up.
+            ui.add_sized(
+                size,
+                egui::Image::from_texture(texture).max_size(size).maintain_aspect_ratio(true).alt_text(name),
+            );
+        }
+        _ => {
+            ui.add_sized(size, egui::Label::new(RichText::new(icon).size(edge * 0.6)));
+        }
+    }
+}
+
+fn receive_folder(state: &mut AppState, ui: &mut Ui) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("📥 {}:", state.tr.receive_folder())).strong());
+        let dir = state.settings.receive_dir.display().to_string();
+        if ui.add_enabled(!state.dialog_open, Button::new(state.tr.change())).clicked() {
+            state.open_dialog(DialogKind::ReceiveFolder);
+        }
+        if widgets::named_button(ui, "📂", state.tr.open_receive_folder()).clicked() {
+            let dir = state.settings.receive_dir.clone();
+            state.open(dir);
+        }
+        ui.add(egui::Label::new(dir).truncate());
+    });
+    ui.add_space(4.0);
+}
