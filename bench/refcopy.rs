@@ -24,7 +24,9 @@ const BUF: usize = 1 << 20;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = match args.get(1).map(String::as_str) {
-        Some("recv") if args.len() >= 4 => recv(&args[2], Path::new(&args[3]), args.iter().any(|a| a == "--fsync")),
+        Some("recv") if args.len() >= 4 => {
+            recv(&args[2], Path::new(&args[3]), args.iter().any(|a| a == "--fsync"))
+        }
         Some("send") if args.len() >= 4 => send(&args[2], &args[3..]),
         _ => {
             eprintln!("usage: refcopy recv ADDR:PORT DIR [--fsync] | refcopy send HOST:PORT PATH...");
@@ -80,7 +82,10 @@ fn send(addr: &str, paths: &[String]) -> io::Result<u64> {
         while left > 0 {
             let n = f.read(&mut buf[..BUF.min(left as usize)])?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{} shrank", path.display())));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} shrank", path.display()),
+                ));
             }
             w.write_all(&buf[..n])?;
             left -= n as u64;
@@ -113,7 +118,8 @@ fn recv(listen: &str, dir: &Path, fsync: bool) -> io::Result<u64> {
         }
         let mut name = vec![0u8; len];
         r.read_exact(&mut name)?;
-        let name = String::from_utf8(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad name"))?;
+        let name =
+            String::from_utf8(name).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad name"))?;
         if name.split('/').any(|c| c.is_empty() || c == "..") || name.starts_with('/') {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "unsafe name"));
         }

@@ -131,7 +131,7 @@ def main():
             if fv:
                 r = fv / ceil_med[link]
                 p(f"| shaped {link}, {DATA_LABEL[ds]}: ≥ 97 % of iperf3 | {fv:.1f} vs {ceil_med[link]:.1f} MB/s "
-                  f"({r * 100:.0f} %) | {verdict(r >= 0.97)} |")
+                  f"({r * 100:.1f} %) | {verdict(r >= 0.97)} |")
     ferry_cells = [r for (l, d, t), v in cells.items() if t == "ferry" for r in v]
     if ferry_cells:
         srss = max(r["srss"] for r in ferry_cells)
