@@ -219,3 +219,48 @@ fn the_connection_cap_refuses_extra_connections_politely() {
     let m = read_until(&mut extra, |_| true);
     assert!(matches!(m, Message::Error { code: ferry::protocol::ErrorCode::Overloaded, .. }), "{m:?}");
 }
+
+/// A receiver that accepts, then stops reading (as if the link were cut): returns the sender's
+/// transfer id and the fake receiver's socket (kept open so nothing closes).
+fn stalled_receiver(tx: &Node, size: u64) -> (ferry::engine::TransferId, TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let src = tempfile::tempdir().unwrap().keep();
+    write_random(&src.join("big.bin"), size, 5);
+    let id = tx.send(listener.local_addr().unwrap(), vec![src.join("big.bin")]);
+    let (mut s, _) = listener.accept().unwrap();
+    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
+    s.write_all(&frame(&hello())).unwrap();
+    read_until(&mut s, |m| matches!(m, Message::OfferFile(_)));
+    s.write_all(&frame(&Message::Answer(Answer::AcceptAll))).unwrap();
+    // Wait until the sender is streaming, then read nothing more.
+    tx.wait(10.0, |e| matches!(e, Event::Progress { transfer, .. } if *transfer == id).then_some(()));
+    (id, s)
+}
+
+#[test]
+fn a_sender_facing_a_dead_link_gives_up_after_the_idle_timeout() {
+    let tx = Node::start_with("sender", |c| c.timing.idle_timeout = Duration::from_secs(2));
+    let (id, _held) = stalled_receiver(&tx, 200 * 1024 * 1024);
+    let start = Instant::now();
+    let error = tx.wait(20.0, |e| match e {
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, TransferError::TimedOut);
+    // One idle period after the socket stopped taking bytes, not one per partial write (which
+    // took two to three periods).
+    assert!(start.elapsed() < Duration::from_millis(3500), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn a_sender_stuck_behind_a_dead_link_can_still_cancel_at_once() {
+    let tx = Node::start("sender");
+    let (id, _held) = stalled_receiver(&tx, 200 * 1024 * 1024);
+    std::thread::sleep(Duration::from_millis(500));
+    let asked = Instant::now();
+    tx.commands.send(Command::Cancel(id)).unwrap();
+    tx.wait(5.0, |e| {
+        matches!(e, Event::TransferCancelled { transfer, by_peer: false } if *transfer == id).then_some(())
+    });
+    assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
+}

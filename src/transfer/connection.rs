@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
+use super::Cancel;
 use crate::protocol::frame::{self, MAX_FRAME, decode_frame, peek_header};
 use crate::protocol::{DecodeError, Frame, Message};
 
@@ -134,19 +135,47 @@ impl FrameReader {
 
 /// The writing half. Control messages can be queued so that several go out in one write (a small
 /// file's FILE_BEGIN, DATA and FILE_END share a packet instead of three).
+///
+/// Writes wait in short steps ([`POLL`]) rather than one long blocking call, so that a write
+/// stuck behind a dead link notices a cancel at once and gives up after `stall` without a single
+/// byte accepted (a plain send timeout restarts after every partial write, which let a cut link
+/// go unnoticed for a minute and more).
 pub struct FrameWriter {
     stream: TcpStream,
     pending: Vec<u8>,
     /// When the oldest queued byte was queued.
     pending_since: Option<Instant>,
+    /// No byte accepted by the socket for this long: the other side is gone.
+    stall: Duration,
+    /// Looked at while a write waits.
+    cancel: Option<Cancel>,
 }
 
+/// A write gave up because a cancel was requested; the caller knows which.
+#[derive(Debug, thiserror::Error)]
+#[error("cancelled while writing")]
+pub struct WriteCancelled;
+
+/// How long the last words (CANCEL, ERROR) may take before we hang up anyway.
+const LAST_WORDS: Duration = Duration::from_secs(1);
+
 impl FrameWriter {
-    /// Wraps `stream`; a write that makes no progress for `idle` fails with `TimedOut`.
-    pub fn new(stream: TcpStream, idle: Duration) -> io::Result<FrameWriter> {
-        stream.set_write_timeout(Some(idle))?;
+    /// Wraps `stream`; a write that gets no byte out for `stall` fails with `TimedOut`.
+    pub fn new(stream: TcpStream, stall: Duration) -> io::Result<FrameWriter> {
+        stream.set_write_timeout(Some(POLL))?;
         stream.set_nodelay(true)?;
-        Ok(FrameWriter { stream, pending: Vec::with_capacity(64 * 1024), pending_since: None })
+        Ok(FrameWriter {
+            stream,
+            pending: Vec::with_capacity(64 * 1024),
+            pending_since: None,
+            stall,
+            cancel: None,
+        })
+    }
+
+    /// Makes waiting writes give up (with [`WriteCancelled`]) as soon as `cancel` is requested.
+    pub fn watch(&mut self, cancel: Cancel) {
+        self.cancel = Some(cancel);
     }
 
     /// Adds `msg` to what the next write sends.
@@ -167,10 +196,7 @@ impl FrameWriter {
 
     /// Writes everything queued.
     pub fn flush(&mut self) -> io::Result<()> {
-        let result = (&self.stream).write_all(&self.pending);
-        self.pending.clear();
-        self.pending_since = None;
-        result
+        self.write_out(&[], self.stall, true)
     }
 
     /// Queues `msg` and writes it at once.
@@ -179,34 +205,66 @@ impl FrameWriter {
         self.flush()
     }
 
+    /// Writes `msg` (after anything queued) even when a cancel is under way, giving up after a
+    /// second: for CANCEL and ERROR, the last thing said on a connection.
+    pub fn send_last(&mut self, msg: &Message) -> io::Result<()> {
+        self.queue(msg);
+        self.write_out(&[], LAST_WORDS, false)
+    }
+
     /// Writes what is queued, then a DATA frame whose header is already in
     /// `frame[..HEADER_LEN]` (see [`frame::data_header`]). Small frames join the queue so that
     /// they share a write; big ones go out with the queue in one vectored write.
     pub fn send_data_frame(&mut self, frame: &[u8]) -> io::Result<()> {
         if frame.len() <= 16 * 1024 {
             self.pending.extend_from_slice(frame);
+            self.pending_since.get_or_insert_with(Instant::now);
             return if self.pending.len() >= 64 * 1024 { self.flush() } else { Ok(()) };
         }
-        let mut head = 0;
-        let mut body = 0;
-        while body < frame.len() {
-            let bufs = [io::IoSlice::new(&self.pending[head..]), io::IoSlice::new(&frame[body..])];
-            let n = match (&self.stream).write_vectored(&bufs) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.pending.clear();
-                    self.pending_since = None;
-                    return Err(e);
-                }
-            };
-            let from_head = n.min(self.pending.len() - head);
-            head += from_head;
-            body += n - from_head;
-        }
-        self.pending.clear();
+        self.write_out(frame, self.stall, true)
+    }
+
+    /// Writes the queue, then `tail`. The queue is emptied whatever happens: after an error the
+    /// connection is finished anyway.
+    fn write_out(&mut self, tail: &[u8], stall: Duration, watch_cancel: bool) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
         self.pending_since = None;
+        let result = self.write_both(&pending, tail, stall, watch_cancel);
+        self.pending = pending;
+        self.pending.clear();
+        result
+    }
+
+    fn write_both(
+        &self,
+        mut head: &[u8],
+        mut tail: &[u8],
+        stall: Duration,
+        watch_cancel: bool,
+    ) -> io::Result<()> {
+        let mut last_progress = Instant::now();
+        while !head.is_empty() || !tail.is_empty() {
+            let bufs = [io::IoSlice::new(head), io::IoSlice::new(tail)];
+            match (&self.stream).write_vectored(&bufs) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    let from_head = n.min(head.len());
+                    head = &head[from_head..];
+                    tail = &tail[n - from_head..];
+                    last_progress = Instant::now();
+                }
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    if watch_cancel && self.cancel.as_ref().is_some_and(|c| c.requested().is_some()) {
+                        return Err(io::Error::other(WriteCancelled));
+                    }
+                    if last_progress.elapsed() >= stall {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
         Ok(())
     }
 
@@ -216,8 +274,11 @@ impl FrameWriter {
     }
 }
 
-/// Splits one connected stream into its two halves.
+/// Splits one connected stream into its two halves. Where the system allows (Linux), the
+/// connection also dies by itself when sent data stays unacknowledged for `idle`.
 pub fn split(stream: TcpStream, idle: Duration) -> io::Result<(FrameReader, FrameWriter)> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = socket2::SockRef::from(&stream).set_tcp_user_timeout(Some(idle));
     let reader = FrameReader::new(stream.try_clone()?)?;
     let writer = FrameWriter::new(stream, idle)?;
     Ok((reader, writer))

@@ -167,6 +167,15 @@ impl Meter {
     }
 }
 
+/// A write failed: because a cancel cut it short (then that is what happened), or because the
+/// connection broke.
+fn write_stop(ctx: &Ctx, e: io::Error) -> Stop {
+    match ctx.cancel.requested() {
+        Some(reason) => Stop::Cancelled(reason),
+        None => Stop::Failed(lost(e)),
+    }
+}
+
 /// Why a transfer stopped before its natural end, inside `send` and `receive`.
 enum Stop {
     Cancelled(CancelReason),

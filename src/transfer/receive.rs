@@ -13,7 +13,7 @@ use super::finish::{Finished, Finisher};
 use super::names::safe_relative_path;
 use super::store::PartFile;
 use super::{Ctx, End, Meter};
-use super::{Stop, conn_error, lost, peer_error};
+use super::{Stop, conn_error, peer_error, write_stop};
 use crate::engine::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
 };
@@ -38,6 +38,7 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
         Ok(halves) => halves,
         Err(_) => return,
     };
+    writer.watch(ctx.cancel.clone());
     let peer = match handshake(ctx, &mut reader, &mut writer, setup.peer_addr) {
         Some(peer) => peer,
         None => return,
@@ -46,7 +47,7 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
     let end = match session.run(peer, &setup) {
         Ok(end) => end,
         Err(Stop::Cancelled(reason)) => {
-            let _ = session.writer.send(&Message::Cancel(reason));
+            let _ = session.writer.send_last(&Message::Cancel(reason));
             session.writer.finish();
             session.reader.drain(Duration::from_secs(1));
             End::Cancelled { by_peer: false }
@@ -85,7 +86,7 @@ fn handshake(
         _ => return None,
     };
     if hello.version < 1 {
-        let _ = writer.send(&Message::Error {
+        let _ = writer.send_last(&Message::Error {
             code: ErrorCode::UnsupportedVersion,
             message: "this receiver speaks protocol version 1".into(),
         });
@@ -145,7 +146,7 @@ fn next_frame<'r>(
         }
         // Nothing to read for a moment: a good time to send the file results queued so far.
         if writer.queued() > 0 {
-            writer.flush().map_err(lost)?;
+            writer.flush().map_err(|e| write_stop(ctx, e))?;
         }
     }
     *last_heard = Instant::now();
@@ -191,7 +192,7 @@ impl Session<'_> {
             }
         }
         if decision == Decision::Decline {
-            self.writer.send(&Message::Answer(Answer::Decline)).map_err(lost)?;
+            self.writer.send(&Message::Answer(Answer::Decline)).map_err(|e| write_stop(self.ctx, e))?;
             self.reader.drain(Duration::from_secs(1));
             return Ok(End::Declined { busy: false });
         }
@@ -215,7 +216,7 @@ impl Session<'_> {
         } else {
             Answer::AcceptSome { file_count, indices: accepted.clone() }
         };
-        self.writer.send(&Message::Answer(answer)).map_err(lost)?;
+        self.writer.send(&Message::Answer(answer)).map_err(|e| write_stop(self.ctx, e))?;
         self.announced = true;
         let bytes_total: u64 = accepted.iter().map(|&i| offered[i as usize].size).sum();
         (self.ctx.emit)(Event::TransferStarted {
@@ -229,7 +230,7 @@ impl Session<'_> {
         let mut saved_as: Vec<Option<PathBuf>> = vec![None; offered.len()];
         self.receive_files(&setup.receive_dir, &offered, &names, &mut results, &mut saved_as, bytes_total)?;
 
-        self.writer.send(&Message::Summary(results.clone())).map_err(lost)?;
+        self.writer.send(&Message::Summary(results.clone())).map_err(|e| write_stop(self.ctx, e))?;
         self.writer.finish();
         self.reader.drain(Duration::from_secs(1));
         Ok(End::Finished(
@@ -308,7 +309,7 @@ impl Session<'_> {
                 return Err(TransferError::TimedOut.into());
             }
             if last_sent.elapsed() >= self.ctx.timing.keepalive_interval {
-                self.writer.send(&Message::Keepalive).map_err(lost)?;
+                self.writer.send(&Message::Keepalive).map_err(|e| write_stop(self.ctx, e))?;
                 last_sent = Instant::now();
             }
         }
@@ -477,7 +478,7 @@ fn finish_file(
     // gathered, after 100 ms, or when the sender pauses (see `next_frame`).
     writer.queue(&Message::FileResult { index: i as u32, result });
     if writer.queued() >= 4096 || writer.queued_for() >= Duration::from_millis(100) {
-        writer.flush().map_err(lost)?;
+        writer.flush().map_err(|e| write_stop(ctx, e))?;
     }
     (ctx.emit)(Event::FileDone {
         transfer: ctx.id,

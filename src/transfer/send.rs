@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
-use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error};
+use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error, write_stop};
 use crate::engine::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
 use crate::protocol::frame::{HEADER_LEN, data_header};
 use crate::protocol::{
@@ -78,6 +78,7 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
     let stream = TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout)
         .map_err(|e| TransferError::Unreachable(format!("{}: {e}", req.to)))?;
     let (mut reader, mut writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
+    writer.watch(ctx.cancel.clone());
 
     writer.send(&ctx.me.hello(HelloPurpose::Transfer)).map_err(lost)?;
     match reader.wait_message(ctx.timing.handshake_timeout).map_err(conn_error)? {
@@ -119,7 +120,7 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
     let end = match result {
         Ok(end) => end,
         Err(Stop::Cancelled(reason)) => {
-            let _ = writer.send(&Message::Cancel(reason));
+            let _ = writer.send_last(&Message::Cancel(reason));
             writer.finish();
             inbox.wait_closed(Duration::from_secs(1));
             End::Cancelled { by_peer: false }
@@ -127,7 +128,8 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         Err(Stop::PeerCancelled) => End::Cancelled { by_peer: true },
         Err(Stop::Failed(e)) => {
             if matches!(e, TransferError::SourceUnreadable { .. }) {
-                let _ = writer.send(&Message::Error { code: ErrorCode::Internal, message: e.to_string() });
+                let _ =
+                    writer.send_last(&Message::Error { code: ErrorCode::Internal, message: e.to_string() });
             }
             End::Failed(e)
         }
@@ -152,7 +154,7 @@ fn wait_answer(
     let mut last_sent = Instant::now();
     loop {
         if let Some(reason) = ctx.cancel.requested() {
-            let _ = writer.send(&Message::Cancel(reason));
+            let _ = writer.send_last(&Message::Cancel(reason));
             writer.finish();
             reader.drain(Duration::from_secs(1));
             return Ok(Waited::End(End::Cancelled { by_peer: false }));
@@ -200,7 +202,9 @@ fn stream_files(
         let mut file = match File::open(&f.path) {
             Ok(file) => file,
             Err(_) => {
-                writer.send(&Message::FileSkip { index, reason: SkipReason::Unreadable }).map_err(lost)?;
+                writer
+                    .send(&Message::FileSkip { index, reason: SkipReason::Unreadable })
+                    .map_err(|e| write_stop(ctx, e))?;
                 results[i] = FileResult::SenderSkipped;
                 continue;
             }
@@ -224,21 +228,21 @@ fn stream_files(
             };
             hasher.update(&frame[HEADER_LEN..HEADER_LEN + n]);
             frame[..HEADER_LEN].copy_from_slice(&data_header(n));
-            writer.send_data_frame(&frame[..HEADER_LEN + n]).map_err(lost)?;
+            writer.send_data_frame(&frame[..HEADER_LEN + n]).map_err(|e| write_stop(ctx, e))?;
             left -= n as u64;
             meter.add(n as u64, ctx);
             inbox.check(ctx, files, &mut results)?;
         }
         match skipped {
             Some(reason) => {
-                writer.send(&Message::FileSkip { index, reason }).map_err(lost)?;
+                writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
                 results[i] = FileResult::SenderSkipped;
             }
             None => writer.queue(&Message::FileEnd { index, hash: *hasher.finalize().as_bytes() }),
         }
     }
     writer.queue(&Message::Done);
-    writer.flush().map_err(lost)?;
+    writer.flush().map_err(|e| write_stop(ctx, e))?;
     meter.flush(ctx);
 
     // Wait for the verdicts; FILE_RESULTs may still be on their way.
