@@ -179,7 +179,11 @@ impl Session<'_> {
             }));
             match self.wait_decision(&setup.decisions)? {
                 Some(d) => d,
-                None => return Ok(End::Declined { busy: true }),
+                None => {
+                    // Nobody is left to answer (the front end went away): say so, politely.
+                    let _ = self.writer.send_last(&Message::Answer(Answer::Busy));
+                    return Ok(End::Declined { busy: true });
+                }
             }
         };
         let file_count = offered.len() as u32;
