@@ -118,7 +118,10 @@ ferry_bin() {
   else
     echo "building the release binary (set FERRY_BIN to skip) ..." >&2
     (cd "$ROOT" && cargo build --release --locked --bin ferry >&2) || return 1
-    FERRY="$ROOT/target/release/ferry"
+    # Where cargo put it: CARGO_TARGET_DIR when set (shared build caches), else ./target.
+    local target=${CARGO_TARGET_DIR:-$ROOT/target}
+    case "$target" in /*) ;; *) target="$ROOT/$target" ;; esac
+    FERRY="$target/release/ferry"
   fi
   [ -x "$FERRY" ] || { echo "no ferry binary at $FERRY" >&2; return 1; }
 }
