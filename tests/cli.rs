@@ -178,3 +178,33 @@ impl OutputRef for std::process::Child {
         s
     }
 }
+
+#[test]
+fn two_devices_with_one_name_are_not_guessed_between() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let disc = free_udp_port();
+    let twins: Vec<Reap> = (0..2)
+        .map(|i| {
+            Reap(
+                ferry(&w.join(format!("cfg-{i}")), disc)
+                    .args(["receive", "--yes", "--name", "Twin", "--port", &free_tcp_port().to_string()])
+                    .arg("--dir")
+                    .arg(w.join(format!("inbox-{i}")))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    std::fs::write(w.join("f.txt"), b"which one?").unwrap();
+    let out =
+        ferry(&w.join("cfg-tx"), disc).args(["send", "--to", "twin"]).arg(w.join("f.txt")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Several devices are called “twin”"), "{err}");
+    assert_eq!(tree(&w.join("inbox-0")).len() + tree(&w.join("inbox-1")).len(), 0);
+    drop(twins);
+}

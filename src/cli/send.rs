@@ -129,21 +129,41 @@ fn parse_address(to: &str) -> Option<SocketAddr> {
     })
 }
 
-/// Waits up to `wait` for a device called `name` (case does not matter).
+/// Waits up to `wait` for a device called `name` (case does not matter). Once one answers, the
+/// others get a moment more (they answer the same SEARCH), so that two devices with one name are
+/// caught instead of picking one at random.
 fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Duration) -> Result<SocketAddr> {
+    const OTHERS_MAY_ANSWER: Duration = Duration::from_millis(250);
     let wanted = name.trim().to_lowercase();
-    let deadline = Instant::now() + wait;
+    let mut deadline = Instant::now() + wait;
     let mut seen = Vec::new();
+    let mut matches: Vec<crate::engine::Peer> = Vec::new();
     while let Ok(event) = events.recv_deadline(deadline) {
         out.event(&event);
         if let Event::PeerSeen(peer) | Event::PeerUpdated(peer) = event {
             if peer.name.to_lowercase() == wanted {
-                return Ok(peer.addr);
+                if matches.is_empty() {
+                    deadline = deadline.min(Instant::now() + OTHERS_MAY_ANSWER);
+                }
+                matches.retain(|m| m.instance != peer.instance);
+                matches.push(peer);
+            } else {
+                seen.push(peer.name);
             }
-            seen.push(peer.name);
         }
         if interrupted().load(Ordering::SeqCst) {
             bail!("Interrupted.");
+        }
+    }
+    match matches.as_slice() {
+        [one] => return Ok(one.addr),
+        [] => {}
+        several => {
+            let addrs: Vec<String> = several.iter().map(|p| p.addr.to_string()).collect();
+            bail!(
+                "Several devices are called “{name}” ({}). Give the one you mean as HOST:PORT.",
+                addrs.join(", ")
+            );
         }
     }
     if seen.is_empty() {
