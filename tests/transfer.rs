@@ -291,3 +291,29 @@ fn a_stalled_sender_is_dropped_after_the_idle_timeout_and_nothing_is_kept() {
     assert_eq!(tree(&rx.received()), Vec::<String>::new());
     drop(s);
 }
+
+#[test]
+fn answering_an_offer_again_and_again_does_not_stall_the_engine() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("big.bin"), 1024 * 1024 * 1024, 1);
+    tx.send(rx.addr(), vec![src.path().join("big.bin")]);
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    for _ in 0..5 {
+        rx.commands
+            .send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll })
+            .unwrap();
+    }
+    // The engine still takes commands while that transfer runs: a cancel goes through at once.
+    rx.commands.send(Command::Cancel(offer.transfer)).unwrap();
+    rx.wait(5.0, |e| match e {
+        Event::TransferCancelled { transfer, by_peer: false } if *transfer == offer.transfer => Some(()),
+        Event::TransferFinished { .. } => panic!("the cancel was not handled while the transfer ran"),
+        _ => None,
+    });
+    assert_eq!(tree(&rx.received()), Vec::<String>::new());
+}

@@ -239,7 +239,8 @@ impl Core {
             }
             Command::Answer { transfer, decision } => {
                 if let Some(tx) = self.transfers.get(&transfer).and_then(|t| t.decisions.as_ref()) {
-                    let _ = tx.send(decision);
+                    // Only the first answer counts; never block the engine on a repeated one.
+                    let _ = tx.try_send(decision);
                 }
             }
             Command::Cancel(id) => {
