@@ -264,3 +264,30 @@ fn a_sender_stuck_behind_a_dead_link_can_still_cancel_at_once() {
     });
     assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
 }
+
+#[test]
+fn a_file_skipped_half_way_does_not_spoil_the_next_one() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let mut s = TcpStream::connect(rx.addr()).unwrap();
+    s.write_all(&frame(&hello())).unwrap();
+    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
+    s.write_all(&frame(&Message::Offer(Offer { file_count: 2, total_bytes: 2000 }))).unwrap();
+    for n in ["gone.bin", "kept.bin"] {
+        s.write_all(&frame(&Message::OfferFile(OfferFile { path: n.into(), size: 1000, thumbnail: vec![] })))
+            .unwrap();
+    }
+    read_until(&mut s, |m| matches!(m, Message::Answer(_)));
+    s.write_all(&frame(&Message::FileBegin { index: 0, size: 1000 })).unwrap();
+    s.write_all(&data(&[9u8; 400])).unwrap();
+    s.write_all(&frame(&Message::FileSkip { index: 0, reason: ferry::protocol::SkipReason::Changed }))
+        .unwrap();
+    let kept = [3u8; 1000];
+    s.write_all(&frame(&Message::FileBegin { index: 1, size: 1000 })).unwrap();
+    s.write_all(&data(&kept)).unwrap();
+    s.write_all(&frame(&Message::FileEnd { index: 1, hash: *blake3::hash(&kept).as_bytes() })).unwrap();
+    s.write_all(&frame(&Message::Done)).unwrap();
+    let summary = read_until(&mut s, |m| matches!(m, Message::Summary(_)));
+    use ferry::protocol::FileResult::{Saved, SenderSkipped};
+    assert_eq!(summary, Message::Summary(vec![SenderSkipped, Saved]));
+    assert_eq!(tree(&rx.received()), ["kept.bin"]);
+}

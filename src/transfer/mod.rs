@@ -13,6 +13,7 @@
 
 pub mod connection;
 mod finish;
+mod hashing;
 pub mod names;
 pub mod receive;
 pub mod send;

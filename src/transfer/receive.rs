@@ -10,6 +10,7 @@ use crossbeam_channel::Receiver;
 
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
 use super::finish::{Finished, Finisher};
+use super::hashing::Hasher;
 use super::names::safe_relative_path;
 use super::store::PartFile;
 use super::{Ctx, End, Meter};
@@ -121,7 +122,6 @@ struct Current {
     index: usize,
     /// `None` once writing failed: the rest of its bytes are read and dropped.
     part: Option<PartFile>,
-    hasher: blake3::Hasher,
     received: u64,
     failed: Option<FileResult>,
 }
@@ -331,6 +331,7 @@ impl Session<'_> {
         let ctx = self.ctx;
         let mut meter = Meter::new(bytes_total);
         let finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
+        let hasher = Hasher::start(format!("ferry-hash-{}", ctx.id.0));
         let mut current: Option<Current> = None;
         let mut next_allowed = 0usize;
         loop {
@@ -347,7 +348,7 @@ impl Session<'_> {
                     if cur.received > size {
                         return Err(protocol("more bytes than offered"));
                     }
-                    cur.hasher.update(bytes);
+                    hasher.update(bytes);
                     if let Some(part) = cur.part.as_mut()
                         && part.write_all(bytes).is_err()
                     {
@@ -368,8 +369,7 @@ impl Session<'_> {
                     meter.set_file(&offered[i].path);
                     let part = PartFile::create(dir).ok();
                     let failed = part.is_none().then_some(FileResult::WriteFailed);
-                    current =
-                        Some(Current { index: i, part, hasher: blake3::Hasher::new(), received: 0, failed });
+                    current = Some(Current { index: i, part, received: 0, failed });
                 }
                 Frame::Message(Message::FileEnd { index, hash }) => {
                     let Some(cur) = current.take() else { return Err(protocol("FILE_END outside a file")) };
@@ -378,11 +378,13 @@ impl Session<'_> {
                     }
                     let i = cur.index;
                     let size = offered[i].size;
+                    // Always taken, so the next file's hash starts fresh.
+                    let digest = hasher.finish();
                     let failed = if let Some(failed) = cur.failed {
                         Some(failed)
                     } else if cur.received != size {
                         Some(FileResult::SizeMismatch)
-                    } else if *cur.hasher.finalize().as_bytes() != hash {
+                    } else if digest != hash {
                         Some(FileResult::HashMismatch)
                     } else {
                         None
@@ -408,7 +410,7 @@ impl Session<'_> {
                 Frame::Message(Message::FileSkip { index, .. }) => {
                     let i = index as usize;
                     match current.take() {
-                        Some(cur) if cur.index == i => {}
+                        Some(cur) if cur.index == i => hasher.reset(),
                         Some(_) => return Err(protocol("FILE_SKIP for another file")),
                         None if i >= next_allowed
                             && i < offered.len()
