@@ -211,8 +211,9 @@ impl Session<'_> {
             (0..file_count).filter(|&i| results[i as usize] == FileResult::NotSent).collect();
         if let Err(e) = std::fs::create_dir_all(&setup.receive_dir) {
             let error = TransferError::ReceiveFolder(format!("{}: {e}", setup.receive_dir.display()));
-            let _ =
-                self.writer.send(&Message::Error { code: ErrorCode::Internal, message: error.to_string() });
+            let _ = self
+                .writer
+                .send_last(&Message::Error { code: ErrorCode::Internal, message: error.to_string() });
             return Err(error.into());
         }
         let answer = if accepted.len() == offered.len() {

@@ -17,9 +17,9 @@ use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error, write_stop};
 use crate::engine::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
 use crate::protocol::frame::{HEADER_LEN, data_header};
 use crate::protocol::{
-    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES,
-    MAX_OFFER_PATH_BYTES, MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Message, Offer,
-    OfferFile, Os, PROTOCOL_VERSION, SEND_CHUNK, SkipReason,
+    Answer, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES, MAX_OFFER_PATH_BYTES,
+    MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Message, Offer, OfferFile, Os,
+    PROTOCOL_VERSION, SEND_CHUNK, SkipReason,
 };
 
 /// Makes a small JPEG of an image file, or `None` (not an image, unreadable ...).
@@ -126,13 +126,7 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             End::Cancelled { by_peer: false }
         }
         Err(Stop::PeerCancelled) => End::Cancelled { by_peer: true },
-        Err(Stop::Failed(e)) => {
-            if matches!(e, TransferError::SourceUnreadable { .. }) {
-                let _ =
-                    writer.send_last(&Message::Error { code: ErrorCode::Internal, message: e.to_string() });
-            }
-            End::Failed(e)
-        }
+        Err(Stop::Failed(e)) => End::Failed(e),
     };
     writer.finish();
     inbox.stop();
@@ -187,17 +181,13 @@ fn stream_files(
     writer: &mut FrameWriter,
     inbox: &PeerInbox,
 ) -> Result<End, Stop> {
-    let mut results = vec![FileResult::NotAccepted; files.len()];
-    for &i in accepted {
-        results[i] = FileResult::NotSent;
-    }
     let mut meter = Meter::new(bytes_total);
     // One buffer for the whole batch: header room, then a chunk of file bytes.
     let mut frame = vec![0u8; HEADER_LEN + SEND_CHUNK];
     for &i in accepted {
         let f = &files[i];
         meter.set_file(&f.wire_path);
-        inbox.check(ctx, files, &mut results)?;
+        inbox.check(ctx, files)?;
         let index = i as u32;
         let mut file = match File::open(&f.path) {
             Ok(file) => file,
@@ -205,7 +195,6 @@ fn stream_files(
                 writer
                     .send(&Message::FileSkip { index, reason: SkipReason::Unreadable })
                     .map_err(|e| write_stop(ctx, e))?;
-                results[i] = FileResult::SenderSkipped;
                 continue;
             }
         };
@@ -231,12 +220,11 @@ fn stream_files(
             writer.send_data_frame(&frame[..HEADER_LEN + n]).map_err(|e| write_stop(ctx, e))?;
             left -= n as u64;
             meter.add(n as u64, ctx);
-            inbox.check(ctx, files, &mut results)?;
+            inbox.check(ctx, files)?;
         }
         match skipped {
             Some(reason) => {
                 writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
-                results[i] = FileResult::SenderSkipped;
             }
             None => writer.queue(&Message::FileEnd { index, hash: *hasher.finalize().as_bytes() }),
         }
@@ -276,7 +264,7 @@ fn stream_files(
             }
             Ok(msg) => {
                 last = Instant::now();
-                handle_peer_message(ctx, files, &mut results, msg)?;
+                handle_peer_message(ctx, files, msg)?;
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if last.elapsed() >= deadline_idle {
@@ -293,7 +281,6 @@ fn stream_files(
 fn handle_peer_message(
     ctx: &Ctx,
     files: &[SourceFile],
-    results: &mut [FileResult],
     msg: Result<Message, TransferError>,
 ) -> Result<(), Stop> {
     match msg? {
@@ -302,7 +289,6 @@ fn handle_peer_message(
             let Some(f) = files.get(i) else {
                 return Err(TransferError::Protocol("result for a file that was not offered".into()).into());
             };
-            results[i] = result;
             (ctx.emit)(Event::FileDone {
                 transfer: ctx.id,
                 outcome: FileOutcome {
@@ -359,13 +345,13 @@ impl PeerInbox {
     }
 
     /// Handles whatever the receiver said so far, without waiting.
-    fn check(&self, ctx: &Ctx, files: &[SourceFile], results: &mut [FileResult]) -> Result<(), Stop> {
+    fn check(&self, ctx: &Ctx, files: &[SourceFile]) -> Result<(), Stop> {
         if let Some(reason) = ctx.cancel.requested() {
             return Err(Stop::Cancelled(reason));
         }
         loop {
             match self.rx.try_recv() {
-                Ok(msg) => handle_peer_message(ctx, files, results, msg)?,
+                Ok(msg) => handle_peer_message(ctx, files, msg)?,
                 Err(TryRecvError::Empty) => return Ok(()),
                 Err(TryRecvError::Disconnected) => {
                     return Err(TransferError::ConnectionLost("the reader stopped".into()).into());
