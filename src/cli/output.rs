@@ -104,3 +104,10 @@ pub fn count_and_size(files: usize, bytes: u64) -> String {
     let noun = if files == 1 { "file" } else { "files" };
     format!("{files} {noun} ({})", HumanBytes(bytes))
 }
+
+/// "3 files (12.5 MiB)" for the files of a finished batch that were saved.
+pub fn saved(files: &[crate::engine::FileOutcome]) -> String {
+    let saved = files.iter().filter(|f| f.result == crate::protocol::FileResult::Saved);
+    let (count, bytes) = saved.fold((0, 0), |(n, b), f| (n + 1, b + f.size));
+    count_and_size(count, bytes)
+}

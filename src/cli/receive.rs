@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 
-use super::output::{Output, count_and_size};
+use super::output::{Output, count_and_size, saved};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer};
 use crate::protocol::FileResult;
@@ -84,13 +84,11 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             }
             Event::TransferFinished { transfer, files } => {
                 out.end_bar(transfer);
-                let saved: Vec<_> = files.iter().filter(|f| f.result == FileResult::Saved).collect();
-                let bytes: u64 = saved.iter().map(|f| f.size).sum();
                 let problems = files
                     .iter()
                     .filter(|f| !matches!(f.result, FileResult::Saved | FileResult::NotAccepted))
                     .count();
-                out.say(format!("Saved {} in {}.", count_and_size(saved.len(), bytes), dir.display()));
+                out.say(format!("Saved {} in {}.", saved(&files), dir.display()));
                 if problems > 0 {
                     out.say(format!("{problems} of the files were not saved (see above)."));
                 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use crossbeam_channel::Receiver;
 
-use super::output::{Output, count_and_size};
+use super::output::{Output, count_and_size, saved};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Direction, Engine, Event, TransferId};
 use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
@@ -78,9 +78,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             }
             Event::TransferFinished { transfer, files } if transfer == id => {
                 out.end_bar(id);
-                let saved: Vec<_> = files.iter().filter(|f| f.result == FileResult::Saved).collect();
-                let bytes = saved.iter().map(|f| f.size).sum();
-                out.say(format!("Sent {}.", count_and_size(saved.len(), bytes)));
+                out.say(format!("Sent {}.", saved(&files)));
                 let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
                 for f in &missing {
                     out.say(format!("  {}: {}", f.path, f.result.describe()));
