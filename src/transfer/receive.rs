@@ -332,7 +332,7 @@ impl Session<'_> {
         let ctx = self.ctx;
         let mut meter = Meter::new(bytes_total);
         let finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
-        let hasher = Hasher::start(format!("ferry-hash-{}", ctx.id.0));
+        let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
         let mut current: Option<Current> = None;
         let mut next_allowed = 0usize;
         loop {
@@ -368,6 +368,7 @@ impl Session<'_> {
                     }
                     next_allowed = i + 1;
                     meter.set_file(&offered[i].path);
+                    hasher.begin(size);
                     let part = PartFile::create(dir).ok();
                     let failed = part.is_none().then_some(FileResult::WriteFailed);
                     current = Some(Current { index: i, part, received: 0, failed });
@@ -392,7 +393,7 @@ impl Session<'_> {
                     };
                     match (failed, cur.part) {
                         (None, Some(mut part)) => {
-                            part.start_writeback();
+                            part.done_writing();
                             let rel = names[i].clone().expect("accepted files have safe names");
                             finisher.submit(i, part, rel);
                         }

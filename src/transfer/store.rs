@@ -64,6 +64,8 @@ pub struct PartFile {
 
 /// Start writing to disk every this many bytes of a big file.
 const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
+/// Files from this size on start writing their tail when done ([`PartFile::done_writing`]).
+const WRITEBACK_TAIL_FROM: u64 = 1024 * 1024;
 
 impl PartFile {
     /// Creates `.ferry-<32 random hex>.part` inside `dir` exclusively (`create_new`; on Unix also
@@ -105,7 +107,7 @@ impl PartFile {
     /// Asks the system to start writing what was written so far to the disk, without waiting.
     /// The flush before the file gets its final name then has little left to do, and the disk
     /// works while the network does. (Linux; elsewhere the system decides by itself.)
-    pub fn start_writeback(&mut self) {
+    fn start_writeback(&mut self) {
         #[cfg(target_os = "linux")]
         if let (Some(file), Some(len)) =
             (&self.file, std::num::NonZeroU64::new(self.written - self.written_back))
@@ -114,6 +116,15 @@ impl PartFile {
             let _ = rustix::fs::fadvise(file, self.written_back, Some(len), rustix::fs::Advice::DontNeed);
         }
         self.written_back = self.written;
+    }
+
+    /// The last bytes are in. A big file's tail goes to the disk at once, like the rest of it
+    /// did; small files are left to the batch flush ([`persist_all`]), where the system writes
+    /// many of them in one go instead of sending the disk one small request per file.
+    pub fn done_writing(&mut self) {
+        if self.written >= WRITEBACK_TAIL_FROM {
+            self.start_writeback();
+        }
     }
 
     /// Bytes written so far.
