@@ -5,6 +5,7 @@
 //! * [`receive`] — answers HELLO, shows the offer, writes accepted files safely.
 //! * [`names`] — untrusted names become safe path components or are refused.
 //! * [`store`] — temporary files that get their final name only once checked, never overwriting.
+//! * `reading` — reads and hashes the files to send on a thread of its own, ahead of the socket.
 //! * `finish` — flushes and names checked files in batches on a thread of its own, so thousands
 //!   of small files do not wait for the disk one by one.
 //!
@@ -15,6 +16,7 @@ pub mod connection;
 mod finish;
 mod hashing;
 pub mod names;
+mod reading;
 pub mod receive;
 pub mod send;
 pub mod store;

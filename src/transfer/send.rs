@@ -1,8 +1,7 @@
 //! The sending side of one batch: walk what the person chose, connect, offer, stream the accepted
 //! files back to back (no round trip per file), and collect the receiver's verdicts.
 
-use std::fs::File;
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,13 +12,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
+use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error, write_stop};
 use crate::engine::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
-use crate::protocol::frame::{HEADER_LEN, data_header};
 use crate::protocol::{
     Answer, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES, MAX_OFFER_PATH_BYTES,
     MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Message, Offer, OfferFile, Os,
-    PROTOCOL_VERSION, SEND_CHUNK, SkipReason,
+    PROTOCOL_VERSION,
 };
 
 /// Makes a small JPEG of an image file, or `None` (not an image, unreadable ...).
@@ -182,52 +181,29 @@ fn stream_files(
     inbox: &PeerInbox,
 ) -> Result<End, Stop> {
     let mut meter = Meter::new(bytes_total);
-    // One buffer for the whole batch: header room, then a chunk of file bytes.
-    let mut frame = vec![0u8; HEADER_LEN + SEND_CHUNK];
-    for &i in accepted {
-        let f = &files[i];
-        meter.set_file(&f.wire_path);
-        inbox.check(ctx, files)?;
-        let index = i as u32;
-        let mut file = match File::open(&f.path) {
-            Ok(file) => file,
-            Err(_) => {
-                writer
-                    .send(&Message::FileSkip { index, reason: SkipReason::Unreadable })
-                    .map_err(|e| write_stop(ctx, e))?;
-                continue;
+    let to_read = accepted
+        .iter()
+        .map(|&i| ToRead { index: i as u32, path: files[i].path.clone(), size: files[i].size })
+        .collect();
+    let reader = FileReader::start(format!("ferry-read-{}", ctx.id.0), to_read);
+    inbox.check(ctx, files)?;
+    while let Some(piece) = reader.next() {
+        match piece {
+            Piece::Begin { index, size } => {
+                meter.set_file(&files[index as usize].wire_path);
+                writer.queue(&Message::FileBegin { index, size });
             }
-        };
-        writer.queue(&Message::FileBegin { index, size: f.size });
-        let mut hasher = blake3::Hasher::new();
-        let mut left = f.size;
-        let mut skipped = None;
-        while left > 0 {
-            let want = left.min(SEND_CHUNK as u64) as usize;
-            let n = match read_up_to(&mut file, &mut frame[HEADER_LEN..HEADER_LEN + want]) {
-                Ok(0) => {
-                    skipped = Some(SkipReason::Changed);
-                    break;
-                }
-                Ok(n) => n,
-                Err(_) => {
-                    skipped = Some(SkipReason::Unreadable);
-                    break;
-                }
-            };
-            hasher.update(&frame[HEADER_LEN..HEADER_LEN + n]);
-            frame[..HEADER_LEN].copy_from_slice(&data_header(n));
-            writer.send_data_frame(&frame[..HEADER_LEN + n]).map_err(|e| write_stop(ctx, e))?;
-            left -= n as u64;
-            meter.add(n as u64, ctx);
-            inbox.check(ctx, files)?;
-        }
-        match skipped {
-            Some(reason) => {
+            Piece::Frame(frame) => {
+                writer.send_data_frame(frame.bytes()).map_err(|e| write_stop(ctx, e))?;
+                meter.add(frame.payload_len() as u64, ctx);
+                reader.recycle(frame);
+            }
+            Piece::End { index, hash } => writer.queue(&Message::FileEnd { index, hash }),
+            Piece::Skip { index, reason } => {
                 writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
             }
-            None => writer.queue(&Message::FileEnd { index, hash: *hasher.finalize().as_bytes() }),
         }
+        inbox.check(ctx, files)?;
     }
     writer.queue(&Message::Done);
     writer.flush().map_err(|e| write_stop(ctx, e))?;
@@ -372,20 +348,6 @@ impl PeerInbox {
             let _ = t.join();
         }
     }
-}
-
-/// Reads until `buf` is full or the file ends.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// Turns chosen files and folders into the list to offer. A folder keeps its structure under its
