@@ -9,7 +9,7 @@ import sys
 from collections import defaultdict
 
 DATA_LABEL = {"big": "1 × 1 GiB", "mid": "200 × 5 MiB", "small": "2000 × 100 KiB"}
-TOOL_LABEL = {"nc": "nc + tar", "refcopy": "refcopy", "ferry": "**ferry**"}
+TOOL_LABEL = {"nc": "nc + tar", "refcopy": "refcopy", "ferry": "**ferry**", "ferry-base": "ferry (base build)"}
 LINK_ORDER = ["unshaped", "1gbit", "100mbit"]
 
 
@@ -74,7 +74,7 @@ def main():
             v = ceiling[link]
             p(f"| {link} | memory | iperf3 | {ceil_med[link]:.0f} ({min(v):.0f}–{max(v):.0f}) | 1.00 | | | | | |")
         for ds in ["big", "mid", "small"]:
-            for tool in ["nc", "refcopy", "ferry"]:
+            for tool in ["nc", "refcopy", "ferry-base", "ferry"]:
                 v = cells.get((link, ds, tool))
                 if not v:
                     continue

@@ -9,18 +9,26 @@
 #   FERRY_BIN=path        the ferry binary (default: cargo build --release)
 #   LINKS="unshaped 1gbit 100mbit"     link conditions (tbf rate on every host link)
 #   DATASETS="big mid small"           1 x 1 GiB, 200 x 5 MiB, 2000 x 100 KiB
-#   TOOLS="nc refcopy ferry"           what copies the data
+#   TOOLS="nc refcopy ferry"           what copies the data; add ferry-base to compare two builds
+#   FERRY_BASE_BIN=path                the binary that ferry-base runs (e.g. main before a change)
 #   RUNS=3                             runs per cell (median, min-max)
 #   SHAPED_SCALE=1                     divide dataset sizes by this on shaped links (time budget);
 #   SCALE_100mbit=4 ...                per link (SCALE_<link>), overrides SHAPED_SCALE
 #   DISCOVERY_SAMPLES=20               discovery latency samples
+#   RECV_FS=fresh                      where receivers write: "fresh" (default) = a new ext4 file
+#                                      system made before every run (a loop device with direct I/O
+#                                      on a file in /tmp, so the same disk); "tmp" = a folder in
+#                                      /tmp itself; "tmpfs" = memory (everything but the disk)
 #   OUT=file.md                        also write the markdown report there
 #   KEEP=1                             keep the scratch dir (logs, raw results)
 #
 # Per cell: MB/s (10^6 bytes/s) = bytes / wall time from the sender's start until both sides
 # have exited (receivers write to a disk dir under /tmp; ferry and refcopy fsync every file, nc
 # does not); CPU % = (user+sys) / wall of each side; peak RSS from /usr/bin/time -v. Sources are
-# warm in the page cache; `sync` runs between runs so one run's dirty pages do not slow the next.
+# warm in the page cache. Tools take turns within each round (refcopy, ferry, refcopy, ferry, ...)
+# so a slow spell of the disk hits them alike, and before every run the disk is left to settle:
+# `sync`, then a wait until the kernel has no dirty or writeback pages left (so one run's
+# writeback does not slow the next).
 # Host a sends, host b receives, host c watches discovery. Namespaces: ${LAN_PREFIX}-* (flanb).
 set -uo pipefail
 
@@ -56,11 +64,27 @@ WORK=$(mktemp -d /tmp/ferry-bench.XXXXXX)
 cleanup() {
   kill_bg
   lan down >/dev/null 2>&1
+  mountpoint -q "$WORK/recv" 2>/dev/null && umount "$WORK/recv"
+  [ -n "${LOOP_DEV:-}" ] && losetup -d "$LOOP_DEV"
   if [ "${KEEP:-0}" = 1 ]; then log "scratch dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 ferry_bin || die "no ferry binary"
+if [[ " $TOOLS " = *" ferry-base "* ]]; then
+  [ -x "${FERRY_BASE_BIN:-}" ] || die "TOOLS has ferry-base: set FERRY_BASE_BIN to a ferry binary"
+fi
+RECV_FS=${RECV_FS:-fresh}
+DST_ROOT=$WORK/recv LOOP_DEV=""
+mkdir -p "$DST_ROOT"
+case "$RECV_FS" in
+  tmp) ;;
+  tmpfs) mount -t tmpfs -o size=3g ferry-bench "$DST_ROOT" || die "could not mount a tmpfs";;
+  fresh) need_tools mkfs.ext4:e2fsprogs losetup:mount || die "missing tools"
+         truncate -s 3G "$WORK/recv.img" || die "no room for the receive file system"
+         LOOP_DEV=$(losetup --direct-io=on -f --show "$WORK/recv.img") || die "no loop device";;
+  *) die "RECV_FS: fresh, tmp or tmpfs";;
+esac
 rustc -O --edition 2021 -o "$WORK/refcopy" "$ROOT/bench/refcopy.rs" || die "refcopy did not build"
 lan up 3 2>/dev/null || die "could not build the fake LAN"
 A=$(host_ip a); B=$(host_ip b)
@@ -93,7 +117,23 @@ dataset_dir() {
   echo "$d/$name"
 }
 
-# ---- one measured run ----------------------------------------------------------------------
+# ---- one measured run ----
+# fresh_fs : a new, empty ext4 under $DST_ROOT. The root file system of the VM this was written on
+# made every run slower than the last: creating a file near thousands deleted seconds before cost
+# up to 0.7 ms instead of 10 us (ext4 skips recently freed inodes one by one), so each run was
+# measuring how many files the previous runs had deleted.
+fresh_fs() {
+  mountpoint -q "$DST_ROOT" && { umount "$DST_ROOT" || return 1; }
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$LOOP_DEV" || return 1
+  mount "$LOOP_DEV" "$DST_ROOT"
+}
+
+dirty_kb() { awk '/^(Dirty|Writeback):/ {s += $2} END {print s}' /proc/meminfo; }
+settle() {  # flush, then wait (at most 30 s) until under 4 MiB is dirty or in writeback
+  sync
+  wait_until 30 eval '[ "$(dirty_kb)" -lt 4096 ]' || log "disk still busy ($(dirty_kb) KiB dirty)"
+}
+------------------------------------------------------------------
 listening() { in_host "$1" ss -Htln "sport = :$2" | grep -q LISTEN; }
 timev() {  # timev FILE KEY -> value from /usr/bin/time -v output
   awk -F': ' -v k="$2" '$1 ~ k {print $2}' "$1" | tr -d ' '
@@ -101,18 +141,20 @@ timev() {  # timev FILE KEY -> value from /usr/bin/time -v output
 
 # run_once LINK DATASET TOOL RUN SRC
 run_once() {
-  local link=$1 ds=$2 tool=$3 run=$4 src=$5 dst=$WORK/dst r s t0 t1 rc_s rc_r bytes
-  rm -rf "$dst"; mkdir -p "$dst"; sync
+  local link=$1 ds=$2 tool=$3 run=$4 src=$5 dst=$DST_ROOT/dst r s t0 t1 rc_s rc_r bytes
+  if [ "$RECV_FS" = fresh ]; then fresh_fs || { log "could not make the receive file system"; return 1; }; fi
+  rm -rf "$dst"; mkdir -p "$dst"; settle
   local rt=$WORK/time-r.txt st=$WORK/time-s.txt cfg_r cfg_s
   cfg_r=$(mktemp -d "$WORK/cfg-XXXX"); cfg_s=$(mktemp -d "$WORK/cfg-XXXX")
   case "$tool" in
-    ferry)
+    ferry|ferry-base)
+      local bin=$FERRY; [ "$tool" = ferry-base ] && bin=$FERRY_BASE_BIN
       ip netns exec "$LAN_PREFIX-b" env FERRY_CONFIG_DIR="$cfg_r" /usr/bin/time -v -o "$rt" \
-        "$FERRY" receive --dir "$dst" --name bench-b --yes --once >"$WORK/r.log" 2>&1 &
+        "$bin" receive --dir "$dst" --name bench-b --yes --once >"$WORK/r.log" 2>&1 &
       r=$!; BG_PIDS+=("$r"); wait_until 10 listening b $FERRY_PORT || { log "ferry receive did not start"; cat "$WORK/r.log" >&2; return 1; }
       t0=$(now_ms)
       ip netns exec "$LAN_PREFIX-a" env FERRY_CONFIG_DIR="$cfg_s" /usr/bin/time -v -o "$st" \
-        "$FERRY" send "$src" --to "$B:$FERRY_PORT" >"$WORK/s.log" 2>&1 &
+        "$bin" send "$src" --to "$B:$FERRY_PORT" >"$WORK/s.log" 2>&1 &
       s=$!; BG_PIDS+=("$s");;
     refcopy)
       ip netns exec "$LAN_PREFIX-b" /usr/bin/time -v -o "$rt" "$WORK/refcopy" recv "0.0.0.0:$REF_PORT" "$dst" --fsync >"$WORK/r.log" 2>&1 &
@@ -140,7 +182,7 @@ run_once() {
   fi
   bytes=$(dir_bytes "$dst")
   [ "$bytes" = "$BYTES_NOW" ] || { log "$tool $ds: $bytes bytes arrived, $BYTES_NOW expected"; return 1; }
-  if [ "$run" = 1 ] && [ "$tool" = ferry ]; then
+  if [ "$run" = 1 ] && [[ "$tool" = ferry* ]]; then
     diff -q <(tree_hash "$src") <(tree_hash "$dst/$(basename "$src")") >/dev/null \
       || { log "ferry $ds: received tree differs"; return 1; }
   fi
@@ -203,8 +245,8 @@ for link in $LINKS; do
   for ds in $DATASETS; do
     src=$(dataset_dir "$ds" "$scale")
     BYTES_NOW=$(dir_bytes "$src")
-    for tool in $TOOLS; do
-      for ((run = 1; run <= RUNS; run++)); do
+    for ((run = 1; run <= RUNS; run++)); do
+      for tool in $TOOLS; do
         run_once "$link" "$ds" "$tool" "$run" "$src" || log "(run not counted)"
       done
     done
@@ -214,6 +256,6 @@ lan shape "" 2>/dev/null
 [ "$DISCOVERY_SAMPLES" -gt 0 ] && discovery
 
 MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), \
-$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), /tmp on $(df -PT /tmp | awk 'NR==2 {print $1 " (" $2 ")"}'); \
+$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), /tmp on $(df -PT /tmp | awk 'NR==2 {print $1 " (" $2 ")"}'), receivers wrote to: $RECV_FS ($( [ "$RECV_FS" = fresh ] && echo "new ext4 per run on a loop device, direct I/O, image in /tmp"; [ "$RECV_FS" = tmp ] && echo "a folder in /tmp"; [ "$RECV_FS" = tmpfs ] && echo "memory")); \
 load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/bench/report.py" "$RESULTS" "$CEIL" "$DISC" "$WORK/scales.tsv" "$MACHINE" "$QUICK $RUNS" | tee "${OUT:-/dev/null}"
