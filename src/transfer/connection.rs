@@ -48,6 +48,11 @@ impl FrameReader {
         })
     }
 
+    /// How long one read waits from now on (at first [`POLL`]).
+    pub fn set_poll(&mut self, wait: Duration) -> io::Result<()> {
+        self.stream.set_read_timeout(Some(wait))
+    }
+
     /// The next frame, or `Ok(None)` when none arrived within [`POLL`].
     pub fn poll_frame(&mut self) -> Result<Option<Frame<'_>>, ConnError> {
         if self.fill()? { self.take_frame().map(Some) } else { Ok(None) }

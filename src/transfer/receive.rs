@@ -6,9 +6,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::connection::{ConnError, FrameReader, FrameWriter, split};
+use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
 use super::finish::{Finished, Finisher};
 use super::hashing::Hasher;
 use super::names::safe_relative_path;
@@ -22,6 +22,9 @@ use crate::protocol::{
     Answer, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
     MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, clean_display_name,
 };
+
+/// How long a look at the socket lasts while waiting for the person's answer.
+const GLANCE: Duration = Duration::from_millis(1);
 
 /// What the receiving side needs besides the connection.
 pub struct ReceiveSetup {
@@ -293,22 +296,33 @@ impl Session<'_> {
     }
 
     /// Waits for the person, keeping the connection alive; `None` when the engine went away.
+    /// The answer is what is waited on — it often comes within milliseconds (`--yes`, automatic
+    /// acceptance, a quick click) and used to sit unseen for up to a whole socket poll; the
+    /// socket is only glanced at in between, for KEEPALIVE and CANCEL.
     fn wait_decision(&mut self, decisions: &Receiver<Decision>) -> Result<Option<Decision>, Stop> {
+        self.reader.set_poll(GLANCE).map_err(|e| conn_stop(e.into()))?;
+        let decided = self.wait_decision_glancing(decisions);
+        self.reader.set_poll(POLL).map_err(|e| conn_stop(e.into()))?;
+        decided
+    }
+
+    fn wait_decision_glancing(&mut self, decisions: &Receiver<Decision>) -> Result<Option<Decision>, Stop> {
         let mut last_sent = Instant::now();
         loop {
             if let Some(reason) = self.ctx.cancel.requested() {
                 return Err(Stop::Cancelled(reason));
             }
-            match decisions.try_recv() {
+            match decisions.recv_timeout(POLL) {
                 Ok(d) => return Ok(Some(d)),
-                Err(crossbeam_channel::TryRecvError::Disconnected) => return Ok(None),
-                Err(crossbeam_channel::TryRecvError::Empty) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                Err(RecvTimeoutError::Timeout) => {}
             }
-            match self.reader.poll_frame().map_err(conn_stop)? {
-                None => {}
-                Some(Frame::Message(Message::Keepalive)) => self.last_heard = Instant::now(),
-                Some(Frame::Message(Message::Cancel(_))) => return Err(Stop::PeerCancelled),
-                Some(_) => return Err(protocol("unexpected frame while the offer is open")),
+            while let Some(frame) = self.reader.poll_frame().map_err(conn_stop)? {
+                match frame {
+                    Frame::Message(Message::Keepalive) => self.last_heard = Instant::now(),
+                    Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                    _ => return Err(protocol("unexpected frame while the offer is open")),
+                }
             }
             if self.last_heard.elapsed() >= self.ctx.timing.idle_timeout {
                 return Err(TransferError::TimedOut.into());
