@@ -117,11 +117,11 @@ dataset_dir() {
   echo "$d/$name"
 }
 
-# ---- one measured run ----
-# fresh_fs : a new, empty ext4 under $DST_ROOT. The root file system of the VM this was written on
-# made every run slower than the last: creating a file near thousands deleted seconds before cost
-# up to 0.7 ms instead of 10 us (ext4 skips recently freed inodes one by one), so each run was
-# measuring how many files the previous runs had deleted.
+# ---- one measured run -----------------------------------------------------------------------
+# fresh_fs : a new, empty ext4 under $DST_ROOT. On the root file system of the VM this was written
+# on, every run was slower than the last: creating a file right after thousands had been deleted
+# there cost up to 0.6 ms instead of 10 us (strace of openat), so each run measured how much the
+# runs before it had deleted. A new file system per run does not show it.
 fresh_fs() {
   mountpoint -q "$DST_ROOT" && { umount "$DST_ROOT" || return 1; }
   mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$LOOP_DEV" || return 1
@@ -133,7 +133,7 @@ settle() {  # flush, then wait (at most 30 s) until under 4 MiB is dirty or in w
   sync
   wait_until 30 eval '[ "$(dirty_kb)" -lt 4096 ]' || log "disk still busy ($(dirty_kb) KiB dirty)"
 }
-------------------------------------------------------------------
+
 listening() { in_host "$1" ss -Htln "sport = :$2" | grep -q LISTEN; }
 timev() {  # timev FILE KEY -> value from /usr/bin/time -v output
   awk -F': ' -v k="$2" '$1 ~ k {print $2}' "$1" | tr -d ' '
