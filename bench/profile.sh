@@ -6,6 +6,8 @@
 # Runs the transfer twice: once under `perf record -g` (cpu-clock sampling, both sides) and once
 # under `strace -c -f` (syscall counts and time, both sides), then prints the top symbols and
 # the syscall tables. Sizes as in bench/run.sh (QUICK=1 for small ones). Needs perf and strace.
+# Like bench/run.sh, the receiver writes to a new ext4 made before each transfer (a loop device
+# on an image in the scratch dir).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,13 +21,21 @@ if [ "${QUICK:-0}" = 1 ]; then BIG=$((64 * MIB)); MID_N=20; SMALL_N=200; else BI
 
 die() { echo "profile: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root"
-need_tools ip:iproute2 perf:linux-perf strace:strace || die "missing tools"
+need_tools ip:iproute2 perf:linux-perf strace:strace mkfs.ext4:e2fsprogs losetup:mount || die "missing tools"
 WORK=$(mktemp -d /tmp/ferry-profile.XXXXXX)
-cleanup() { kill_bg; lan down >/dev/null 2>&1; [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"; }
+LOOP_DEV=""
+cleanup() {
+  kill_bg; lan down >/dev/null 2>&1
+  mountpoint -q "$WORK/dst" 2>/dev/null && umount "$WORK/dst"
+  [ -n "$LOOP_DEV" ] && losetup -d "$LOOP_DEV"
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+}
 trap cleanup EXIT
 ferry_bin || die "no ferry binary"
 lan up 2 2>/dev/null || die "no fake LAN"
 B=$(host_ip b)
+truncate -s 3G "$WORK/recv.img" && LOOP_DEV=$(losetup --direct-io=on -f --show "$WORK/recv.img") \
+  || die "no loop device for the receive file system"
 
 src=$WORK/src/$DS; mkdir -p "$src"
 case "$DS" in
@@ -41,7 +51,11 @@ listening() { ip netns exec "$LAN_PREFIX-b" ss -Htln "sport = :53531" | grep -q 
 # transfer WRAP_R WRAP_S : one ferry transfer a -> b, each side's command prefixed by its wrapper
 transfer() {
   local wr=$1 ws=$2 pr ps
-  rm -rf "$WORK/dst"; mkdir -p "$WORK/dst"
+  mountpoint -q "$WORK/dst" && umount "$WORK/dst"
+  mkdir -p "$WORK/dst"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$LOOP_DEV" && mount "$LOOP_DEV" "$WORK/dst" \
+    || die "could not make the receive file system"
+  sync
   # shellcheck disable=SC2086
   ip netns exec "$LAN_PREFIX-b" env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $wr "$FERRY" receive --dir "$WORK/dst" --yes --once \
     >"$WORK/r.log" 2>&1 &

@@ -44,6 +44,7 @@ def main():
     for link, ds, tool, run, nbytes, wall_ms, su, ss, srss, ru, rs, rrss in results:
         wall = num(wall_ms) / 1000
         cells[(link, ds, tool)].append({
+            "run": run,
             "mbs": num(nbytes) / wall / 1e6,
             "bytes": int(num(nbytes)),
             "scpu": (num(su) + num(ss)) / wall * 100,
@@ -109,11 +110,21 @@ def main():
     def verdict(ok):
         return "met" if ok else "**not met**"
 
+    def paired(link, ds, a, b):
+        """Runs take turns, so run n of a and of b met the same disk: ratios of such pairs."""
+        rb = {r["run"]: r["mbs"] for r in cells.get((link, ds, b), [])}
+        ratios = [r["mbs"] / rb[r["run"]] for r in cells.get((link, ds, a), []) if r["run"] in rb]
+        if not ratios:
+            return ""
+        ahead = sum(x >= 1 for x in ratios)
+        return (f"; run by run: median {statistics.median(ratios):.2f}×, "
+                f"{a} ahead in {ahead} of {len(ratios)}")
+
     f_big = med.get(("unshaped", "big", "ferry"))
     r_big = med.get(("unshaped", "big", "refcopy"))
     if f_big and r_big:
         p(f"| 1 GiB unshaped ≥ raw copy (refcopy, fsync, no hash) | ferry {f_big:.0f} vs refcopy {r_big:.0f} MB/s "
-          f"({f_big / r_big:.2f}×) | {verdict(f_big >= r_big)} |")
+          f"({f_big / r_big:.2f}×{paired('unshaped', 'big', 'ferry', 'refcopy')}) | {verdict(f_big >= r_big)} |")
     for link in links:
         fb = med.get((link, "big", "ferry"))
         if not fb:
@@ -123,6 +134,12 @@ def main():
             if fv:
                 p(f"| {DATA_LABEL[ds]} ≥ {need} × ferry's 1 GiB rate ({link}) | {fv:.0f} vs {fb:.0f} MB/s "
                   f"({fv / fb:.2f}×) | {verdict(fv >= need * fb)} |")
+    fb_base = med.get(("unshaped", "big", "ferry-base"))
+    for ds in ["big", "mid", "small"]:
+        fv, bv = med.get(("unshaped", ds, "ferry")), med.get(("unshaped", ds, "ferry-base"))
+        if fv and bv and fb_base:
+            p(f"| (this build vs base build, unshaped {DATA_LABEL[ds]}) | {fv:.0f} vs {bv:.0f} MB/s "
+              f"({fv / bv:.2f}×{paired('unshaped', ds, 'ferry', 'ferry-base')}) | |")
     for link in links:
         if link == "unshaped" or link not in ceil_med:
             continue
