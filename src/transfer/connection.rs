@@ -7,8 +7,8 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::Cancel;
-use crate::protocol::frame::{self, HEADER_LEN, MAX_FRAME, decode_frame, peek_header};
-use crate::protocol::{DecodeError, Frame, FrameType, Message};
+use crate::protocol::frame::{self, MAX_FRAME, decode_frame, peek_header};
+use crate::protocol::{DecodeError, Frame, Message};
 
 /// How long one blocking read waits before the caller gets a chance to check its flags.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -33,33 +33,7 @@ pub struct FrameReader {
     end: usize,
     /// Bytes of the frame handed out last time, dropped at the next call (the frame borrowed them).
     consumed: usize,
-    /// Payload bytes of the DATA frame being streamed ([`FrameReader::fill_streaming`]) that
-    /// have not been read yet.
-    payload_left: usize,
-    /// How much one streaming read asks for (see [`STREAM_READ`]).
-    read_ahead: usize,
 }
-
-/// What [`FrameReader::fill_streaming`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Ready {
-    /// A whole control frame is buffered: [`FrameReader::take_frame`] decodes it.
-    Frame,
-    /// A DATA frame of this many payload bytes begins: read them with
-    /// [`FrameReader::read_payload`].
-    Data(usize),
-}
-
-/// Most bytes one read asks for while streaming, when the last DATA payload was big (the next
-/// one probably is too): enough for a few control frames, small enough that little of a big
-/// payload goes through this reader's buffer.
-const STREAM_READ: usize = 16 * 1024;
-/// … and when it was small: then the next frames are probably small files, and one read that
-/// takes several of them at once costs less than a read per payload (copying 100 KiB is
-/// cheaper than a system call or two).
-const STREAM_READ_SMALL_FILES: usize = 512 * 1024;
-/// DATA payloads from this size on count as big.
-const BIG_PAYLOAD: usize = 192 * 1024;
 
 impl FrameReader {
     /// Wraps `stream`, whose reads will time out every [`POLL`].
@@ -71,8 +45,6 @@ impl FrameReader {
             start: 0,
             end: 0,
             consumed: 0,
-            payload_left: 0,
-            read_ahead: STREAM_READ,
         })
     }
 
@@ -89,7 +61,6 @@ impl FrameReader {
     /// Reads until a whole frame is buffered (`true`) or [`POLL`] passes (`false`). The header is
     /// checked as soon as it is in, before waiting for the payload.
     pub fn fill(&mut self) -> Result<bool, ConnError> {
-        debug_assert_eq!(self.payload_left, 0, "a streamed payload is unread");
         self.start += std::mem::take(&mut self.consumed);
         loop {
             if let Some((_, total)) = peek_header(&self.buf[self.start..self.end])? {
@@ -117,83 +88,6 @@ impl FrameReader {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    /// Like [`FrameReader::fill`], except that a DATA frame is reported as soon as its header is
-    /// in, and its payload is then read with [`FrameReader::read_payload`] straight into the
-    /// caller's buffer rather than copied out of this one: the receiver hands every payload to
-    /// its hashing thread, and going through here cost a copy of every byte plus moving partial
-    /// frames to the front of the buffer. `Ok(None)` when nothing complete arrived within [`POLL`].
-    pub fn fill_streaming(&mut self) -> Result<Option<Ready>, ConnError> {
-        debug_assert_eq!(self.payload_left, 0, "a streamed payload is unread");
-        self.start += std::mem::take(&mut self.consumed);
-        loop {
-            if let Some((kind, total)) = peek_header(&self.buf[self.start..self.end])? {
-                if kind == FrameType::Data {
-                    self.start += HEADER_LEN;
-                    self.payload_left = total - HEADER_LEN;
-                    self.read_ahead =
-                        if self.payload_left >= BIG_PAYLOAD { STREAM_READ } else { STREAM_READ_SMALL_FILES };
-                    return Ok(Some(Ready::Data(self.payload_left)));
-                }
-                if self.end - self.start >= total {
-                    return Ok(Some(Ready::Frame));
-                }
-                if self.start + total > self.buf.len() {
-                    self.compact();
-                }
-            } else if self.start == self.end {
-                self.start = 0;
-                self.end = 0;
-            } else if self.buf.len() - self.start < HEADER_LEN {
-                self.compact();
-            }
-            let limit = (self.end + self.read_ahead).min(self.buf.len());
-            match self.stream.read(&mut self.buf[self.end..limit]) {
-                Ok(0) if self.start == self.end => return Err(ConnError::Closed),
-                Ok(0) => return Err(ConnError::Truncated),
-                Ok(n) => self.end += n,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Ok(None);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Reads the payload of the DATA frame [`FrameReader::fill_streaming`] announced into `dst`,
-    /// which must be exactly as long as the payload, carrying on where the last call stopped
-    /// (pass the same `dst` again). `Ok(true)` once `dst` is complete; `Ok(false)` when nothing
-    /// arrived within [`POLL`].
-    pub fn read_payload(&mut self, dst: &mut [u8]) -> Result<bool, ConnError> {
-        debug_assert!(dst.len() >= self.payload_left, "dst is shorter than the payload");
-        let mut done = dst.len() - self.payload_left;
-        let buffered = (self.end - self.start).min(self.payload_left);
-        dst[done..done + buffered].copy_from_slice(&self.buf[self.start..self.start + buffered]);
-        self.start += buffered;
-        self.payload_left -= buffered;
-        done += buffered;
-        while self.payload_left > 0 {
-            match self.stream.read(&mut dst[done..]) {
-                Ok(0) => return Err(ConnError::Truncated),
-                Ok(n) => {
-                    done += n;
-                    self.payload_left -= n;
-                }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Ok(false);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(true)
-    }
-
-    /// Payload bytes of the streamed DATA frame not read yet.
-    pub fn payload_left(&self) -> usize {
-        self.payload_left
     }
 
     /// Decodes the frame that [`FrameReader::fill`] said is buffered.
@@ -226,7 +120,6 @@ impl FrameReader {
         let mut sink = [0u8; 64 * 1024];
         self.start = 0;
         self.end = 0;
-        self.payload_left = 0;
         while Instant::now() < deadline {
             match self.stream.read(&mut sink) {
                 Ok(0) => return,
@@ -468,102 +361,5 @@ mod tests {
             result = reader.poll_frame().map(|f| f.is_some());
         }
         assert!(matches!(result, Err(ConnError::Truncated)), "{result:?}");
-    }
-
-    /// Everything a streaming reader gets, until the other side closes: messages as text, DATA
-    /// payloads whole.
-    fn stream_all(reader: &mut FrameReader) -> (Vec<String>, Result<(), String>) {
-        let mut got = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            match reader.fill_streaming() {
-                Ok(None) => {}
-                Ok(Some(Ready::Frame)) => match reader.take_frame() {
-                    Ok(Frame::Message(m)) => got.push(format!("{m:?}")),
-                    Ok(Frame::Data(_)) => return (got, Err("DATA decoded as a whole frame".into())),
-                    Err(e) => return (got, Err(format!("{e:?}"))),
-                },
-                Ok(Some(Ready::Data(len))) => {
-                    // Poison the buffer first: every byte must be overwritten by the payload.
-                    let mut payload = vec![0xEE; len];
-                    loop {
-                        match reader.read_payload(&mut payload) {
-                            Ok(true) => break,
-                            Ok(false) => {}
-                            Err(e) => return (got, Err(format!("{e:?}"))),
-                        }
-                    }
-                    got.push(format!("data {len} {}", blake3::hash(&payload).to_hex()));
-                }
-                Err(e) => return (got, Err(format!("{e:?}"))),
-            }
-        }
-        (got, Err("no end".into()))
-    }
-
-    #[test]
-    fn streamed_payloads_arrive_whole_whatever_the_pieces() {
-        // Control frames and DATA of every awkward size, back to back: empty, one byte, just
-        // under and over the streaming read, the largest allowed.
-        let mut bytes = Vec::new();
-        let mut want = Vec::new();
-        for (i, len) in [0usize, 1, 100, STREAM_READ - 1, STREAM_READ + 3, 256 * 1024, MAX_FRAME - HEADER_LEN]
-            .into_iter()
-            .enumerate()
-        {
-            let m = Message::FileBegin { index: i as u32, size: len as u64 };
-            frame::encode_message(&m, &mut bytes);
-            want.push(format!("{m:?}"));
-            let payload: Vec<u8> = (0..len).map(|j| (j * 31 + i) as u8).collect();
-            bytes.extend_from_slice(&frame::data_header(len));
-            bytes.extend_from_slice(&payload);
-            want.push(format!("data {len} {}", blake3::hash(&payload).to_hex()));
-        }
-        frame::encode_message(&Message::Done, &mut bytes);
-        want.push("Done".into());
-
-        for piece in [3usize, 4096, 70_001, 1 << 20] {
-            let (a, b) = pair();
-            let mut reader = FrameReader::new(b).unwrap();
-            let bytes = bytes.clone();
-            let writer = std::thread::spawn(move || {
-                let mut a = a;
-                // Three pauses longer than a poll, at places that fall mid-frame.
-                let pauses = [10_000, bytes.len() / 2, bytes.len() - 3];
-                let mut sent = 0;
-                for chunk in bytes.chunks(piece) {
-                    a.write_all(chunk).unwrap();
-                    if pauses.iter().any(|&p| sent < p && p <= sent + chunk.len()) {
-                        std::thread::sleep(POLL + Duration::from_millis(20));
-                    }
-                    sent += chunk.len();
-                }
-            });
-            let (got, end) = stream_all(&mut reader);
-            writer.join().unwrap();
-            assert_eq!(got, want, "pieces of {piece}");
-            assert_eq!(end, Err("Closed".into()), "pieces of {piece}");
-        }
-    }
-
-    #[test]
-    fn a_streamed_payload_cut_short_is_truncated_and_an_oversized_one_refused() {
-        let (mut a, b) = pair();
-        let mut reader = FrameReader::new(b).unwrap();
-        a.write_all(&frame::data_header(1000)).unwrap();
-        a.write_all(&[1u8; 400]).unwrap();
-        drop(a);
-        let (got, end) = stream_all(&mut reader);
-        assert!(got.is_empty());
-        assert_eq!(end, Err("Truncated".into()));
-
-        let (mut a, b) = pair();
-        let mut reader = FrameReader::new(b).unwrap();
-        // One byte over the largest DATA frame: refused on the header, before any payload.
-        let len = (MAX_FRAME - HEADER_LEN + 2) as u32;
-        a.write_all(&len.to_be_bytes()).unwrap();
-        a.write_all(&[FrameType::Data as u8]).unwrap();
-        let (_, end) = stream_all(&mut reader);
-        assert!(end.as_ref().is_err_and(|e| e.contains("TooLong")), "{end:?}");
     }
 }

@@ -1,18 +1,18 @@
 //! BLAKE3 for the receiving side. A big file is hashed on a thread of its own, so the receiving
 //! thread can read the socket and write the file while the previous chunk is being hashed
 //! (hashing is about a quarter of the receiver's work, and done in line it made every chunk wait
-//! for it). DATA payloads are read from the socket straight into a few reused buffers
-//! ([`Hasher::chunk`]), written to the file from there and then handed to the worker: no copy,
-//! no allocation per chunk, and memory stays flat.
+//! for it). A few reused buffers carry the chunks across, so there is no allocation per chunk and
+//! memory stays flat.
 //!
 //! A small file is hashed in line: its hash takes microseconds, while handing it to another
 //! thread and waiting for the answer cost a wake-up and a wait per file — thousands of them for a
 //! folder of photos, on machines with two cores. The worker thread starts with the first big file.
 
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::protocol::MAX_DATA_CHUNK;
 
 /// Chunks in flight at once: enough to keep both threads busy, few enough to stay small.
 const BUFFERS: usize = 4;
@@ -20,40 +20,17 @@ const BUFFERS: usize = 4;
 /// Files up to this size are hashed in line.
 const INLINE_UP_TO: u64 = 1024 * 1024;
 
-/// A buffer holding one DATA payload on its way to being hashed ([`Hasher::chunk`]).
-pub struct Chunk {
-    buf: Vec<u8>,
-    len: usize,
-    /// Taken from the worker's buffers (and goes back there), or the in-line spare.
-    from_worker: bool,
-}
-
-impl Chunk {
-    /// The payload, to fill.
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[..self.len]
-    }
-
-    /// The payload.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
 enum Job {
-    Data(Chunk),
+    Data(Vec<u8>),
     /// Send the hash of everything since the last `Finish` and start over.
     Finish(Sender<[u8; 32]>),
 }
 
-/// Hashes one file after another: [`Hasher::begin`], [`Hasher::chunk`] + [`Hasher::update`]
-/// per DATA payload, [`Hasher::finish`].
+/// Hashes one file after another: [`Hasher::begin`], [`Hasher::update`]s, [`Hasher::finish`].
 pub struct Hasher {
     name: String,
     worker: Option<Worker>,
     current: Current,
-    /// The buffer small files are read into (they are hashed in line).
-    spare: Vec<u8>,
 }
 
 /// Where the file begun last is being hashed.
@@ -66,7 +43,7 @@ enum Current {
 impl Hasher {
     /// `name` names the worker thread, if one is ever needed.
     pub fn new(name: String) -> Hasher {
-        Hasher { name, worker: None, current: Current::Nothing, spare: Vec::new() }
+        Hasher { name, worker: None, current: Current::Nothing }
     }
 
     /// Starts the next file, `size` bytes long (what was handed over for an unfinished one is
@@ -81,45 +58,13 @@ impl Hasher {
         };
     }
 
-    /// A buffer for the current file's next `len` bytes: the receiving thread reads a DATA
-    /// payload straight into it, writes it to the file, then hands it to [`Hasher::update`].
-    /// Waits while the worker still has every buffer.
-    pub fn chunk(&mut self, len: usize) -> Chunk {
-        let from_worker = matches!(self.current, Current::OnWorker) && self.worker.is_some();
-        let mut buf = match &self.worker {
-            Some(w) if from_worker => w.take_free(),
-            _ => std::mem::take(&mut self.spare),
-        };
-        // Buffers keep their size: zeroed once, when they first grow to the payload size.
-        if buf.len() < len {
-            buf.resize(len, 0);
-        }
-        Chunk { buf, len, from_worker }
-    }
-
-    /// Adds the chunk's bytes to the current file's hash (on the worker, for a big file).
-    pub fn update(&mut self, chunk: Chunk) {
+    pub fn update(&mut self, bytes: &[u8]) {
         match (&mut self.current, &self.worker) {
             (Current::Inline(h), _) => {
-                h.update(chunk.bytes());
+                h.update(bytes);
             }
-            (Current::OnWorker, Some(w)) if chunk.from_worker => {
-                if let Some(jobs) = &w.jobs {
-                    let _ = jobs.send(Job::Data(chunk));
-                }
-                return;
-            }
+            (Current::OnWorker, Some(w)) => w.update(bytes),
             _ => {}
-        }
-        self.give_back(chunk);
-    }
-
-    fn give_back(&mut self, chunk: Chunk) {
-        match &self.worker {
-            Some(w) if chunk.from_worker => {
-                let _ = w.free_tx.try_send(chunk.buf);
-            }
-            _ => self.spare = chunk.buf,
         }
     }
 
@@ -143,7 +88,6 @@ impl Hasher {
 struct Worker {
     jobs: Option<Sender<Job>>,
     free: Receiver<Vec<u8>>,
-    free_tx: Sender<Vec<u8>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -152,18 +96,18 @@ impl Worker {
         let (jobs, job_rx) = bounded::<Job>(BUFFERS + 1);
         let (free_tx, free) = bounded(BUFFERS);
         for _ in 0..BUFFERS {
-            let _ = free_tx.send(Vec::new());
+            let _ = free_tx.send(Vec::with_capacity(MAX_DATA_CHUNK));
         }
-        let free_back = free_tx.clone();
         let thread = thread::Builder::new()
             .name(name)
             .spawn(move || {
                 let mut hasher = blake3::Hasher::new();
                 for job in job_rx {
                     match job {
-                        Job::Data(chunk) => {
-                            hasher.update(chunk.bytes());
-                            if free_tx.send(chunk.buf).is_err() {
+                        Job::Data(mut buf) => {
+                            hasher.update(&buf);
+                            buf.clear();
+                            if free_tx.send(buf).is_err() {
                                 return;
                             }
                         }
@@ -175,19 +119,14 @@ impl Worker {
                 }
             })
             .expect("spawning a thread failed");
-        Worker { jobs: Some(jobs), free, free_tx: free_back, thread: Some(thread) }
+        Worker { jobs: Some(jobs), free, thread: Some(thread) }
     }
 
-    /// A buffer the worker is done with (we hold a sender of that channel too, so a worker that
-    /// died would never close it: then a new buffer, and the hash it can no longer give fails).
-    fn take_free(&self) -> Vec<u8> {
-        loop {
-            match self.free.recv_timeout(Duration::from_millis(100)) {
-                Ok(buf) => return buf,
-                Err(_) if self.thread.as_ref().is_none_or(|t| t.is_finished()) => return Vec::new(),
-                Err(_) => {}
-            }
-        }
+    /// Hands `bytes` over (copied into a free buffer; waits while all are in use).
+    fn update(&self, bytes: &[u8]) {
+        let (Some(jobs), Ok(mut buf)) = (&self.jobs, self.free.recv()) else { return };
+        buf.extend_from_slice(bytes);
+        let _ = jobs.send(Job::Data(buf));
     }
 
     /// The hash of everything handed over since the last call; the next file starts fresh.
@@ -213,13 +152,6 @@ impl Drop for Worker {
 mod tests {
     use super::*;
 
-    /// What the receiving thread does with one DATA payload.
-    fn feed(h: &mut Hasher, bytes: &[u8]) {
-        let mut chunk = h.chunk(bytes.len());
-        chunk.bytes_mut().copy_from_slice(bytes);
-        h.update(chunk);
-    }
-
     #[test]
     fn hashes_like_blake3_small_and_big_files_in_any_order() {
         let mut h = Hasher::new("test-hash".into());
@@ -227,8 +159,8 @@ mod tests {
         let small = &big[..100_000];
         for data in [&big[..], small, small, &big[..], b"", small] {
             h.begin(data.len() as u64);
-            for piece in data.chunks(256 * 1024) {
-                feed(&mut h, piece);
+            for chunk in data.chunks(256 * 1024) {
+                h.update(chunk);
             }
             assert_eq!(h.finish(), *blake3::hash(data).as_bytes(), "{} bytes", data.len());
         }
@@ -241,16 +173,16 @@ mod tests {
         let big = vec![5u8; 2_000_000];
         for size in [big.len(), 1000] {
             h.begin(size as u64);
-            feed(&mut h, &big[..size / 2]);
+            h.update(&big[..size / 2]);
             h.reset();
             h.begin(3);
-            feed(&mut h, b"abc");
+            h.update(b"abc");
             assert_eq!(h.finish(), *blake3::hash(b"abc").as_bytes());
             // Begun again without finishing: the half file is forgotten too.
             h.begin(size as u64);
-            feed(&mut h, &big[..size / 2]);
+            h.update(&big[..size / 2]);
             h.begin(size as u64);
-            feed(&mut h, &big[..size]);
+            h.update(&big[..size]);
             assert_eq!(h.finish(), *blake3::hash(&big[..size]).as_bytes());
         }
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::connection::{ConnError, FrameReader, FrameWriter, POLL, Ready, split};
+use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
 use super::finish::{Finished, Finisher};
 use super::hashing::Hasher;
 use super::names::safe_relative_path;
@@ -138,7 +138,12 @@ fn next_frame<'r>(
     last_heard: &mut Instant,
 ) -> Result<Frame<'r>, Stop> {
     loop {
-        waiting_checks(ctx, last_heard)?;
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        if last_heard.elapsed() >= ctx.timing.idle_timeout {
+            return Err(TransferError::TimedOut.into());
+        }
         if reader.fill().map_err(conn_stop)? {
             break;
         }
@@ -149,62 +154,6 @@ fn next_frame<'r>(
     }
     *last_heard = Instant::now();
     reader.take_frame().map_err(conn_stop)
-}
-
-/// The next thing in a batch: a whole control frame (then [`FrameReader::take_frame`]) or the
-/// start of a DATA payload (then [`read_payload`]), with cancel and the idle deadline checked
-/// while waiting.
-fn next_ready(
-    reader: &mut FrameReader,
-    writer: &mut FrameWriter,
-    ctx: &Ctx,
-    last_heard: &mut Instant,
-) -> Result<Ready, Stop> {
-    loop {
-        waiting_checks(ctx, last_heard)?;
-        if let Some(ready) = reader.fill_streaming().map_err(conn_stop)? {
-            *last_heard = Instant::now();
-            return Ok(ready);
-        }
-        if writer.queued() > 0 {
-            writer.flush().map_err(|e| write_stop(ctx, e))?;
-        }
-    }
-}
-
-/// Reads the DATA payload [`next_ready`] announced into `dst` (exactly its size), with the same
-/// checks: bytes still trickling in count as hearing from the sender.
-fn read_payload(
-    reader: &mut FrameReader,
-    writer: &mut FrameWriter,
-    ctx: &Ctx,
-    last_heard: &mut Instant,
-    dst: &mut [u8],
-) -> Result<(), Stop> {
-    loop {
-        waiting_checks(ctx, last_heard)?;
-        let before = reader.payload_left();
-        let done = reader.read_payload(dst).map_err(conn_stop)?;
-        if reader.payload_left() < before {
-            *last_heard = Instant::now();
-        }
-        if done {
-            return Ok(());
-        }
-        if writer.queued() > 0 {
-            writer.flush().map_err(|e| write_stop(ctx, e))?;
-        }
-    }
-}
-
-fn waiting_checks(ctx: &Ctx, last_heard: &Instant) -> Result<(), Stop> {
-    if let Some(reason) = ctx.cancel.requested() {
-        return Err(Stop::Cancelled(reason));
-    }
-    if last_heard.elapsed() >= ctx.timing.idle_timeout {
-        return Err(TransferError::TimedOut.into());
-    }
-    Ok(())
 }
 
 fn conn_stop(e: ConnError) -> Stop {
@@ -404,41 +353,26 @@ impl Session<'_> {
             for done in finisher.ready() {
                 finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
             }
-            let message = match next_ready(&mut self.reader, &mut self.writer, ctx, &mut self.last_heard)? {
-                Ready::Frame => match self.reader.take_frame().map_err(conn_stop)? {
-                    Frame::Message(m) => m,
-                    Frame::Data(_) => return Err(protocol("file data decoded as a message")),
-                },
-                Ready::Data(len) => {
+            match next_frame(&mut self.reader, &mut self.writer, ctx, &mut self.last_heard)? {
+                Frame::Data(bytes) => {
                     let Some(cur) = current.as_mut() else {
                         return Err(protocol("file data outside a file"));
                     };
-                    cur.received += len as u64;
-                    if cur.received > offered[cur.index].size {
+                    let size = offered[cur.index].size;
+                    cur.received += bytes.len() as u64;
+                    if cur.received > size {
                         return Err(protocol("more bytes than offered"));
                     }
-                    // Read straight into the buffer the hash is computed from: no copy.
-                    let mut chunk = hasher.chunk(len);
-                    read_payload(
-                        &mut self.reader,
-                        &mut self.writer,
-                        ctx,
-                        &mut self.last_heard,
-                        chunk.bytes_mut(),
-                    )?;
+                    hasher.update(bytes);
                     if let Some(part) = cur.part.as_mut()
-                        && part.write_all(chunk.bytes()).is_err()
+                        && part.write_all(bytes).is_err()
                     {
                         cur.part = None;
                         cur.failed = Some(FileResult::WriteFailed);
                     }
-                    hasher.update(chunk);
-                    meter.add(len as u64, ctx);
-                    continue;
+                    meter.add(bytes.len() as u64, ctx);
                 }
-            };
-            match message {
-                Message::FileBegin { index, size } => {
+                Frame::Message(Message::FileBegin { index, size }) => {
                     let i = index as usize;
                     if current.is_some() || i < next_allowed || i >= offered.len() {
                         return Err(protocol("FILE_BEGIN out of order"));
@@ -453,7 +387,7 @@ impl Session<'_> {
                     let failed = part.is_none().then_some(FileResult::WriteFailed);
                     current = Some(Current { index: i, part, received: 0, failed });
                 }
-                Message::FileEnd { index, hash } => {
+                Frame::Message(Message::FileEnd { index, hash }) => {
                     let Some(cur) = current.take() else { return Err(protocol("FILE_END outside a file")) };
                     if cur.index != index as usize {
                         return Err(protocol("FILE_END for another file"));
@@ -489,7 +423,7 @@ impl Session<'_> {
                     }
                     meter.flush(ctx);
                 }
-                Message::FileSkip { index, .. } => {
+                Frame::Message(Message::FileSkip { index, .. }) => {
                     let i = index as usize;
                     match current.take() {
                         Some(cur) if cur.index == i => hasher.reset(),
@@ -512,7 +446,7 @@ impl Session<'_> {
                         saved_as,
                     )?;
                 }
-                Message::Done => {
+                Frame::Message(Message::Done) => {
                     if current.is_some() {
                         return Err(protocol("DONE in the middle of a file"));
                     }
@@ -521,12 +455,12 @@ impl Session<'_> {
                     }
                     return Ok(());
                 }
-                Message::Keepalive => {}
-                Message::Cancel(_) => return Err(Stop::PeerCancelled),
-                Message::Error { code, message } => {
+                Frame::Message(Message::Keepalive) => {}
+                Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                Frame::Message(Message::Error { code, message }) => {
                     return Err(peer_error(code, message).into());
                 }
-                _ => return Err(protocol("unexpected message during the transfer")),
+                Frame::Message(_) => return Err(protocol("unexpected message during the transfer")),
             }
         }
     }
