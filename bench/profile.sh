@@ -34,8 +34,7 @@ trap cleanup EXIT
 ferry_bin || die "no ferry binary"
 lan up 2 2>/dev/null || die "no fake LAN"
 B=$(host_ip b)
-truncate -s 3G "$WORK/recv.img" && LOOP_DEV=$(losetup --direct-io=on -f --show "$WORK/recv.img") \
-  || die "no loop device for the receive file system"
+LOOP_DEV=$(loop_image "$WORK/recv.img") || die "no loop device for the receive file system"
 
 src=$WORK/src/$DS; mkdir -p "$src"
 case "$DS" in
@@ -51,10 +50,7 @@ listening() { ip netns exec "$LAN_PREFIX-b" ss -Htln "sport = :53531" | grep -q 
 # transfer WRAP_R WRAP_S : one ferry transfer a -> b, each side's command prefixed by its wrapper
 transfer() {
   local wr=$1 ws=$2 pr ps
-  mountpoint -q "$WORK/dst" && umount "$WORK/dst"
-  mkdir -p "$WORK/dst"
-  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$LOOP_DEV" && mount "$LOOP_DEV" "$WORK/dst" \
-    || die "could not make the receive file system"
+  fresh_ext4 "$LOOP_DEV" "$WORK/dst" || die "could not make the receive file system"
   sync
   # shellcheck disable=SC2086
   ip netns exec "$LAN_PREFIX-b" env FERRY_CONFIG_DIR="$(mktemp -d "$WORK/cfg-XXXX")" $wr "$FERRY" receive --dir "$WORK/dst" --yes --once \

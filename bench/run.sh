@@ -23,7 +23,7 @@
 #   KEEP=1                             keep the scratch dir (logs, raw results)
 #
 # Per cell: MB/s (10^6 bytes/s) = bytes / wall time from the sender's start until both sides
-# have exited (receivers write to a disk dir under /tmp; ferry and refcopy fsync every file, nc
+# have exited (receivers write where RECV_FS says; ferry and refcopy make every file durable, nc
 # does not); CPU % = (user+sys) / wall of each side; peak RSS from /usr/bin/time -v. Sources are
 # warm in the page cache. Tools take turns within each round (refcopy, ferry, refcopy, ferry, ...)
 # so a slow spell of the disk hits them alike, and before every run the disk is left to settle:
@@ -81,8 +81,7 @@ case "$RECV_FS" in
   tmp) ;;
   tmpfs) mount -t tmpfs -o size=3g ferry-bench "$DST_ROOT" || die "could not mount a tmpfs";;
   fresh) need_tools mkfs.ext4:e2fsprogs losetup:mount || die "missing tools"
-         truncate -s 3G "$WORK/recv.img" || die "no room for the receive file system"
-         LOOP_DEV=$(losetup --direct-io=on -f --show "$WORK/recv.img") || die "no loop device";;
+         LOOP_DEV=$(loop_image "$WORK/recv.img") || die "no loop device for the receive file system";;
   *) die "RECV_FS: fresh, tmp or tmpfs";;
 esac
 rustc -O --edition 2021 -o "$WORK/refcopy" "$ROOT/bench/refcopy.rs" || die "refcopy did not build"
@@ -122,11 +121,7 @@ dataset_dir() {
 # on, every run was slower than the last: creating a file right after thousands had been deleted
 # there cost up to 0.6 ms instead of 10 us (strace of openat), so each run measured how much the
 # runs before it had deleted. A new file system per run does not show it.
-fresh_fs() {
-  mountpoint -q "$DST_ROOT" && { umount "$DST_ROOT" || return 1; }
-  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$LOOP_DEV" || return 1
-  mount "$LOOP_DEV" "$DST_ROOT"
-}
+fresh_fs() { fresh_ext4 "$LOOP_DEV" "$DST_ROOT"; }
 
 dirty_kb() { awk '/^(Dirty|Writeback):/ {s += $2} END {print s}' /proc/meminfo; }
 settle() {  # flush, then wait (at most 30 s) until under 4 MiB is dirty or in writeback

@@ -2,7 +2,7 @@
 #
 # Expects: ROOT (repo root), LAN_PREFIX, SUBNET, WORK (a scratch dir this run owns).
 # Provides: lan (the netns-lan.sh wrapper), host_ip, in_host, ferry_in, bg_ferry, wait_exit,
-# wait_until, tree_hash, dir_bytes, need_tools, ferry_bin, now_ms.
+# wait_until, tree_hash, dir_bytes, need_tools, ferry_bin, now_ms, loop_image, fresh_ext4.
 
 LAN_SH="$ROOT/lan/netns-lan.sh"
 lan() { "$LAN_SH" "$@"; }
@@ -109,6 +109,19 @@ need_tools() {
   command -v apt-get >/dev/null || { echo "apt-get not found: install ${missing[*]} by hand" >&2; return 1; }
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# loop_image FILE : a 3 GiB image file attached to a loop device with direct I/O (so its writes
+# reach the same disk without a second page cache); prints the device.
+loop_image() { truncate -s 3G "$1" && losetup --direct-io=on -f --show "$1"; }
+
+# fresh_ext4 DEV DIR : makes a new, empty ext4 on DEV (inode tables written now, not by a
+# background thread during the measurement) and mounts it on DIR, unmounting what was there.
+# The benchmarks receive into one per run: see "fresh_fs" in bench/run.sh for why.
+fresh_ext4() {
+  mountpoint -q "$2" && { umount "$2" || return 1; }
+  mkdir -p "$2"
+  mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0,nodiscard "$1" && mount "$1" "$2"
 }
 
 # ferry_bin : sets FERRY to $FERRY_BIN, or builds the release binary of this checkout.

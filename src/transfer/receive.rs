@@ -302,8 +302,12 @@ impl Session<'_> {
     fn wait_decision(&mut self, decisions: &Receiver<Decision>) -> Result<Option<Decision>, Stop> {
         self.reader.set_poll(GLANCE).map_err(|e| conn_stop(e.into()))?;
         let decided = self.wait_decision_glancing(decisions);
-        self.reader.set_poll(POLL).map_err(|e| conn_stop(e.into()))?;
-        decided
+        // Back to normal reads whatever happened (a cancel still drains the socket); the
+        // decision's own error, if any, is the one worth reporting.
+        let restored = self.reader.set_poll(POLL);
+        let decided = decided?;
+        restored.map_err(|e| conn_stop(e.into()))?;
+        Ok(decided)
     }
 
     fn wait_decision_glancing(&mut self, decisions: &Receiver<Decision>) -> Result<Option<Decision>, Stop> {
