@@ -17,8 +17,11 @@
 #   DISCOVERY_SAMPLES=20               discovery latency samples
 #   RECV_FS=fresh                      where receivers write: "fresh" (default) = a new ext4 file
 #                                      system made before every run (a loop device with direct I/O
-#                                      on a file in /tmp, so the same disk); "tmp" = a folder in
-#                                      /tmp itself; "tmpfs" = memory (everything but the disk)
+#                                      on a file in /tmp, so the same disk); "ram-ext4" = the same
+#                                      but the image is in memory (/dev/shm): a real ext4 with its
+#                                      journal and flushes, on a "disk" whose speed does not swing;
+#                                      "tmp" = a folder in /tmp itself; "tmpfs" = memory (no file
+#                                      system work at all)
 #   OUT=file.md                        also write the markdown report there
 #   KEEP=1                             keep the scratch dir (logs, raw results)
 #
@@ -66,6 +69,7 @@ cleanup() {
   lan down >/dev/null 2>&1
   mountpoint -q "$WORK/recv" 2>/dev/null && umount "$WORK/recv"
   [ -n "${LOOP_DEV:-}" ] && losetup -d "$LOOP_DEV"
+  [ -n "${RAM_IMG:-}" ] && rm -f "$RAM_IMG"
   if [ "${KEEP:-0}" = 1 ]; then log "scratch dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -75,14 +79,17 @@ if [[ " $TOOLS " = *" ferry-base "* ]]; then
   [ -x "${FERRY_BASE_BIN:-}" ] || die "TOOLS has ferry-base: set FERRY_BASE_BIN to a ferry binary"
 fi
 RECV_FS=${RECV_FS:-fresh}
-DST_ROOT=$WORK/recv LOOP_DEV=""
+DST_ROOT=$WORK/recv LOOP_DEV="" RAM_IMG=""
 mkdir -p "$DST_ROOT"
 case "$RECV_FS" in
   tmp) ;;
   tmpfs) mount -t tmpfs -o size=3g ferry-bench "$DST_ROOT" || die "could not mount a tmpfs";;
   fresh) need_tools mkfs.ext4:e2fsprogs losetup:mount || die "missing tools"
          LOOP_DEV=$(loop_image "$WORK/recv.img") || die "no loop device for the receive file system";;
-  *) die "RECV_FS: fresh, tmp or tmpfs";;
+  ram-ext4) need_tools mkfs.ext4:e2fsprogs losetup:mount || die "missing tools"
+         RAM_IMG=$(mktemp /dev/shm/ferry-bench.XXXXXX) || die "no room in /dev/shm"
+         LOOP_DEV=$(loop_image "$RAM_IMG") || die "no loop device for the receive file system";;
+  *) die "RECV_FS: fresh, ram-ext4, tmp or tmpfs";;
 esac
 rustc -O --edition 2021 -o "$WORK/refcopy" "$ROOT/bench/refcopy.rs" || die "refcopy did not build"
 lan up 3 2>/dev/null || die "could not build the fake LAN"
@@ -116,6 +123,15 @@ dataset_dir() {
   echo "$d/$name"
 }
 
+recv_fs_words() {
+  case "$RECV_FS" in
+    fresh) echo "new ext4 per run on a loop device, direct I/O, image in /tmp";;
+    ram-ext4) echo "new ext4 per run on a loop device whose image is in memory (/dev/shm)";;
+    tmp) echo "a folder in /tmp";;
+    tmpfs) echo "memory";;
+  esac
+}
+
 # ---- one measured run -----------------------------------------------------------------------
 # fresh_fs : a new, empty ext4 under $DST_ROOT. On the root file system of the VM this was written
 # on, every run was slower than the last: creating a file right after thousands had been deleted
@@ -137,7 +153,7 @@ timev() {  # timev FILE KEY -> value from /usr/bin/time -v output
 # run_once LINK DATASET TOOL RUN SRC
 run_once() {
   local link=$1 ds=$2 tool=$3 run=$4 src=$5 dst=$DST_ROOT/dst r s t0 t1 rc_s rc_r bytes
-  if [ "$RECV_FS" = fresh ]; then fresh_fs || { log "could not make the receive file system"; return 1; }; fi
+  if [ -n "$LOOP_DEV" ]; then fresh_fs || { log "could not make the receive file system"; return 1; }; fi
   rm -rf "$dst"; mkdir -p "$dst"; settle
   local rt=$WORK/time-r.txt st=$WORK/time-s.txt cfg_r cfg_s
   cfg_r=$(mktemp -d "$WORK/cfg-XXXX"); cfg_s=$(mktemp -d "$WORK/cfg-XXXX")
@@ -251,6 +267,6 @@ lan shape "" 2>/dev/null
 [ "$DISCOVERY_SAMPLES" -gt 0 ] && discovery
 
 MACHINE="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r), \
-$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), /tmp on $(df -PT /tmp | awk 'NR==2 {print $1 " (" $2 ")"}'), receivers wrote to: $RECV_FS ($( [ "$RECV_FS" = fresh ] && echo "new ext4 per run on a loop device, direct I/O, image in /tmp"; [ "$RECV_FS" = tmp ] && echo "a folder in /tmp"; [ "$RECV_FS" = tmpfs ] && echo "memory")); \
+$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), /tmp on $(df -PT /tmp | awk 'NR==2 {print $1 " (" $2 ")"}'), receivers wrote to: $RECV_FS ($(recv_fs_words)); \
 load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$ROOT/bench/report.py" "$RESULTS" "$CEIL" "$DISC" "$WORK/scales.tsv" "$MACHINE" "$QUICK $RUNS" | tee "${OUT:-/dev/null}"
