@@ -120,6 +120,16 @@ def main():
         return (f"; run by run: median {statistics.median(ratios):.2f}×, "
                 f"{a} ahead in {ahead} of {len(ratios)}")
 
+    def paired_ds(link, ds, need):
+        """Data sets take turns too: ferry's run n of ds against its run n of the big file."""
+        rb = {r["run"]: r["mbs"] for r in cells.get((link, "big", "ferry"), [])}
+        ratios = [r["mbs"] / rb[r["run"]] for r in cells.get((link, ds, "ferry"), []) if r["run"] in rb]
+        if not ratios:
+            return ""
+        held = sum(x >= need for x in ratios)
+        return (f"; run by run: median {statistics.median(ratios):.2f}×, "
+                f"{min(ratios):.2f}–{max(ratios):.2f}, ≥ {need} in {held} of {len(ratios)}")
+
     f_big = med.get(("unshaped", "big", "ferry"))
     r_big = med.get(("unshaped", "big", "refcopy"))
     if f_big and r_big:
@@ -133,7 +143,7 @@ def main():
             fv = med.get((link, ds, "ferry"))
             if fv:
                 p(f"| {DATA_LABEL[ds]} ≥ {need} × ferry's 1 GiB rate ({link}) | {fv:.0f} vs {fb:.0f} MB/s "
-                  f"({fv / fb:.2f}×) | {verdict(fv >= need * fb)} |")
+                  f"({fv / fb:.2f}×{paired_ds(link, ds, need)}) | {verdict(fv >= need * fb)} |")
     fb_base = med.get(("unshaped", "big", "ferry-base"))
     for ds in ["big", "mid", "small"]:
         fv, bv = med.get(("unshaped", ds, "ferry")), med.get(("unshaped", ds, "ferry-base"))

@@ -28,8 +28,10 @@
 # Per cell: MB/s (10^6 bytes/s) = bytes / wall time from the sender's start until both sides
 # have exited (receivers write where RECV_FS says; ferry and refcopy make every file durable, nc
 # does not); CPU % = (user+sys) / wall of each side; peak RSS from /usr/bin/time -v. Sources are
-# warm in the page cache. Tools take turns within each round (refcopy, ferry, refcopy, ferry, ...)
-# so a slow spell of the disk hits them alike, and before every run the disk is left to settle:
+# warm in the page cache. Data sets and tools take turns: round n runs every data set with every
+# tool (big: refcopy, ferry; mid: refcopy, ferry; ...; then round n+1), so a slow spell of the disk
+# hits them alike and the ratios the targets ask for (tool to tool, data set to data set) can be
+# taken run by run. Before every run the disk is left to settle:
 # `sync`, then a wait until the kernel has no dirty or writeback pages left (so one run's
 # writeback does not slow the next).
 # Host a sends, host b receives, host c watches discovery. Namespaces: ${LAN_PREFIX}-* (flanb).
@@ -253,10 +255,11 @@ for link in $LINKS; do
   esac
   printf '%s\t%s\n' "$link" "$scale" >>"$WORK/scales.tsv"
   ceiling "$link"
-  for ds in $DATASETS; do
-    src=$(dataset_dir "$ds" "$scale")
-    BYTES_NOW=$(dir_bytes "$src")
-    for ((run = 1; run <= RUNS; run++)); do
+  for ds in $DATASETS; do dataset_dir "$ds" "$scale" >/dev/null; done
+  for ((run = 1; run <= RUNS; run++)); do
+    for ds in $DATASETS; do
+      src=$(dataset_dir "$ds" "$scale")
+      BYTES_NOW=$(dir_bytes "$src")
       for tool in $TOOLS; do
         run_once "$link" "$ds" "$tool" "$run" "$src" || log "(run not counted)"
       done

@@ -146,7 +146,10 @@ impl Meter {
         }
     }
 
-    /// Emits now whatever the clock says (end of a file).
+    /// Emits now whatever the clock says: once, when everything was sent or received. (Not at
+    /// the end of every file: a folder of small photos ended thousands of files a second, and
+    /// every event wakes the front end — more than it can show, and processor time the
+    /// transfer needed. Files report their end with their own event.)
     pub fn flush(&mut self, ctx: &Ctx) {
         self.emit(ctx, Instant::now());
     }

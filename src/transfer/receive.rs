@@ -134,6 +134,7 @@ struct Current {
 fn next_frame<'r>(
     reader: &'r mut FrameReader,
     writer: &mut FrameWriter,
+    mut finisher: Option<&mut Finisher>,
     ctx: &Ctx,
     last_heard: &mut Instant,
 ) -> Result<Frame<'r>, Stop> {
@@ -147,9 +148,13 @@ fn next_frame<'r>(
         if reader.fill().map_err(conn_stop)? {
             break;
         }
-        // Nothing to read for a moment: a good time to send the file results queued so far.
+        // Nothing to read for a moment: a good time to send the file results queued so far, and
+        // to hand the files checked so far to the finisher.
         if writer.queued() > 0 {
             writer.flush().map_err(|e| write_stop(ctx, e))?;
+        }
+        if let Some(f) = finisher.as_mut() {
+            f.hand_over();
         }
     }
     *last_heard = Instant::now();
@@ -286,7 +291,7 @@ impl Session<'_> {
     /// The next control message (KEEPALIVE skipped); DATA here is a protocol error.
     fn next_message(&mut self) -> Result<Message, Stop> {
         loop {
-            match next_frame(&mut self.reader, &mut self.writer, self.ctx, &mut self.last_heard)? {
+            match next_frame(&mut self.reader, &mut self.writer, None, self.ctx, &mut self.last_heard)? {
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
                 Frame::Message(m) => return Ok(m),
@@ -349,15 +354,23 @@ impl Session<'_> {
     ) -> Result<(), Stop> {
         let ctx = self.ctx;
         let mut meter = Meter::new(bytes_total);
-        let finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
+        let mut finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
         let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
         let mut current: Option<Current> = None;
         let mut next_allowed = 0usize;
         loop {
+            finisher.tick();
             for done in finisher.ready() {
                 finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
             }
-            match next_frame(&mut self.reader, &mut self.writer, ctx, &mut self.last_heard)? {
+            let frame = next_frame(
+                &mut self.reader,
+                &mut self.writer,
+                Some(&mut finisher),
+                ctx,
+                &mut self.last_heard,
+            )?;
+            match frame {
                 Frame::Data(bytes) => {
                     let Some(cur) = current.as_mut() else {
                         return Err(protocol("file data outside a file"));
@@ -425,7 +438,6 @@ impl Session<'_> {
                             saved_as,
                         )?,
                     }
-                    meter.flush(ctx);
                 }
                 Frame::Message(Message::FileSkip { index, .. }) => {
                     let i = index as usize;
@@ -454,6 +466,7 @@ impl Session<'_> {
                     if current.is_some() {
                         return Err(protocol("DONE in the middle of a file"));
                     }
+                    meter.flush(ctx);
                     for done in finisher.finish() {
                         finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
                     }
