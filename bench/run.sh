@@ -22,16 +22,19 @@
 #                                      journal and flushes, on a "disk" whose speed does not swing;
 #                                      "tmp" = a folder in /tmp itself; "tmpfs" = memory (no file
 #                                      system work at all)
+#   WARM=1                             before each run, read the sources and fill and free memory
+#                                      (see warm_up: this VM hands freed memory to its host)
 #   OUT=file.md                        also write the markdown report there
 #   KEEP=1                             keep the scratch dir (logs, raw results)
 #
 # Per cell: MB/s (10^6 bytes/s) = bytes / wall time from the sender's start until both sides
 # have exited (receivers write where RECV_FS says; ferry and refcopy make every file durable, nc
 # does not); CPU % = (user+sys) / wall of each side; peak RSS from /usr/bin/time -v. Sources are
-# warm in the page cache. Data sets and tools take turns: round n runs every data set with every
+# read into the page cache before each run (warm_up). Data sets and tools take turns: round n runs every data set with every
 # tool (big: refcopy, ferry; mid: refcopy, ferry; ...; then round n+1), so a slow spell of the disk
 # hits them alike and the ratios the targets ask for (tool to tool, data set to data set) can be
-# taken run by run. Before every run the disk is left to settle:
+# taken run by run; even rounds run the tools in reverse order. Before every run the disk is left
+# to settle:
 # `sync`, then a wait until the kernel has no dirty or writeback pages left (so one run's
 # writeback does not slow the next).
 # Host a sends, host b receives, host c watches discovery. Namespaces: ${LAN_PREFIX}-* (flanb).
@@ -72,6 +75,7 @@ cleanup() {
   mountpoint -q "$WORK/recv" 2>/dev/null && umount "$WORK/recv"
   [ -n "${LOOP_DEV:-}" ] && losetup -d "$LOOP_DEV"
   [ -n "${RAM_IMG:-}" ] && rm -f "$RAM_IMG"
+  rm -f "${WARM_FILE:-}"
   if [ "${KEEP:-0}" = 1 ]; then log "scratch dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -81,6 +85,7 @@ if [[ " $TOOLS " = *" ferry-base "* ]]; then
   [ -x "${FERRY_BASE_BIN:-}" ] || die "TOOLS has ferry-base: set FERRY_BASE_BIN to a ferry binary"
 fi
 RECV_FS=${RECV_FS:-fresh}
+WARM=${WARM:-1} WARM_FILE=/dev/shm/ferry-bench-warm.$$
 DST_ROOT=$WORK/recv LOOP_DEV="" RAM_IMG=""
 mkdir -p "$DST_ROOT"
 case "$RECV_FS" in
@@ -147,6 +152,22 @@ settle() {  # flush, then wait (at most 30 s) until under 4 MiB is dirty or in w
   wait_until 30 eval '[ "$(dirty_kb)" -lt 4096 ]' || log "disk still busy ($(dirty_kb) KiB dirty)"
 }
 
+# warm_up SRC : the sender's files in the page cache, and memory for the receiver's page cache that
+# the VM's host really backs. This VM hands freed memory back to its host (virtio-balloon free
+# page reporting, and DAMON pages out cold page cache); writing into such memory again faults on
+# the host, and a run that met it was 2-3x slower: 1 GiB of 5 MiB files right after the small
+# files took 3.4-3.6 s instead of 1.2-1.7 s, perf showing 39 % of all samples in
+# copy_folio_from_iter_atomic (the receiver's write() copying into fresh page cache). So before
+# each run: read the sources, then fill and free memory a little larger than what the run
+# writes, so the run's page cache comes from memory the host has just backed. (WARM=0: off.)
+warm_up() {
+  local mib
+  find "$1" -type f -exec cat {} + >/dev/null
+  mib=$(( BYTES_NOW / MIB * 5 / 4 + 64 ))
+  dd if=/dev/zero of="$WARM_FILE" bs=1M count="$mib" status=none 2>/dev/null
+  rm -f "$WARM_FILE"
+}
+
 listening() { in_host "$1" ss -Htln "sport = :$2" | grep -q LISTEN; }
 timev() {  # timev FILE KEY -> value from /usr/bin/time -v output
   awk -F': ' -v k="$2" '$1 ~ k {print $2}' "$1" | tr -d ' '
@@ -157,6 +178,7 @@ run_once() {
   local link=$1 ds=$2 tool=$3 run=$4 src=$5 dst=$DST_ROOT/dst r s t0 t1 rc_s rc_r bytes
   if [ -n "$LOOP_DEV" ]; then fresh_fs || { log "could not make the receive file system"; return 1; }; fi
   rm -rf "$dst"; mkdir -p "$dst"; settle
+  [ "$WARM" = 1 ] && warm_up "$src"
   local rt=$WORK/time-r.txt st=$WORK/time-s.txt cfg_r cfg_s
   cfg_r=$(mktemp -d "$WORK/cfg-XXXX"); cfg_s=$(mktemp -d "$WORK/cfg-XXXX")
   case "$tool" in
@@ -260,7 +282,10 @@ for link in $LINKS; do
     for ds in $DATASETS; do
       src=$(dataset_dir "$ds" "$scale")
       BYTES_NOW=$(dir_bytes "$src")
-      for tool in $TOOLS; do
+      # Odd rounds run the tools in the given order, even rounds the other way round, so
+      # neither is always the one that runs first after another data set.
+      order=$TOOLS; [ $((run % 2)) = 0 ] && order=$(echo "$TOOLS" | tr ' ' '\n' | tac | tr '\n' ' ')
+      for tool in $order; do
         run_once "$link" "$ds" "$tool" "$run" "$src" || log "(run not counted)"
       done
     done
