@@ -63,14 +63,21 @@ impl Finisher {
             .name(name)
             .spawn(move || {
                 let written = |jobs: &[Job]| jobs.iter().map(|j| j.part.written()).sum::<u64>();
+                // Small files are not sent to the disk while they are received (one small disk
+                // request each, on the receiving thread); they start here, as they arrive, so the
+                // disk works while the network does and the batch's flush finds little left — at
+                // the end of a transfer over a real link that flush is time the person waits.
+                let kick = |jobs: &mut [Job]| jobs.iter_mut().for_each(|j| j.part.write_back_now());
                 while let Ok(mut batch) = job_rx.recv() {
+                    kick(&mut batch);
                     // Gather what arrives in the next moments: every batch costs a couple of waits
                     // for the disk, whatever its size. A big file goes alone, at once.
                     let deadline = Instant::now() + GATHER_FOR;
                     let mut bytes = written(&batch);
                     while batch.len() < MAX_BATCH && bytes < GATHER_BYTES {
                         match job_rx.recv_deadline(deadline) {
-                            Ok(more) => {
+                            Ok(mut more) => {
+                                kick(&mut more);
                                 bytes += written(&more);
                                 batch.extend(more);
                             }

@@ -141,9 +141,16 @@ impl PartFile {
         self.written_back = self.written;
     }
 
+    /// Starts writing what is not on its way to the disk yet (see [`PartFile::start_writeback`]).
+    pub fn write_back_now(&mut self) {
+        if self.written > self.written_back {
+            self.start_writeback();
+        }
+    }
+
     /// The last bytes are in. A big file's tail goes to the disk at once, like the rest of it
-    /// did; small files are left to the batch flush ([`persist_all`]), where the system writes
-    /// many of them in one go instead of sending the disk one small request per file.
+    /// did; small files are left to the finisher thread, which starts them in handfuls
+    /// ([`PartFile::write_back_now`]) so the receiving thread does not pay for it.
     pub fn done_writing(&mut self) {
         if self.written >= WRITEBACK_TAIL_FROM {
             self.start_writeback();
