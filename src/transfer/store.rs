@@ -191,10 +191,11 @@ impl PartFile {
     /// Closes a named file, which is moved by its name (Windows cannot rename an open file). A
     /// nameless one stays open: its handle is all there is to name it by.
     fn ready_to_place(&mut self) -> io::Result<()> {
-        let file = self.file.take().ok_or_else(closed)?;
-        #[cfg(target_os = "linux")]
-        if let Temp::Unnamed = self.temp {
-            self.file = Some(file);
+        self.file.as_ref().ok_or_else(closed)?;
+        match self.temp {
+            Temp::Named(_) => self.file = None,
+            #[cfg(target_os = "linux")]
+            Temp::Unnamed => {}
         }
         Ok(())
     }
