@@ -110,10 +110,15 @@ def main():
     def verdict(ok):
         return "met" if ok else "**not met**"
 
+    def run_ratios(cell_a, cell_b):
+        """Tools and data sets take turns, so run n of two cells met about the same moment of the
+        machine: the ratios of such pairs."""
+        rb = {r["run"]: r["mbs"] for r in cells.get(cell_b, [])}
+        return [r["mbs"] / rb[r["run"]] for r in cells.get(cell_a, []) if r["run"] in rb]
+
     def paired(link, ds, a, b):
-        """Runs take turns, so run n of a and of b met the same disk: ratios of such pairs."""
-        rb = {r["run"]: r["mbs"] for r in cells.get((link, ds, b), [])}
-        ratios = [r["mbs"] / rb[r["run"]] for r in cells.get((link, ds, a), []) if r["run"] in rb]
+        """Tool a against tool b, run by run."""
+        ratios = run_ratios((link, ds, a), (link, ds, b))
         if not ratios:
             return ""
         ahead = sum(x >= 1 for x in ratios)
@@ -121,9 +126,8 @@ def main():
                 f"{a} ahead in {ahead} of {len(ratios)}")
 
     def paired_ds(link, ds, need):
-        """Data sets take turns too: ferry's run n of ds against its run n of the big file."""
-        rb = {r["run"]: r["mbs"] for r in cells.get((link, "big", "ferry"), [])}
-        ratios = [r["mbs"] / rb[r["run"]] for r in cells.get((link, ds, "ferry"), []) if r["run"] in rb]
+        """Ferry's run n of ds against its run n of the big file."""
+        ratios = run_ratios((link, ds, "ferry"), (link, "big", "ferry"))
         if not ratios:
             return ""
         held = sum(x >= need for x in ratios)

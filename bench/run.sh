@@ -30,13 +30,12 @@
 # Per cell: MB/s (10^6 bytes/s) = bytes / wall time from the sender's start until both sides
 # have exited (receivers write where RECV_FS says; ferry and refcopy make every file durable, nc
 # does not); CPU % = (user+sys) / wall of each side; peak RSS from /usr/bin/time -v. Sources are
-# read into the page cache before each run (warm_up). Data sets and tools take turns: round n runs every data set with every
-# tool (big: refcopy, ferry; mid: refcopy, ferry; ...; then round n+1), so a slow spell of the disk
-# hits them alike and the ratios the targets ask for (tool to tool, data set to data set) can be
-# taken run by run; even rounds run the tools in reverse order. Before every run the disk is left
-# to settle:
-# `sync`, then a wait until the kernel has no dirty or writeback pages left (so one run's
-# writeback does not slow the next).
+# read into the page cache before each run (warm_up). Data sets and tools take turns: round n
+# runs every data set with every tool (big: refcopy, ferry; mid: refcopy, ferry; ...; then round
+# n+1), so a slow spell of the disk hits them alike and the ratios the targets ask for (tool to
+# tool, data set to data set) can be taken run by run; even rounds run the tools in reverse
+# order. Before every run the disk is left to settle: `sync`, then a wait until the kernel has no
+# dirty or writeback pages left (so one run's writeback does not slow the next).
 # Host a sends, host b receives, host c watches discovery. Namespaces: ${LAN_PREFIX}-* (flanb).
 set -uo pipefail
 
