@@ -2,7 +2,9 @@
 //!
 //! The layers, bottom up (arrows point one way only):
 //!
+//! * [`text`] — untrusted text made fit to show (terminal and window alike). Pure.
 //! * [`protocol`] — the wire format: discovery datagrams, TCP frames, messages, limits. Pure.
+//! * [`events`] — the vocabulary the layers share: events, peers, outcomes, errors, timings.
 //! * [`discovery`] — announcing ourselves over UDP broadcast and keeping the table of peers.
 //! * [`transfer`] — sending and receiving one batch over one TCP connection; safe names and
 //!   atomic writes on the receiving side.
@@ -15,8 +17,10 @@
 pub mod cli;
 pub mod discovery;
 pub mod engine;
+pub mod events;
 pub mod protocol;
 pub mod settings;
+pub mod text;
 pub mod thumbnail;
 pub mod transfer;
 pub mod ui;

@@ -37,7 +37,7 @@ use crossbeam_channel::Sender;
 pub use net::broadcast_targets;
 use worker::{Control, Worker};
 
-use crate::engine::Peer;
+use crate::events::Peer;
 use crate::protocol::{InstanceId, Os};
 
 /// Most peers kept in the table; new peers beyond it are ignored until one leaves.

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::DiscoveryEvent;
-use crate::engine::{Peer, PeerSource};
+use crate::events::{Peer, PeerSource};
 use crate::protocol::{InstanceId, Os};
 
 pub(super) struct PeerTable {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Receiver;
 
 use super::*;
-use crate::engine::PeerSource;
+use crate::events::PeerSource;
 use crate::protocol::{Datagram, DatagramKind, MAX_DATAGRAM};
 
 /// Long enough that a test passing within it proves the query/reply path, not a periodic announce.

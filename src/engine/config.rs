@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
+use crate::events::Timing;
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
 
 #[derive(Clone, Debug)]
@@ -60,36 +60,6 @@ impl EngineConfig {
             remembered_peers: Vec::new(),
             thumbnails: false,
             timing: Timing::default(),
-        }
-    }
-}
-
-/// Every period and deadline the engine keeps; tests shorten them.
-#[derive(Clone, Debug)]
-pub struct Timing {
-    /// Announce ourselves this often (with ±20 % jitter so nodes started together spread out).
-    pub announce_interval: Duration,
-    /// A peer not heard from for this long leaves the table (about three announce periods).
-    pub peer_timeout: Duration,
-    /// HELLO and OFFER must be exchanged within this.
-    pub handshake_timeout: Duration,
-    /// A connection with no progress for this long is dropped.
-    pub idle_timeout: Duration,
-    /// While a side waits (for a person's answer, say), it sends a KEEPALIVE this often.
-    pub keepalive_interval: Duration,
-    /// Most connections handled at once, incoming; more are refused.
-    pub max_incoming: usize,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            announce_interval: Duration::from_secs(2),
-            peer_timeout: Duration::from_millis(6500),
-            handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(30),
-            keepalive_interval: Duration::from_secs(5),
-            max_incoming: 16,
         }
     }
 }

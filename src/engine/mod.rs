@@ -19,8 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+pub use crate::events::*;
 pub use api::*;
-pub use config::{EngineConfig, Timing, env, parse_broadcast_target};
+pub use config::{EngineConfig, env, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
 use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};

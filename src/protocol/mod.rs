@@ -185,30 +185,23 @@ impl<'de> serde::Deserialize<'de> for InstanceId {
     }
 }
 
-/// Makes a device name from the network fit to show: control and bidi-override characters go,
-/// white space is trimmed, and at most [`MAX_DISPLAY_NAME_CHARS`] characters stay. `None` when
+/// Makes a device name from the network fit to show: white space (tabs and line breaks too)
+/// becomes plain spaces, every other hidden character ([`crate::text`]: controls, bidi and other format characters) goes, spaces at
+/// both ends are trimmed, and at most [`MAX_DISPLAY_NAME_CHARS`] characters stay. `None` when
 /// nothing printable is left.
 pub fn clean_display_name(raw: &str) -> Option<String> {
-    let cleaned: String = raw
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .filter(|&c| !c.is_control() && !is_bidi_control(c) && !is_invisible(c))
+    let cleaned: String = crate::text::chars_in_context(raw)
+        .filter_map(|(c, hidden)| match c {
+            c if c.is_whitespace() => Some(' '),
+            _ if hidden => None,
+            c => Some(c),
+        })
         .collect();
     let trimmed = cleaned.trim();
     if trimmed.is_empty() {
         return None;
     }
     Some(trimmed.chars().take(MAX_DISPLAY_NAME_CHARS).collect::<String>().trim_end().to_owned())
-}
-
-/// Characters that reorder the text around them (the "Trojan Source" family).
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Zero-width and other invisible characters that let one name pass for another.
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}')
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::engine::{Event, FileOutcome, Timing, TransferError, TransferId};
+use crate::events::{Event, FileOutcome, Timing, TransferError, TransferId};
 use crate::protocol::{CancelReason, ErrorCode, InstanceId, Os, PROTOCOL_VERSION};
 use connection::ConnError;
 

@@ -25,8 +25,9 @@
 //! Invalid UTF-8 cannot reach this module: the message decoder (`protocol::codec::Reader::str16`)
 //! already rejects it, which is why everything here takes `&str`.
 
+use crate::protocol::MAX_DEPTH;
 use crate::protocol::codec::truncate_utf8;
-use crate::protocol::{MAX_DEPTH, is_bidi_control};
+use crate::text::is_bidi_control;
 
 /// Longest path component, in bytes, that ext4, APFS, NTFS (in UTF-16 units, so more) and
 /// exFAT all accept.

@@ -15,7 +15,7 @@ use super::names::safe_relative_path;
 use super::store::PartFile;
 use super::{Ctx, End, Meter};
 use super::{Stop, conn_error, peer_error, write_stop};
-use crate::engine::{
+use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
 };
 use crate::protocol::{

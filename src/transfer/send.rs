@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use super::connection::{ConnError, FrameReader, FrameWriter, split};
 use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, Meter, Stop, conn_error, lost, peer_error, write_stop};
-use crate::engine::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
+use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
 use crate::protocol::{
     Answer, Frame, HelloPurpose, InstanceId, MAX_DEPTH, MAX_FILES, MAX_OFFER_PATH_BYTES,
     MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Message, Offer, OfferFile, Os,
