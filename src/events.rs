@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::protocol::{FileResult, InstanceId, Os};
+use crate::protocol::{CancelReason, FileResult, InstanceId, Os};
 
 /// Names one transfer, outgoing or incoming, for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -207,10 +207,12 @@ pub enum Event {
         transfer: TransferId,
         busy: bool,
     },
-    /// Someone pressed Cancel: this side (`by_peer == false`) or the other.
+    /// Someone pressed Cancel, or an app was closed: this side (`by_peer == false`) or the
+    /// other. `reason` says which: `user` (Cancel pressed) or `shutdown` (the app was closed).
     TransferCancelled {
         transfer: TransferId,
         by_peer: bool,
+        reason: CancelReason,
     },
     TransferFailed {
         transfer: TransferId,

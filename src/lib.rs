@@ -3,6 +3,7 @@
 //! The layers, bottom up (arrows point one way only):
 //!
 //! * [`text`] — untrusted text made fit to show (terminal and window alike). Pure.
+//! * [`identity`] — this device's key and certificate; fingerprints name devices.
 //! * [`protocol`] — the wire format: discovery datagrams, TCP frames, messages, limits. Pure.
 //! * [`events`] — the vocabulary the layers share: events, peers, outcomes, errors, timings.
 //! * [`discovery`] — announcing ourselves over UDP broadcast and keeping the table of peers.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod discovery;
 pub mod engine;
 pub mod events;
+pub mod identity;
 pub mod protocol;
 pub mod settings;
 pub mod text;

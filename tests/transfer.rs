@@ -311,7 +311,7 @@ fn answering_an_offer_again_and_again_does_not_stall_the_engine() {
     // The engine still takes commands while that transfer runs: a cancel goes through at once.
     rx.commands.send(Command::Cancel(offer.transfer)).unwrap();
     rx.wait(5.0, |e| match e {
-        Event::TransferCancelled { transfer, by_peer: false } if *transfer == offer.transfer => Some(()),
+        Event::TransferCancelled { transfer, by_peer: false, .. } if *transfer == offer.transfer => Some(()),
         Event::TransferFinished { .. } => panic!("the cancel was not handled while the transfer ran"),
         _ => None,
     });

@@ -15,7 +15,7 @@ use ferry::engine::{
     Command, Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, Peer, PeerInfo, PeerSource,
     TransferError, TransferId,
 };
-use ferry::protocol::{FileResult, InstanceId, Os};
+use ferry::protocol::{CancelReason, FileResult, InstanceId, Os};
 use ferry::settings::{Language, Settings};
 use ferry::ui::history::History;
 use ferry::ui::worker::Inbox;
@@ -318,7 +318,11 @@ fn an_offer_cancelled_by_the_sender_leaves_the_queue() {
     let mut rig = rig();
     rig.event(Event::IncomingOffer(offer(TransferId(7), "Kitchen PC", &["x.jpg"])));
     assert!(rig.harness.query_by_label("x.jpg").is_some());
-    rig.event(Event::TransferCancelled { transfer: TransferId(7), by_peer: true });
+    rig.event(Event::TransferCancelled {
+        transfer: TransferId(7),
+        by_peer: true,
+        reason: CancelReason::User,
+    });
     assert!(rig.harness.query_by_label("x.jpg").is_none());
     rig.no_command();
 }

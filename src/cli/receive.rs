@@ -97,7 +97,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     return Ok(ExitCode::from(if problems == 0 { 0 } else { 1 }));
                 }
             }
-            Event::TransferCancelled { transfer, by_peer } => {
+            Event::TransferCancelled { transfer, by_peer, .. } => {
                 out.end_bar(transfer);
                 out.say(if by_peer {
                     "The sender cancelled. Nothing unfinished was kept."

@@ -94,7 +94,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 });
                 3
             }
-            Event::TransferCancelled { transfer, by_peer } if transfer == id => {
+            Event::TransferCancelled { transfer, by_peer, .. } if transfer == id => {
                 out.end_bar(id);
                 out.say(if by_peer { "The receiver cancelled." } else { "Cancelled." });
                 if cancel_sent { 130 } else { 4 }

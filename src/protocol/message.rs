@@ -151,7 +151,8 @@ impl FileResult {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// A person pressed Cancel.
     User = 1,

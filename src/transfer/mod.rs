@@ -89,7 +89,7 @@ pub struct Ctx {
 pub enum End {
     Finished(Vec<FileOutcome>),
     Declined { busy: bool },
-    Cancelled { by_peer: bool },
+    Cancelled { by_peer: bool, reason: CancelReason },
     Failed(TransferError),
 }
 
@@ -99,7 +99,7 @@ impl Ctx {
         (self.emit)(match end {
             End::Finished(files) => Event::TransferFinished { transfer, files },
             End::Declined { busy } => Event::TransferDeclined { transfer, busy },
-            End::Cancelled { by_peer } => Event::TransferCancelled { transfer, by_peer },
+            End::Cancelled { by_peer, reason } => Event::TransferCancelled { transfer, by_peer, reason },
             End::Failed(error) => Event::TransferFailed { transfer, error },
         });
     }
@@ -185,7 +185,8 @@ fn write_stop(ctx: &Ctx, e: io::Error) -> Stop {
 /// Why a transfer stopped before its natural end, inside `send` and `receive`.
 enum Stop {
     Cancelled(CancelReason),
-    PeerCancelled,
+    /// The other side sent CANCEL, for this reason.
+    PeerCancelled(CancelReason),
     Failed(TransferError),
 }
 

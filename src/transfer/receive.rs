@@ -54,9 +54,9 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
             let _ = session.writer.send_last(&Message::Cancel(reason));
             session.writer.finish();
             session.reader.drain(Duration::from_secs(1));
-            End::Cancelled { by_peer: false }
+            End::Cancelled { by_peer: false, reason }
         }
-        Err(Stop::PeerCancelled) => End::Cancelled { by_peer: true },
+        Err(Stop::PeerCancelled(reason)) => End::Cancelled { by_peer: true, reason },
         Err(Stop::Failed(e)) => {
             if let TransferError::Protocol(detail) = &e {
                 let _ = session
@@ -293,7 +293,7 @@ impl Session<'_> {
         loop {
             match next_frame(&mut self.reader, &mut self.writer, None, self.ctx, &mut self.last_heard)? {
                 Frame::Message(Message::Keepalive) => {}
-                Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
                 Frame::Message(m) => return Ok(m),
                 Frame::Data(_) => return Err(protocol("file data out of place")),
             }
@@ -329,7 +329,7 @@ impl Session<'_> {
             while let Some(frame) = self.reader.poll_frame().map_err(conn_stop)? {
                 match frame {
                     Frame::Message(Message::Keepalive) => self.last_heard = Instant::now(),
-                    Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                    Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
                     _ => return Err(protocol("unexpected frame while the offer is open")),
                 }
             }
@@ -473,7 +473,7 @@ impl Session<'_> {
                     return Ok(());
                 }
                 Frame::Message(Message::Keepalive) => {}
-                Frame::Message(Message::Cancel(_)) => return Err(Stop::PeerCancelled),
+                Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
                 Frame::Message(Message::Error { code, message }) => {
                     return Err(peer_error(code, message).into());
                 }

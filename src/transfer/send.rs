@@ -71,8 +71,8 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         total_bytes,
     });
 
-    if ctx.cancel.requested().is_some() {
-        return Ok(End::Cancelled { by_peer: false });
+    if let Some(reason) = ctx.cancel.requested() {
+        return Ok(End::Cancelled { by_peer: false, reason });
     }
     let stream = TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout)
         .map_err(|e| TransferError::Unreachable(format!("{}: {e}", req.to)))?;
@@ -122,9 +122,9 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             let _ = writer.send_last(&Message::Cancel(reason));
             writer.finish();
             inbox.wait_closed(Duration::from_secs(1));
-            End::Cancelled { by_peer: false }
+            End::Cancelled { by_peer: false, reason }
         }
-        Err(Stop::PeerCancelled) => End::Cancelled { by_peer: true },
+        Err(Stop::PeerCancelled(reason)) => End::Cancelled { by_peer: true, reason },
         Err(Stop::Failed(e)) => End::Failed(e),
     };
     writer.finish();
@@ -150,14 +150,14 @@ fn wait_answer(
             let _ = writer.send_last(&Message::Cancel(reason));
             writer.finish();
             reader.drain(Duration::from_secs(1));
-            return Ok(Waited::End(End::Cancelled { by_peer: false }));
+            return Ok(Waited::End(End::Cancelled { by_peer: false, reason }));
         }
         match reader.poll_frame().map_err(conn_error)? {
             None => {}
             Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
             Some(Frame::Message(Message::Answer(a))) => return Ok(Waited::Answer(a)),
-            Some(Frame::Message(Message::Cancel(_))) => {
-                return Ok(Waited::End(End::Cancelled { by_peer: true }));
+            Some(Frame::Message(Message::Cancel(reason))) => {
+                return Ok(Waited::End(End::Cancelled { by_peer: true, reason }));
             }
             Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
             Some(other) => return Err(TransferError::Protocol(format!("expected ANSWER, got {other:?}"))),
@@ -278,7 +278,7 @@ fn handle_peer_message(
             Ok(())
         }
         Message::Keepalive => Ok(()),
-        Message::Cancel(_) => Err(Stop::PeerCancelled),
+        Message::Cancel(reason) => Err(Stop::PeerCancelled(reason)),
         Message::Error { code, message } => Err(peer_error(code, message).into()),
         other => Err(TransferError::Protocol(format!("unexpected {other:?}")).into()),
     }

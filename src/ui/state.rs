@@ -224,7 +224,7 @@ impl AppState {
                 self.end(transfer, Status::Finished { saved, total });
             }
             Event::TransferDeclined { transfer, busy } => self.end(transfer, Status::Declined { busy }),
-            Event::TransferCancelled { transfer, by_peer } => {
+            Event::TransferCancelled { transfer, by_peer, .. } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
                 self.end(transfer, Status::Cancelled { by_peer });
             }
