@@ -10,8 +10,13 @@
 //! ([`DeviceIdentity::localsend_fingerprint`]). That is why the certificate is stored and not
 //! made anew at every start: the same key in a new certificate would be a new LocalSend device.
 //!
+//! [`verify`] holds the certificate checks both ends of a TLS connection make (self-signed
+//! certificates, handshake signatures always verified, optional pinning) and the cipher order.
+//!
 //! A missing, unreadable or corrupt identity is replaced by a new one with a warning; it is never
 //! a crash. Replacing it makes this device new to everyone who knew it ([`DeviceIdentity::reset`]).
+
+pub mod verify;
 
 use std::fmt;
 use std::io::{self, Write};
