@@ -222,11 +222,13 @@ fn the_connection_cap_refuses_extra_connections_politely() {
 
 /// A receiver that accepts, then stops reading (as if the link were cut): returns the sender's
 /// transfer id and the fake receiver's socket (kept open so nothing closes).
-fn stalled_receiver(tx: &Node, size: u64) -> (ferry::engine::TransferId, TcpStream) {
+/// A receiver that accepts and then reads nothing; the source folder lives as long as the
+/// returned handle (it used to be kept for ever: 200 MB left in /tmp by every run).
+fn stalled_receiver(tx: &Node, size: u64) -> (ferry::engine::TransferId, (TcpStream, tempfile::TempDir)) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let src = tempfile::tempdir().unwrap().keep();
-    write_random(&src.join("big.bin"), size, 5);
-    let id = tx.send(listener.local_addr().unwrap(), vec![src.join("big.bin")]);
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("big.bin"), size, 5);
+    let id = tx.send(listener.local_addr().unwrap(), vec![src.path().join("big.bin")]);
     let (mut s, _) = listener.accept().unwrap();
     read_until(&mut s, |m| matches!(m, Message::Hello(_)));
     s.write_all(&frame(&hello())).unwrap();
@@ -234,7 +236,7 @@ fn stalled_receiver(tx: &Node, size: u64) -> (ferry::engine::TransferId, TcpStre
     s.write_all(&frame(&Message::Answer(Answer::AcceptAll))).unwrap();
     // Wait until the sender is streaming, then read nothing more.
     tx.wait(10.0, |e| matches!(e, Event::Progress { transfer, .. } if *transfer == id).then_some(()));
-    (id, s)
+    (id, (s, src))
 }
 
 #[test]
