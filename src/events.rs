@@ -69,12 +69,19 @@ pub struct PeerInfo {
     pub addr: SocketAddr,
 }
 
-/// One file of an incoming offer, as the sender described it.
+/// One file of an offer: as the sender described it, and (receiving side) the name it will be
+/// stored under.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct OfferedFile {
-    /// The relative path the sender gave, `/`-separated, for display (it is made safe only when
-    /// saved).
+    /// The relative path exactly as the sender gave it, `/`-separated. Untrusted: shown only
+    /// through `text::display`. (`offered_name` in JSON.)
+    #[serde(rename = "offered_name")]
     pub path: String,
+    /// Receiving side: the relative path, `/`-separated, this file will be stored under
+    /// (`transfer::names`, PROTOCOL.md §9.1) — before the " (1)" a name gets if it is taken when
+    /// the file arrives — or `None` when its name cannot be made safe, so it will not be saved.
+    /// Sending side: always `None` (the receiver decides).
+    pub saved_name: Option<String>,
     pub size: u64,
     /// A small JPEG, or empty.
     #[serde(skip)]

@@ -141,7 +141,9 @@ fn unsafe_names_are_refused_and_nothing_escapes() {
     let mut s = TcpStream::connect(rx.addr()).unwrap();
     s.write_all(&frame(&hello())).unwrap();
     read_until(&mut s, |m| matches!(m, Message::Hello(_)));
-    let names = ["../escape.txt", "/etc/passwd-ferry", "ok.txt", "a/../../b.txt", "CON", "C:evil"];
+    // (`CON` used to be here: since issue 14 it is saved as `CON_`, see tests/names.rs.)
+    let names =
+        ["../escape.txt", "/etc/passwd-ferry", "ok.txt", "a/../../b.txt", "..\\..\\win.ini", "C:evil"];
     s.write_all(&frame(&Message::Offer(Offer {
         file_count: names.len() as u32,
         total_bytes: 2 * names.len() as u64,

@@ -98,6 +98,61 @@ fn duplicate_names_get_a_number_instead_of_overwriting() {
     assert_eq!(read("photo (2).jpg"), b"second");
 }
 
+/// Issue 14: names that are legal on the sender's disk but not on every disk arrive under safe
+/// names — an odd character costs a character, never the file — and the offer says which name
+/// each file will be saved under.
+#[test]
+fn odd_names_arrive_under_safe_names_and_the_offer_says_which() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    let odd = src.path().join("Odd");
+    std::fs::create_dir(&odd).unwrap();
+    // Offered → stored, in the order the sender offers them (sorted by name).
+    let cases = [
+        ("AC\\DC.mp3", "AC_DC.mp3"),
+        ("CON.jpg", "CON_.jpg"),
+        ("He said \"hi\".jpg", "He said _hi_.jpg"),
+        ("IMG.JPG", "IMG.JPG"),
+        ("Meeting: notes.txt", "Meeting_ notes.txt"),
+        ("What?.jpg", "What_.jpg"),
+        ("a|b.png", "a_b.png"),
+        ("cafe\u{301}.txt", "café.txt"),
+        ("img.jpg", "img.jpg"),
+        ("invoice\u{200B}.pdf", "invoice.pdf"),
+        ("x.jpg.", "x.jpg"),
+        ("👨\u{200D}👩\u{200D}👧 family.jpg", "👨\u{200D}👩\u{200D}👧 family.jpg"),
+    ];
+    for (offered, _) in cases {
+        std::fs::write(odd.join(offered), offered).unwrap();
+    }
+    tx.send(rx.addr(), vec![odd.clone()]);
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    let listed: Vec<(String, Option<String>)> =
+        offer.files.iter().map(|f| (f.path.clone(), f.saved_name.clone())).collect();
+    let want: Vec<(String, Option<String>)> =
+        cases.iter().map(|(o, s)| (format!("Odd/{o}"), Some(format!("Odd/{s}")))).collect();
+    assert_eq!(listed, want);
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
+
+    let files = finished(&rx, 30.0);
+    assert!(files.iter().all(|f| f.result == FileResult::Saved), "{files:?}");
+    // `img.jpg` differs from `IMG.JPG` only in case: numbered, as on a case-insensitive disk.
+    let stored = |s: &str| if s == "img.jpg" { "img (1).jpg".to_owned() } else { s.to_owned() };
+    for (f, (offered, saved)) in files.iter().zip(cases) {
+        let at = rx.received().join("Odd").join(stored(saved));
+        assert_eq!(f.saved_as.as_deref(), Some(at.as_path()), "{offered:?}");
+        assert_eq!(std::fs::read_to_string(&at).unwrap(), offered, "{offered:?}");
+    }
+    let mut want: Vec<String> = cases.iter().map(|(_, s)| format!("Odd/{}", stored(s))).collect();
+    want.sort();
+    assert_eq!(tree(&rx.received()), want);
+    assert!(finished(&tx, 10.0).iter().all(|f| f.result == FileResult::Saved));
+}
+
 #[test]
 fn declining_writes_nothing_and_both_sides_know() {
     let tx = Node::start("sender");

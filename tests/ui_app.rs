@@ -116,6 +116,7 @@ fn offer(id: TransferId, from: &str, names: &[&str]) -> IncomingOffer {
         .enumerate()
         .map(|(i, n)| OfferedFile {
             path: (*n).into(),
+            saved_name: ferry::transfer::names::safe_relative_path(n).ok().map(|p| p.join("/")),
             size: 1_000_000 * (i as u64 + 1),
             thumbnail: Vec::new(),
         })
@@ -311,6 +312,38 @@ fn an_offer_shows_its_files_and_accept_decline_answer_it() {
         other => panic!("expected Answer, got {other:?}"),
     }
     assert!(rig.harness.query_by_label_contains("Devices nearby").is_some(), "back to the main screen");
+}
+
+/// Issue 14: the prompt lists each file under the name it will be saved as; the sender's own
+/// name is in its tooltip; a name that cannot be saved is shown as sent (escaped) and says so.
+#[test]
+fn an_offer_shows_the_names_files_will_be_saved_under() {
+    let mut rig = rig();
+    let names = ["What?.jpg", "invoice\u{200B}.pdf", "IMG_1.jpg", "../escape.txt"];
+    rig.event(Event::IncomingOffer(offer(TransferId(9), "Kitchen PC", &names)));
+    assert!(rig.harness.query_by_label("What_.jpg").is_some());
+    assert!(rig.harness.query_by_label("invoice.pdf").is_some());
+    assert!(rig.harness.query_by_label("IMG_1.jpg").is_some());
+    assert!(rig.harness.query_by_label("../escape.txt").is_some(), "refused: shown as sent");
+    assert!(rig.harness.query_by_label_contains("What?").is_none(), "the original only on hover");
+
+    rig.harness.get_by_label("What_.jpg").hover();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label_contains("Sent as “What?.jpg”").is_some(), "tooltip");
+    rig.harness.get_by_label("invoice.pdf").hover();
+    rig.harness.run();
+    assert!(
+        rig.harness.query_by_label_contains("Sent as “invoice\\u{200b}.pdf”").is_some(),
+        "the original is shown escaped, so the person sees what was odd about it"
+    );
+    rig.harness.get_by_label("../escape.txt").hover();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label_contains("can't be saved").is_some());
+
+    // Choosing files: the checkboxes are named after the saved names too.
+    rig.harness.get_by_label("Choose files…").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_role_and_label(egui::accesskit::Role::CheckBox, "What_.jpg").is_some());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `ferry receive`: wait for offers, ask (or accept with `--yes`), save, report.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -11,8 +11,9 @@ use indicatif::HumanBytes;
 
 use super::output::{Output, count_and_size, saved};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer};
+use crate::engine::{Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile};
 use crate::protocol::FileResult;
+use crate::text::display;
 
 /// Files listed in a terminal prompt before "... and N more".
 const PROMPT_LIST: usize = 20;
@@ -89,6 +90,17 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     .filter(|f| !matches!(f.result, FileResult::Saved | FileResult::NotAccepted))
                     .count();
                 out.say(format!("Saved {} in {}.", saved(&files), dir.display()));
+                let renamed: Vec<String> =
+                    files.iter().filter_map(|f| saved_as_another_name(f, &dir)).collect();
+                for line in renamed.iter().take(PROMPT_LIST) {
+                    out.say(line);
+                }
+                if renamed.len() > PROMPT_LIST {
+                    out.say(format!(
+                        "  ... and {} more saved under another name",
+                        renamed.len() - PROMPT_LIST
+                    ));
+                }
                 if problems > 0 {
                     out.say(format!("{problems} of the files were not saved (see above)."));
                 }
@@ -135,7 +147,7 @@ fn ask(offer: &IncomingOffer) -> Decision {
         count_and_size(offer.files.len(), offer.total_bytes)
     );
     for f in offer.files.iter().take(PROMPT_LIST) {
-        let _ = writeln!(err, "  {:>10}  {}", HumanBytes(f.size).to_string(), f.path);
+        let _ = writeln!(err, "  {:>10}  {}", HumanBytes(f.size).to_string(), listed_name(f));
     }
     if offer.files.len() > PROMPT_LIST {
         let _ = writeln!(err, "  ... and {} more", offer.files.len() - PROMPT_LIST);
@@ -147,5 +159,71 @@ fn ask(offer: &IncomingOffer) -> Decision {
     match line.trim().to_lowercase().as_str() {
         "y" | "yes" => Decision::AcceptAll,
         _ => Decision::Decline,
+    }
+}
+
+/// An offered file as the prompt lists it: the name it will be saved under, and what the sender
+/// called it when that differs (`What_.jpg  (sent as “What?.jpg”)`).
+fn listed_name(f: &OfferedFile) -> String {
+    match &f.saved_name {
+        Some(saved) if *saved == f.path => display(saved).into_owned(),
+        Some(saved) => format!("{}  (sent as “{}”)", display(saved), display(&f.path)),
+        None => format!("{}  ({})", display(&f.path), FileResult::UnsafeName.describe()),
+    }
+}
+
+/// "  What?.jpg saved as ‘What_.jpg’" for a file stored under another name than it was sent
+/// with (made safe, or numbered because the name was taken); `None` for the rest.
+fn saved_as_another_name(f: &FileOutcome, dir: &Path) -> Option<String> {
+    let stored = f.saved_as.as_deref()?.strip_prefix(dir).ok()?;
+    let stored: Vec<String> =
+        stored.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let stored = stored.join("/");
+    (f.result == FileResult::Saved && stored != f.path)
+        .then(|| format!("  {} saved as ‘{}’", display(&f.path), display(&stored)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offered(path: &str, saved_name: Option<&str>) -> OfferedFile {
+        OfferedFile { path: path.into(), saved_name: saved_name.map(Into::into), size: 1, thumbnail: vec![] }
+    }
+
+    #[test]
+    fn the_prompt_lists_the_name_each_file_will_be_saved_as() {
+        assert_eq!(listed_name(&offered("a.jpg", Some("a.jpg"))), "a.jpg");
+        assert_eq!(listed_name(&offered("What?.jpg", Some("What_.jpg"))), "What_.jpg  (sent as “What?.jpg”)");
+        assert_eq!(
+            listed_name(&offered("inv\u{200b}.pdf", Some("inv.pdf"))),
+            "inv.pdf  (sent as “inv\\u{200b}.pdf”)"
+        );
+        assert_eq!(
+            listed_name(&offered("../x\u{1b}[2J", None)),
+            "../x\\u{1b}[2J  (refused: its name is not allowed)"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_files_saved_under_another_name() {
+        let dir = Path::new("/inbox");
+        let outcome = |path: &str, saved: &str, result| FileOutcome {
+            index: 0,
+            path: path.into(),
+            size: 1,
+            result,
+            saved_as: Some(dir.join(saved)),
+        };
+        let said = |f: FileOutcome| saved_as_another_name(&f, dir);
+        assert_eq!(
+            said(outcome("Trip/What?.jpg", "Trip/What_.jpg", FileResult::Saved)).as_deref(),
+            Some("  Trip/What?.jpg saved as ‘Trip/What_.jpg’")
+        );
+        assert_eq!(
+            said(outcome("a.jpg", "a (1).jpg", FileResult::Saved)).as_deref(),
+            Some("  a.jpg saved as ‘a (1).jpg’")
+        );
+        assert_eq!(said(outcome("Trip/a.jpg", "Trip/a.jpg", FileResult::Saved)), None);
     }
 }

@@ -68,6 +68,8 @@ impl Finisher {
                 // disk works while the network does and the batch's flush finds little left — at
                 // the end of a transfer over a real link that flush is time the person waits.
                 let kick = |jobs: &mut [Job]| jobs.iter_mut().for_each(|j| j.part.write_back_now());
+                // Names taken in the folders written to, kept from one batch to the next.
+                let mut taken = store::Taken::new();
                 while let Ok(mut batch) = job_rx.recv() {
                     kick(&mut batch);
                     // Gather what arrives in the next moments: every batch costs a couple of waits
@@ -85,8 +87,11 @@ impl Finisher {
                         }
                     }
                     let indices: Vec<usize> = batch.iter().map(|j| j.index).collect();
-                    let results =
-                        store::persist_all(&root, batch.into_iter().map(|j| (j.part, j.rel)).collect());
+                    let results = store::persist_all(
+                        &root,
+                        batch.into_iter().map(|j| (j.part, j.rel)).collect(),
+                        &mut taken,
+                    );
                     for (index, result) in indices.into_iter().zip(results) {
                         if done_tx.send(Finished { index, result }).is_err() {
                             return;

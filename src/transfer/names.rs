@@ -1,41 +1,58 @@
-//! Turning file names from the network into names that are safe on *this* disk.
+//! Turning file names from the network into names that are safe on *this* disk — and on any disk
+//! the receive folder may really be (an exFAT stick, a Windows share), so the rule is the same on
+//! every platform. PROTOCOL.md §9.1 states it exactly, with the vectors `tests/names_vectors.rs`
+//! checks.
 //!
-//! A peer offers paths like `Trip/day 1/IMG_0001.jpg`. Nothing about them is trusted: each
-//! `/`-separated piece must become exactly one harmless path component, or the file is refused.
-//! Harmless means, on every system Ferry runs on (Linux, macOS, Windows):
+//! A peer offers paths like `Trip/day 1/IMG_0001.jpg`. Nothing about them is trusted, but a
+//! person's file should arrive whatever its name: **an odd character costs a character, never the
+//! file.** Each `/`-separated piece becomes exactly one harmless path component:
 //!
-//! * it cannot climb out of the receive folder (`..`, `/etc`, `C:foo`, `a\b`);
-//! * it is a name Windows can create (no `<>:"|?*`, no `CON`/`NUL`/`COM1`…, no trailing dot or space);
-//! * it cannot disguise itself (no control characters, no bidi overrides that make `gpj.exe` read
-//!   as `exe.jpg`);
-//! * it fits the 255-byte limit of common file systems.
+//! * characters some supported file system cannot store (`< > : " | ? * \` and control
+//!   characters) become [`SUBSTITUTE`] (`_`);
+//! * invisible characters (Unicode category Cf: zero-width space, BOM, bidi controls …) are
+//!   removed — except what emoji need to be drawn as one picture — using the same
+//!   classification the display side uses ([`crate::text::chars_in_context`]);
+//! * the name is composed to NFC, so `café` from macOS (decomposed) and from Windows is one name;
+//! * trailing dots and white space are trimmed (Windows would strip them silently);
+//! * a Windows device name (`CON`, `nul.txt`, `COM1.log` …) gets [`DEVICE_MARKER`] after the
+//!   device word (`CON.jpg` → `CON_.jpg`);
+//! * a name over [`MAX_COMPONENT_BYTES`] is shortened, keeping its extension.
 //!
-//! Choices made here:
+//! Only what cannot be a name is **refused**: empty, `.`, `..`, nothing visible left after
+//! cleaning, and path tricks — absolute paths, drive letters (`C:`), `\` used to climb (`..\x`)
+//! or to start at the top of a disk (`\x`), more than [`MAX_DEPTH`] levels.
 //!
-//! * Names are **refused, not repaired**, except for length. A repaired name ("a_b" for "a/b")
-//!   hides that something odd was sent, and two different bad names could repair to the same one.
-//! * **Trailing** white space and dots are refused (Windows silently strips them, so `a.txt ` and
-//!   `a.txt` would be the same file there). **Leading** white space is kept: it is legal everywhere
-//!   and the name stays byte-identical to what was sent.
-//! * A name over [`MAX_COMPONENT_BYTES`] is **shortened** at a character boundary, keeping its
-//!   extension (`.jpg`) when that is at most [`MAX_EXTENSION_BYTES`] long.
-//! * Everything else — Chinese, Arabic, emoji, leading dots (`.bashrc`) — passes through
-//!   byte-identical. No Unicode normalisation is applied; the file system decides.
+//! Every accepted result `r` satisfies `safe_component(r) == Ok(r)`: the store checks names
+//! again with that, and numbering ([`numbered`], [`numbered_folder`]) keeps it true.
 //!
 //! Invalid UTF-8 cannot reach this module: the message decoder (`protocol::codec::Reader::str16`)
 //! already rejects it, which is why everything here takes `&str`.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::protocol::MAX_DEPTH;
 use crate::protocol::codec::truncate_utf8;
-use crate::text::is_bidi_control;
+use crate::text::chars_in_context;
 
 /// Longest path component, in bytes, that ext4, APFS, NTFS (in UTF-16 units, so more) and
 /// exFAT all accept.
 pub const MAX_COMPONENT_BYTES: usize = 255;
 
-/// A shortened name keeps its extension only up to this length (dot included), so `.jpg` and
-/// `.tar.gz`'s `.gz` survive while a "extension" that is really half the name does not.
+/// A shortened or numbered name keeps its extension only up to this length (dot included), so
+/// `.jpg` and `.tar.gz`'s `.gz` survive while an "extension" that is really half the name does
+/// not.
 pub const MAX_EXTENSION_BYTES: usize = 16;
+
+/// What every character a disk cannot store becomes. ASCII, typeable, the same on every system,
+/// and visibly not the original — see PROTOCOL.md §9.1 for why not the full-width lookalikes.
+pub const SUBSTITUTE: char = '_';
+
+/// Put right after a Windows device word so the name no longer is one (`CON.jpg` → `CON_.jpg`).
+pub const DEVICE_MARKER: char = '_';
+
+/// The characters Windows (and so NTFS, exFAT, FAT and SMB shares) cannot store in a name,
+/// besides control characters. `/` never reaches here: paths are split at it.
+const FORBIDDEN: &[char] = &['<', '>', ':', '"', '|', '?', '*', '\\'];
 
 /// Why a name from the network cannot be used. The messages are shown to people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,43 +65,44 @@ pub enum NameError {
     Absolute,
     #[error("the name starts with a drive letter such as \"C:\"")]
     DriveLetter,
-    #[error("the name contains a folder separator ({0:?})")]
-    Separator(char),
-    #[error("the name contains a character Windows does not allow in file names ({0:?})")]
-    ForbiddenChar(char),
-    #[error("the name contains an invisible control character")]
-    ControlChar,
-    #[error("the name contains a character that reverses the text direction, which can disguise its type")]
-    BidiControl,
-    #[error("\"{0}\" is a name Windows reserves for devices")]
-    Reserved(String),
-    #[error("the name ends with a dot or a space, which Windows would silently remove")]
-    TrailingDotOrSpace,
+    #[error("the name uses \"\\\" to reach a folder outside its own (\"..\\\")")]
+    BackslashClimb,
+    #[error("the name contains a folder separator \"/\"")]
+    Separator,
+    #[error("nothing visible is left of the name (only spaces, dots or invisible characters)")]
+    NothingVisible,
     #[error("the path has {depth} levels of folders; at most {max} are accepted")]
     TooDeep { depth: usize, max: usize },
-    #[error("the name is too long and nothing usable is left after shortening it")]
+    #[error("the name is too long and nothing visible is left after shortening it")]
     TooLong,
 }
 
-/// Checks one path component from the network and returns the name to use on disk: the same
-/// string, or a shortened one if it was over [`MAX_COMPONENT_BYTES`].
-///
-/// The result is always a single component that stays inside any folder it is joined onto, and
-/// `safe_component(result) == Ok(result)`.
+/// Turns one path component from the network into the name it is stored under, or refuses it
+/// (see the module docs and PROTOCOL.md §9.1). The result is always one component that stays
+/// inside any folder it is joined onto, and `safe_component(result) == Ok(result)`.
 pub fn safe_component(raw: &str) -> Result<String, NameError> {
-    check(raw)?;
-    if raw.len() <= MAX_COMPONENT_BYTES {
-        return Ok(raw.to_owned());
+    refuse_path_tricks(raw)?;
+    let mut name = clean_chars(raw);
+    let mut shortened = false;
+    // Marking a device name adds a byte and shortening can expose one ("CON" + spaces + "x"
+    // cut after the spaces): two rounds always settle it, the third is a safety margin.
+    for _ in 0..3 {
+        if !name.chars().any(is_visible) {
+            return Err(if shortened { NameError::TooLong } else { NameError::NothingVisible });
+        }
+        mark_device_name(&mut name);
+        if name.len() <= MAX_COMPONENT_BYTES {
+            return Ok(name);
+        }
+        name = clean_chars(&shorten(&name));
+        shortened = true;
     }
-    let short = shorten(raw)?;
-    // Cutting can expose a trailing space or a reserved stem ("CON" + 300 spaces + "x"), so the
-    // result goes through the same gate as everything else.
-    check(&short)?;
-    Ok(short)
+    Err(NameError::TooLong)
 }
 
 /// Splits a wire path (`Trip/day 1/IMG_0001.jpg`) on `/` and makes every piece safe. At most
-/// [`MAX_DEPTH`] pieces; an empty piece (`a//b`, `a/`) or a leading `/` refuses the whole path.
+/// [`MAX_DEPTH`] pieces; an empty piece (`a//b`, `a/`) or a leading `/` or `\` refuses the whole
+/// path, and so does any refused piece.
 pub fn safe_relative_path(wire_path: &str) -> Result<Vec<String>, NameError> {
     if wire_path.starts_with('/') || wire_path.starts_with('\\') {
         return Err(NameError::Absolute);
@@ -97,75 +115,114 @@ pub fn safe_relative_path(wire_path: &str) -> Result<Vec<String>, NameError> {
     wire_path.split('/').map(safe_component).collect()
 }
 
-/// The name to try when `name` is already taken: `photo.jpg` → `photo (1).jpg`, `notes` →
-/// `notes (1)`, `.bashrc` → `.bashrc (1)`. Stays within [`MAX_COMPONENT_BYTES`] by shortening
-/// the part before the extension. For a name that passed [`safe_component`] the result passes too.
+/// The name to try when file `name` is already taken: `photo.jpg` → `photo (1).jpg`, `notes` →
+/// `notes (1)`, `.bashrc` → `.bashrc (1)`, `archive.tar.gz` → `archive.tar (1).gz`. Stays within
+/// [`MAX_COMPONENT_BYTES`] by shortening the part before the extension. For a name that passed
+/// [`safe_component`] the result passes too, unchanged.
 pub fn numbered(name: &str, n: u32) -> String {
     let (stem, ext) = split_extension(name);
-    let suffix = format!(" ({n})");
-    let room = MAX_COMPONENT_BYTES.saturating_sub(suffix.len() + ext.len());
-    let stem = truncate_utf8(stem, room);
-    let mut out = String::with_capacity(stem.len() + suffix.len() + ext.len());
-    out.push_str(stem);
-    out.push_str(&suffix);
-    out.push_str(ext);
-    out
+    with_number(stem, n, ext)
 }
 
-/// Every rule except length.
-fn check(name: &str) -> Result<(), NameError> {
-    if name.is_empty() {
+/// The name to try when folder `name` is taken by something that is not a folder: the number
+/// goes at the end (`Trip.2024` → `Trip.2024 (1)`), since folders have no extension.
+pub fn numbered_folder(name: &str, n: u32) -> String {
+    with_number(name, n, "")
+}
+
+/// The form in which two names are "the same name" on a disk that ignores case and
+/// normalisation (NTFS, APFS, exFAT): NFC, then Unicode lower case. The receiver numbers a name
+/// whose key is taken, on every platform (PROTOCOL.md §9.1).
+pub fn collision_key(name: &str) -> String {
+    name.nfc().collect::<String>().to_lowercase()
+}
+
+/// Does this character show? Not white space, not a dot, not hidden (control or format
+/// characters, see [`crate::text`]), not one the Unicode standard says to draw as nothing
+/// (Default_Ignorable_Code_Point, e.g. the Hangul filler U+3164). A name needs at least one.
+pub fn is_visible(c: char) -> bool {
+    !(c.is_whitespace() || c == '.' || crate::text::is_hidden(c) || is_default_ignorable(c))
+}
+
+/// The refusals that look at the offered text itself: things that are not a name but a path.
+fn refuse_path_tricks(raw: &str) -> Result<(), NameError> {
+    if raw.is_empty() {
         return Err(NameError::Empty);
     }
-    if name == "." || name == ".." {
+    if raw == "." || raw == ".." {
         return Err(NameError::DotName);
     }
-    let mut chars = name.chars();
+    if raw.contains('/') {
+        return Err(NameError::Separator);
+    }
+    let mut chars = raw.chars();
     if let (Some(letter), Some(':')) = (chars.next(), chars.next())
         && letter.is_ascii_alphabetic()
     {
         return Err(NameError::DriveLetter);
     }
-    for c in name.chars() {
-        match c {
-            '/' | '\\' => return Err(NameError::Separator(c)),
-            '<' | '>' | ':' | '"' | '|' | '?' | '*' => return Err(NameError::ForbiddenChar(c)),
-            // `is_control` is Unicode category Cc: NUL and the rest of C0, DEL, and C1.
-            c if c.is_control() => return Err(NameError::ControlChar),
-            c if is_bidi_control(c) => return Err(NameError::BidiControl),
-            _ => {}
-        }
+    // A `\` is a character like `?` (`AC\DC.mp3` → `AC_DC.mp3`) unless, read as a Windows path,
+    // the name would start at the top of a disk or climb: `\x`, `..\x`, `a\..\b`, `a\. .\b`.
+    if raw.starts_with('\\') {
+        return Err(NameError::Absolute);
     }
-    if name.ends_with('.') || name.ends_with(char::is_whitespace) {
-        return Err(NameError::TrailingDotOrSpace);
-    }
-    if let Some(device) = reserved_device(name) {
-        return Err(NameError::Reserved(device.to_owned()));
+    if raw.contains('\\')
+        && raw.split('\\').any(|piece| !piece.is_empty() && piece.chars().all(|c| c == '.' || c == ' '))
+    {
+        return Err(NameError::BackslashClimb);
     }
     Ok(())
 }
 
-/// Windows treats `CON`, `con.txt` and `Con .tar.gz` all as the console device: the part before
-/// the first dot, without trailing spaces, compared without case.
-fn reserved_device(name: &str) -> Option<&str> {
+/// Replaces what no disk may store, removes what does not show, composes to NFC and trims the
+/// end. (Steps 1–3 of PROTOCOL.md §9.1.)
+fn clean_chars(raw: &str) -> String {
+    let mut kept = String::with_capacity(raw.len());
+    for (c, hidden) in chars_in_context(raw) {
+        if FORBIDDEN.contains(&c) || c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            // Control characters and the line/paragraph separators are line breaks, tabs and
+            // the like: a visible gap is fairer to the name than nothing.
+            kept.push(SUBSTITUTE);
+        } else if !hidden {
+            kept.push(c);
+        }
+    }
+    let mut name: String = if unicode_normalization::is_nfc(&kept) { kept } else { kept.nfc().collect() };
+    let end = name.trim_end_matches(|c: char| c == '.' || c.is_whitespace()).len();
+    name.truncate(end);
+    name
+}
+
+/// Inserts [`DEVICE_MARKER`] after a Windows device word: the part before the first dot, with
+/// trailing spaces ignored, compared without case (`CON`, `nul.txt`, `Aux .tar.gz`).
+fn mark_device_name(name: &mut String) {
     let base = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
+    if is_device_word(base) {
+        name.insert(base.len(), DEVICE_MARKER);
+    }
+}
+
+/// CON, PRN, AUX, NUL, CONIN$, CONOUT$, COM0–9, LPT0–9 and COM/LPT with the superscript digits
+/// ¹ ² ³ that Windows also maps to ports — in any case. (`COM10`, `CONSOLE` are ordinary names.)
+fn is_device_word(base: &str) -> bool {
+    if base.len() > 7 {
+        return false;
+    }
     let upper = base.to_uppercase();
-    let reserved = match upper.as_str() {
+    match upper.as_str() {
         "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
         _ => match upper.strip_prefix("COM").or_else(|| upper.strip_prefix("LPT")) {
-            // COM0-9, LPT0-9, and the superscript digits Windows also maps to ports.
             Some(digit) => {
-                matches!(digit, "0" | "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9")
-                    || matches!(digit, "¹" | "²" | "³")
+                let mut d = digit.chars();
+                matches!((d.next(), d.next()), (Some('0'..='9' | '¹' | '²' | '³'), None))
             }
             None => false,
         },
-    };
-    reserved.then_some(base)
+    }
 }
 
 /// `photo.jpg` → (`photo`, `.jpg`). A leading dot is not an extension (`.bashrc` has none), nor
-/// is one longer than [`MAX_EXTENSION_BYTES`].
+/// is a lone dot, nor one longer than [`MAX_EXTENSION_BYTES`].
 fn split_extension(name: &str) -> (&str, &str) {
     match name.rfind('.') {
         Some(dot) if dot > 0 && name.len() - dot <= MAX_EXTENSION_BYTES && name.len() - dot > 1 => {
@@ -175,223 +232,71 @@ fn split_extension(name: &str) -> (&str, &str) {
     }
 }
 
-/// Cuts an over-long (already checked) name to [`MAX_COMPONENT_BYTES`], keeping the extension.
-fn shorten(name: &str) -> Result<String, NameError> {
+/// Cuts a cleaned name that is over [`MAX_COMPONENT_BYTES`] down to it, keeping the extension.
+/// The cut is at the end of the part before the extension, at a character boundary; if that
+/// would leave nothing visible (a name that starts with hundreds of spaces), characters are
+/// dropped from the start instead, just enough for the first visible one to fit. The caller
+/// cleans the result again (a cut can leave a joiner with nothing to join, or a trailing space).
+fn shorten(name: &str) -> String {
     let (stem, ext) = split_extension(name);
-    let stem = truncate_utf8(stem, MAX_COMPONENT_BYTES - ext.len());
-    let stem = if ext.is_empty() {
-        // The cut end is now the end of the name: it must not be a dot or a space.
-        stem.trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+    let room = MAX_COMPONENT_BYTES - ext.len();
+    let head = truncate_utf8(stem, room);
+    let kept = if head.chars().any(is_visible) || ext.chars().any(is_visible) {
+        head
     } else {
-        stem
+        match stem.char_indices().find(|&(_, c)| is_visible(c)) {
+            Some((at, c)) => {
+                let mut start = (at + c.len_utf8()).saturating_sub(room);
+                while !stem.is_char_boundary(start) {
+                    start += 1;
+                }
+                truncate_utf8(&stem[start..], room)
+            }
+            None => head,
+        }
     };
-    if stem.is_empty() {
-        return Err(NameError::TooLong);
-    }
-    Ok(format!("{stem}{ext}"))
+    format!("{kept}{ext}")
+}
+
+/// `stem (n)ext`, shortening `stem` so the whole stays within [`MAX_COMPONENT_BYTES`].
+fn with_number(stem: &str, n: u32, ext: &str) -> String {
+    let suffix = format!(" ({n})");
+    let room = MAX_COMPONENT_BYTES.saturating_sub(suffix.len() + ext.len());
+    let cut = truncate_utf8(stem, room);
+    let mut out = String::with_capacity(cut.len() + suffix.len() + ext.len());
+    // A cut can leave a joiner at the end with nothing to join: drop what is hidden there now.
+    out.extend(chars_in_context(cut).filter(|&(_, hidden)| !hidden).map(|(c, _)| c));
+    out.push_str(&suffix);
+    out.push_str(ext);
+    out
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, Unicode 16): characters
+/// drawn as nothing. The format characters among them are removed from names anyway; the rest
+/// (fillers, variation selectors, the combining grapheme joiner) may stay in a name but do not
+/// make it visible.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-    use std::path::{Component, Path};
-
-    #[test]
-    fn ordinary_and_international_names_pass_byte_identical() {
-        for name in [
-            "IMG_0001.jpg",
-            "照片 2024.jpg",
-            "صورة.png",
-            "😀🎉.heic",
-            "👨‍👩‍👧 family.mov",
-            ".bashrc",
-            "..hidden",
-            "  leading space.txt",
-            "archive.tar.gz",
-            "no extension",
-            "CONSOLE.txt",
-            "COM10",
-            "a$b#c%d&e'f(g)h[i]j{k}l~m;n=o+p,q@r!s",
-        ] {
-            assert_eq!(safe_component(name).as_deref(), Ok(name), "{name:?}");
-        }
-    }
-
-    #[test]
-    fn dangerous_names_are_refused() {
-        let cases: &[(&str, NameError)] = &[
-            ("", NameError::Empty),
-            (".", NameError::DotName),
-            ("..", NameError::DotName),
-            ("C:foo", NameError::DriveLetter),
-            ("c:", NameError::DriveLetter),
-            ("a/b", NameError::Separator('/')),
-            ("..\\..\\windows", NameError::Separator('\\')),
-            ("photo.jpg:stream", NameError::ForbiddenChar(':')),
-            ("what?.txt", NameError::ForbiddenChar('?')),
-            ("a<b", NameError::ForbiddenChar('<')),
-            ("a|b", NameError::ForbiddenChar('|')),
-            ("\"quoted\"", NameError::ForbiddenChar('"')),
-            ("star*", NameError::ForbiddenChar('*')),
-            ("nul\0byte", NameError::ControlChar),
-            ("bell\u{7}", NameError::ControlChar),
-            ("line\nbreak", NameError::ControlChar),
-            ("del\u{7f}", NameError::ControlChar),
-            ("c1\u{85}x", NameError::ControlChar),
-            ("evil\u{202E}gpj.exe", NameError::BidiControl),
-            ("x\u{2067}y", NameError::BidiControl),
-            ("CON", NameError::Reserved("CON".into())),
-            ("con.txt", NameError::Reserved("con".into())),
-            ("Nul.tar.gz", NameError::Reserved("Nul".into())),
-            ("aux .txt", NameError::Reserved("aux".into())),
-            ("COM1", NameError::Reserved("COM1".into())),
-            ("lpt9.log", NameError::Reserved("lpt9".into())),
-            ("COM0", NameError::Reserved("COM0".into())),
-            ("com¹.txt", NameError::Reserved("com¹".into())),
-            ("CONOUT$", NameError::Reserved("CONOUT$".into())),
-            ("trailing.", NameError::TrailingDotOrSpace),
-            ("trailing ", NameError::TrailingDotOrSpace),
-            ("ideographic\u{3000}", NameError::TrailingDotOrSpace),
-            ("...", NameError::TrailingDotOrSpace),
-        ];
-        for (name, want) in cases {
-            assert_eq!(safe_component(name).as_ref(), Err(want), "{name:?}");
-        }
-    }
-
-    #[test]
-    fn paths_split_into_safe_components() {
-        assert_eq!(
-            safe_relative_path("Trip/day 1/IMG_0001.jpg"),
-            Ok(vec!["Trip".to_owned(), "day 1".to_owned(), "IMG_0001.jpg".to_owned()])
-        );
-        assert_eq!(safe_relative_path("/etc/passwd"), Err(NameError::Absolute));
-        assert_eq!(safe_relative_path("\\\\server\\share"), Err(NameError::Absolute));
-        assert_eq!(safe_relative_path("Trip/../../.ssh/authorized_keys"), Err(NameError::DotName));
-        assert_eq!(safe_relative_path("a//b"), Err(NameError::Empty));
-        assert_eq!(safe_relative_path("a/"), Err(NameError::Empty));
-        assert_eq!(safe_relative_path("C:/Windows"), Err(NameError::DriveLetter));
-        let ok_deep = vec!["d"; MAX_DEPTH].join("/");
-        assert_eq!(safe_relative_path(&ok_deep).map(|v| v.len()), Ok(MAX_DEPTH));
-        let too_deep = vec!["d"; MAX_DEPTH + 1].join("/");
-        assert_eq!(
-            safe_relative_path(&too_deep),
-            Err(NameError::TooDeep { depth: MAX_DEPTH + 1, max: MAX_DEPTH })
-        );
-    }
-
-    #[test]
-    fn long_names_are_shortened_keeping_the_extension() {
-        let long = format!("{}.jpg", "a".repeat(300));
-        let short = safe_component(&long).unwrap();
-        assert_eq!(short.len(), MAX_COMPONENT_BYTES);
-        assert!(short.ends_with("aaa.jpg"));
-
-        // Three-byte characters: the cut lands on a character boundary.
-        let long = format!("{}.png", "名".repeat(100));
-        let short = safe_component(&long).unwrap();
-        assert!(short.len() <= MAX_COMPONENT_BYTES && short.len() > MAX_COMPONENT_BYTES - 3);
-        assert!(short.ends_with("名.png"));
-
-        // An "extension" longer than the limit is just part of the name.
-        let long = format!("x.{}", "e".repeat(300));
-        assert_eq!(safe_component(&long).unwrap().len(), MAX_COMPONENT_BYTES);
-
-        // The cut must not leave a trailing space, or expose a reserved name.
-        let long = format!("name{}x", " ".repeat(300));
-        assert_eq!(safe_component(&long).as_deref(), Ok("name"));
-        let long = format!("CON{}x", " ".repeat(300));
-        assert_eq!(safe_component(&long), Err(NameError::Reserved("CON".into())));
-        let long = format!(".{}x", " ".repeat(300));
-        assert_eq!(safe_component(&long), Err(NameError::TooLong));
-    }
-
-    #[test]
-    fn numbered_names_keep_the_extension() {
-        assert_eq!(numbered("photo.jpg", 1), "photo (1).jpg");
-        assert_eq!(numbered("notes", 2), "notes (2)");
-        assert_eq!(numbered(".bashrc", 1), ".bashrc (1)");
-        assert_eq!(numbered("archive.tar.gz", 3), "archive.tar (3).gz");
-        let long = safe_component(&format!("{}.jpg", "b".repeat(400))).unwrap();
-        let n = numbered(&long, 9999);
-        assert!(n.len() <= MAX_COMPONENT_BYTES);
-        assert!(n.ends_with(" (9999).jpg"));
-    }
-
-    /// Everything a component must be when it comes out of `safe_component`.
-    fn assert_contained(c: &str) {
-        let base = Path::new("/base/dir");
-        let joined = base.join(c);
-        assert_eq!(joined.parent(), Some(base), "{c:?} escaped");
-        assert_eq!(joined.components().count(), base.components().count() + 1, "{c:?}");
-        assert!(
-            joined.components().skip(base.components().count()).all(|k| matches!(k, Component::Normal(_))),
-            "{c:?}"
-        );
-        assert!(c.len() <= MAX_COMPONENT_BYTES, "{c:?} too long");
-        assert_eq!(safe_component(c).as_deref(), Ok(c), "not idempotent");
-    }
-
-    fn nasty() -> impl Strategy<Value = String> {
-        let piece = prop_oneof![
-            Just(".".to_owned()),
-            Just("..".to_owned()),
-            Just("/".to_owned()),
-            Just("\\".to_owned()),
-            Just(":".to_owned()),
-            Just("C:".to_owned()),
-            Just(" ".to_owned()),
-            Just("CON".to_owned()),
-            Just("lpt1".to_owned()),
-            Just("\u{202E}".to_owned()),
-            Just("\u{0}".to_owned()),
-            Just("\u{7f}".to_owned()),
-            Just("名".to_owned()),
-            Just("😀".to_owned()),
-            Just("مرحبا".to_owned()),
-            "[a-z]{1,8}",
-            "[\\x00-\\x1f]",
-            any::<char>().prop_map(String::from),
-        ];
-        prop::collection::vec(piece, 0..120).prop_map(|v| v.concat())
-    }
-
-    proptest! {
-        #[test]
-        fn any_string_is_refused_or_contained(raw in any::<String>()) {
-            if let Ok(c) = safe_component(&raw) {
-                assert_contained(&c);
-            }
-        }
-
-        #[test]
-        fn nasty_strings_are_refused_or_contained(raw in nasty()) {
-            if let Ok(c) = safe_component(&raw) {
-                assert_contained(&c);
-                if raw.len() <= MAX_COMPONENT_BYTES {
-                    prop_assert_eq!(c, raw);
-                }
-            }
-        }
-
-        #[test]
-        fn numbered_safe_names_stay_safe(raw in nasty(), n in 1u32..=10_000) {
-            if let Ok(c) = safe_component(&raw) {
-                let numbered = numbered(&c, n);
-                assert_contained(&numbered);
-                prop_assert_ne!(numbered, c);
-            }
-        }
-
-        #[test]
-        fn paths_are_refused_or_all_contained(raw in nasty()) {
-            if let Ok(parts) = safe_relative_path(&raw) {
-                prop_assert!(!parts.is_empty() && parts.len() <= MAX_DEPTH);
-                for p in &parts {
-                    assert_contained(p);
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -172,7 +172,13 @@ impl Session<'_> {
             files.iter().map(|f| safe_relative_path(&f.path).ok()).collect();
         let offered: Vec<OfferedFile> = files
             .into_iter()
-            .map(|f| OfferedFile { path: f.path, size: f.size, thumbnail: f.thumbnail })
+            .zip(&names)
+            .map(|(f, name)| OfferedFile {
+                saved_name: name.as_ref().map(|parts| parts.join("/")),
+                path: f.path,
+                size: f.size,
+                thumbnail: f.thumbnail,
+            })
             .collect();
 
         let decision = if setup.accept_automatically {

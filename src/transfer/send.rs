@@ -66,7 +66,12 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         files: files
             .iter()
             .zip(&thumbnails)
-            .map(|(f, t)| OfferedFile { path: f.wire_path.clone(), size: f.size, thumbnail: t.clone() })
+            .map(|(f, t)| OfferedFile {
+                path: f.wire_path.clone(),
+                saved_name: None,
+                size: f.size,
+                thumbnail: t.clone(),
+            })
             .collect(),
         total_bytes,
     });

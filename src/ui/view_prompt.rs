@@ -5,7 +5,7 @@
 
 use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
 
-use super::i18n::human_size;
+use super::i18n::{Lang, human_size};
 use super::model::type_icon;
 use super::state::AppState;
 use super::view_main::preview_or_icon;
@@ -53,6 +53,8 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
             for i in range {
                 let pending = &state.offers[0];
                 let file = &pending.offer.files[i];
+                // The name it will be saved under; the sender's own is in the tooltip.
+                let shown = crate::text::display(file.saved_name.as_deref().unwrap_or(&file.path));
                 ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), ROW_HEIGHT),
                     Layout::left_to_right(Align::Center),
@@ -62,7 +64,7 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                             // The checkbox's own label is the file name, so it is named for
                             // screen readers; the visible name is drawn (elided) after it.
                             let response = ui.checkbox(&mut on, "");
-                            widgets::set_accessible_name(ui, &response, &file.path);
+                            widgets::set_accessible_name(ui, &response, &shown);
                             if response.changed() {
                                 toggled = Some(i);
                             }
@@ -70,8 +72,8 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                         preview_or_icon(
                             ui,
                             state.offered_preview(transfer, i),
-                            type_icon(&file.path),
-                            &file.path,
+                            type_icon(&shown),
+                            &shown,
                             PREVIEW_EDGE,
                         );
                         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -80,7 +82,12 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                                 egui::Label::new(RichText::new(human_size(file.size)).weak()),
                             );
                             ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
-                                ui.add(egui::Label::new(&file.path).truncate()).on_hover_text(&file.path);
+                                let name = match file.saved_name {
+                                    Some(_) => RichText::new(shown.as_ref()),
+                                    None => RichText::new(shown.as_ref()).strikethrough().weak(),
+                                };
+                                let hover = name_tooltip(state.tr.0, &shown, file);
+                                ui.add(egui::Label::new(name).truncate()).on_hover_text(hover);
                             });
                         });
                     },
@@ -144,4 +151,17 @@ fn buttons(state: &mut AppState, ui: &mut Ui) {
         }
     });
     ui.add_space(8.0);
+}
+
+/// The saved name, and below it what the sender called the file when that differs, or that it
+/// cannot be saved at all (PROTOCOL.md §9.1).
+fn name_tooltip(lang: Lang, shown: &str, file: &crate::engine::OfferedFile) -> String {
+    let original = crate::text::display(&file.path);
+    match (&file.saved_name, lang) {
+        (Some(saved), _) if *saved == file.path => shown.to_owned(),
+        (Some(_), Lang::En) => format!("{shown}\nSent as “{original}”"),
+        (Some(_), Lang::ZhCn) => format!("{shown}\n发送方的文件名：“{original}”"),
+        (None, Lang::En) => format!("{shown}\nThis file can't be saved: its name is not allowed."),
+        (None, Lang::ZhCn) => format!("{shown}\n无法保存此文件：文件名不被允许。"),
+    }
 }

@@ -12,7 +12,8 @@
 //! 2. The receiver streams data into it with [`PartFile::write_all`] and checks size and hash.
 //! 3. [`PartFile::persist`] flushes it to disk and gives it its final name inside `root`,
 //!    creating folders as needed. If the name is taken it tries `photo (1).jpg`,
-//!    `photo (2).jpg`, … Dropping a `PartFile` that was not persisted deletes it.
+//!    `photo (2).jpg`, … — "taken" also when only letter case or normalisation differs
+//!    ([`Taken`]). Dropping a `PartFile` that was not persisted deletes it.
 //!
 //! Why the temporary file lives in `root` and not in the final folder: the final folder may not
 //! exist yet when data starts arriving, and `root` is on the same file system as every folder
@@ -33,10 +34,11 @@
 //!
 //! **Folders.** Every folder below `root` is entered without following symlinks (Unix: `openat`
 //! with `O_NOFOLLOW | O_DIRECTORY` relative to the parent's handle, so the check and the use
-//! cannot be split by a swap; elsewhere: `symlink_metadata` before use). A symlink or a file
-//! where a folder should be refuses the file. A folder that already exists is **merged into**:
-//! a second batch with `Trip/IMG_1.jpg` lands next to the first one's, as `Trip/IMG_1 (1).jpg`
-//! if that name is taken. Simple, and never overwrites.
+//! cannot be split by a swap; elsewhere: `symlink_metadata` before use). A folder that already
+//! exists — also under another letter case — is **merged into**: a second batch with
+//! `Trip/IMG_1.jpg` lands next to the first one's, as `Trip/IMG_1 (1).jpg` if that name is
+//! taken. A symlink or a file where a folder should be is never entered: the folder becomes
+//! `Trip (1)` instead, so no file is lost ([`Taken::enter`]). Simple, and never overwrites.
 //!
 //! [`sweep_stale_parts`] removes `.part` files a crash left behind.
 
@@ -46,6 +48,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use super::names;
+
+mod taken;
+pub use taken::Taken;
 
 /// Temporary files are named `PART_PREFIX + 32 hex digits + PART_SUFFIX`.
 const PART_PREFIX: &str = ".ferry-";
@@ -179,7 +184,7 @@ impl PartFile {
     ///
     /// The file must have been created in `root` (see the module docs); on error it is deleted.
     pub fn persist(self, root: &Path, rel: &[String]) -> io::Result<PathBuf> {
-        persist_all(root, vec![(self, rel.to_vec())]).pop().expect("one result per file")
+        persist_all(root, vec![(self, rel.to_vec())], &mut Taken::new()).pop().expect("one result per file")
     }
 
     /// Step one of persisting: the bytes reach the disk.
@@ -200,10 +205,14 @@ impl PartFile {
         Ok(())
     }
 
-    /// Step two: the final name, in the folder returned (not yet flushed itself).
-    fn place(mut self, dir: &platform::Dir, file_name: &str) -> io::Result<PathBuf> {
+    /// Step two: the final name, in the folder returned (not yet flushed itself). Names `taken`
+    /// knows of are not even tried.
+    fn place(mut self, dir: &platform::Dir, file_name: &str, taken: &mut Taken) -> io::Result<PathBuf> {
         for n in 0..=MAX_NUMBERED_TRIES {
             let candidate = if n == 0 { file_name.to_owned() } else { names::numbered(file_name, n) };
+            if !taken.looks_free(dir, &candidate) {
+                continue;
+            }
             let placed = match &self.temp {
                 Temp::Named(path) => dir.place(path, &candidate),
                 #[cfg(target_os = "linux")]
@@ -211,11 +220,12 @@ impl PartFile {
             };
             match placed {
                 Ok(()) => {
+                    taken.record(dir, &candidate);
                     self.persisted = true;
                     self.file = None;
                     return Ok(dir.path().join(candidate));
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken.record(dir, &candidate),
                 Err(e) => return Err(e),
             }
         }
@@ -231,8 +241,12 @@ impl PartFile {
 /// flushed once, so the new names survive a power cut. On journaling file systems a flush commits
 /// everything written so far, so a batch costs about two commits instead of two per file — what
 /// makes thousands of small files fast. One result per file, in order; a file whose step fails is
-/// deleted.
-pub fn persist_all(root: &Path, files: Vec<(PartFile, Vec<String>)>) -> Vec<io::Result<PathBuf>> {
+/// deleted. `taken` carries the names known to be taken from one batch of a transfer to the next.
+pub fn persist_all(
+    root: &Path,
+    files: Vec<(PartFile, Vec<String>)>,
+    taken: &mut Taken,
+) -> Vec<io::Result<PathBuf>> {
     let mut results: Vec<Option<io::Result<PathBuf>>> = Vec::with_capacity(files.len());
     let mut ready = Vec::with_capacity(files.len());
     // Every flush waits for the disk to empty its cache; on Linux one `syncfs` flushes the whole
@@ -270,13 +284,13 @@ pub fn persist_all(root: &Path, files: Vec<(PartFile, Vec<String>)>) -> Vec<io::
                 None => {
                     let mut dir = platform::Dir::open_root(root)?;
                     for folder in folders {
-                        dir = dir.enter(folder)?;
+                        dir = taken.enter(&dir, folder)?;
                     }
                     touched.push((folders.to_vec(), dir));
                     touched.len() - 1
                 }
             };
-            part.place(&touched[at].1, file_name)
+            part.place(&touched[at].1, file_name, taken)
         })());
     }
     // Best effort: some file systems refuse to sync a folder, and the data is already on disk.

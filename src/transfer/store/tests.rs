@@ -60,6 +60,7 @@ fn a_batch_is_persisted_together_with_one_result_per_file() {
             (make(b"d"), rel(&["..", "escape.jpg"])),
             (make(b"e"), rel(&["top.txt"])),
         ],
+        &mut Taken::new(),
     );
     let paths: Vec<_> = results.iter().map(|r| r.as_ref().ok().cloned()).collect();
     assert_eq!(
@@ -188,25 +189,29 @@ fn a_planted_symlink_at_the_final_name_is_never_followed() {
     assert!(std::fs::symlink_metadata(root.path().join("photo.jpg")).unwrap().file_type().is_symlink());
 }
 
+/// A symlink, or a file, where a folder should be is never entered; the folder gets a number
+/// instead, so the file still arrives (PROTOCOL.md §9.1) and nothing lands outside.
 #[cfg(unix)]
 #[test]
-fn a_symlinked_or_blocked_folder_is_refused_and_nothing_lands_outside() {
+fn a_symlinked_or_blocked_folder_is_never_entered_and_the_file_lands_beside_it() {
     use std::os::unix::fs::symlink;
     let root = tempfile::tempdir().unwrap();
+    let r = root.path();
     let outside = tempfile::tempdir().unwrap();
-    symlink(outside.path(), root.path().join("Trip")).unwrap();
-    std::fs::create_dir(root.path().join("Real")).unwrap();
-    symlink(outside.path(), root.path().join("Real/deeper")).unwrap();
-    std::fs::write(root.path().join("AFile"), b"").unwrap();
+    symlink(outside.path(), r.join("Trip")).unwrap();
+    std::fs::create_dir(r.join("Real")).unwrap();
+    symlink(outside.path(), r.join("Real/deeper")).unwrap();
+    std::fs::write(r.join("AFile"), b"").unwrap();
 
+    let mut got = Vec::new();
     for parts in [&["Trip", "a.jpg"][..], &["Real", "deeper", "a.jpg"], &["AFile", "a.jpg"]] {
-        let err = receive(root.path(), parts, b"evil").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{parts:?}: {err}");
+        got.push(receive(r, parts, b"evil").unwrap());
     }
+    assert_eq!(got, [r.join("Trip (1)/a.jpg"), r.join("Real/deeper (1)/a.jpg"), r.join("AFile (1)/a.jpg")]);
     assert!(listing(outside.path()).is_empty());
-    // The temporary files were removed when persist failed.
-    assert_eq!(listing(root.path()), ["AFile", "Real", "Trip"]);
-    assert_eq!(listing(&root.path().join("Real")), ["deeper"]);
+    assert_eq!(listing(r), ["AFile", "AFile (1)", "Real", "Trip", "Trip (1)"]);
+    assert_eq!(listing(&r.join("Real")), ["deeper", "deeper (1)"]);
+    assert!(std::fs::symlink_metadata(r.join("Trip")).unwrap().file_type().is_symlink());
 }
 
 #[cfg(unix)]

@@ -48,6 +48,19 @@ impl Dir {
         &self.path
     }
 
+    /// The names in this folder (read through the handle), for [`super::Taken`].
+    pub fn names(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.fd)? {
+            let name = entry?.file_name().to_bytes().to_vec();
+            if name != b"." && name != b".." {
+                names.push(std::ffi::OsStr::from_bytes(&name).to_owned());
+            }
+        }
+        Ok(names)
+    }
+
     /// Moves `tmp` to `name` in this folder; `ErrorKind::AlreadyExists` if the name is taken.
     pub fn place(&self, tmp: &Path, name: &str) -> io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]

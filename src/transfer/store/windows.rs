@@ -35,6 +35,11 @@ impl Dir {
         &self.path
     }
 
+    /// The names in this folder, for [`super::Taken`].
+    pub fn names(&self) -> io::Result<Vec<std::ffi::OsString>> {
+        std::fs::read_dir(&self.path)?.map(|e| e.map(|e| e.file_name())).collect()
+    }
+
     pub fn place(&self, tmp: &Path, name: &str) -> io::Result<()> {
         let target = self.path.join(name);
         match std::fs::hard_link(tmp, &target) {
