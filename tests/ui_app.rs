@@ -828,6 +828,7 @@ fn chosen_files_stay_until_delivered_cancel_offers_try_again_and_clear_finished_
     rig.harness.get_by_label("Send to Kitchen PC").click();
     rig.harness.run();
     rig.no_command(); // already on its way there
+    assert!(rig.harness.query_by_label("These files are on their way to Kitchen PC.").is_some());
     rig.harness.get_by_label_contains("Anna's laptop,").click();
     rig.harness.run();
     rig.harness.get_by_label("Send to Anna's laptop").click();

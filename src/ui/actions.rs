@@ -121,7 +121,7 @@ impl AppState {
 
     /// The chosen files are on their way to the selected device right now (so a second click
     /// does not send them twice).
-    fn already_sending(&self) -> bool {
+    pub fn already_sending(&self) -> bool {
         let Some(peer) = self.selected_peer() else { return false };
         let paths = self.sendable_paths();
         self.transfers.iter().any(|t| {

@@ -299,6 +299,13 @@ impl Tr {
         }
     }
 
+    pub fn already_sending(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("These files are on their way to {peer}."),
+            Lang::ZhCn => format!("这些文件正在发送到 {peer}。"),
+        }
+    }
+
     pub fn waiting_for(&self, peer: &str) -> String {
         match self.0 {
             Lang::En => format!("Waiting for {peer}…"),

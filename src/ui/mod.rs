@@ -46,6 +46,11 @@ pub const PRESELECT_ENV: &str = "FERRY_PRESELECT";
 /// When set, every frame's duration is printed to standard error (performance checks).
 pub const FRAME_LOG_ENV: &str = "FERRY_FRAME_LOG";
 
+/// Shown when the window speaks Chinese but no font on this system can draw it.
+const NO_CJK_FONT: &str = "Chinese text can't be drawn: no Chinese font is installed. Install one (Debian, \
+                           Ubuntu: sudo apt install fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts) \
+                           and restart Ferry, or choose English in Settings.";
+
 /// The app icon (a 128×128 PNG).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 
@@ -238,11 +243,15 @@ pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
         options,
         Box::new(move |cc| {
             let _ = egui_ctx.set(cc.egui_ctx.clone());
-            if let Ok(Ok(found)) = fonts.map(|t| t.join()) {
-                fonts::install(&cc.egui_ctx, found);
-            }
+            let found = fonts.map(|t| t.join()).ok().and_then(Result::ok).unwrap_or_default();
+            let no_cjk = !fonts::has_cjk(&found);
+            fonts::install(&cc.egui_ctx, found);
             apply_theme(&cc.egui_ctx, theme);
             let mut state = AppState::new(init)?;
+            if no_cjk && state.tr.0 == i18n::Lang::ZhCn {
+                // Said in English: without the font, Chinese would be boxes.
+                state.warn(NO_CJK_FONT.to_owned());
+            }
             state.engine_down = engine_down;
             state.discovery_port = discovery_port;
             state.add_chosen(preselect);

@@ -262,6 +262,8 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
             ui.label(RichText::new(state.tr.pick_device_first()).weak());
         } else if state.chosen.is_empty() {
             ui.label(RichText::new(state.tr.pick_files_first()).weak());
+        } else if let Some(peer) = state.selected_peer().filter(|_| state.already_sending()) {
+            ui.label(RichText::new(state.tr.already_sending(&shown(&peer.name))).weak());
         }
     });
 }

@@ -214,7 +214,7 @@ fn history(state: &AppState, ui: &mut Ui, names: &mut Namer, click: &mut Option<
         };
         ui.horizontal(|ui| {
             if let Some(when) = &when {
-                ui.label(RichText::new(when).weak().monospace());
+                ui.label(RichText::new(when).weak());
             }
             if let Some(file) = &entry.saved_file
                 && let Some(dir) = file.parent()
