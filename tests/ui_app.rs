@@ -692,6 +692,25 @@ fn unreadable_files_are_flagged_and_left_out_and_send_needs_something_readable()
     let (_, paths) = send_command(&rig);
     assert_eq!(paths, vec![good.clone()], "only what can be read is offered");
 
+    // A file that vanishes after it was measured: the send fails, the list is measured again and
+    // flags it, and Try again leaves it out.
+    let later = rig.dir.path().join("later.jpg");
+    std::fs::write(&later, b"soon gone").unwrap();
+    pick(&mut rig, vec![later.clone()]);
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    let (id, paths) = send_command(&rig);
+    assert_eq!(paths, vec![good.clone(), later.clone()]);
+    std::fs::remove_file(&later).unwrap();
+    let error = TransferError::SourceUnreadable { path: later.display().to_string(), reason: "gone".into() };
+    rig.event(Event::TransferFailed { transfer: id, error });
+    rig.wait_for("the list to flag it", |h| {
+        h.query_by_label("3 items can't be sent and will be left out.").is_some()
+    });
+    rig.harness.get_by_label("Try sending 2 files to Kitchen PC again").click();
+    rig.harness.run();
+    assert_eq!(send_command(&rig).1, vec![good.clone()], "Try again leaves the vanished file out");
+
     rig.harness.get_by_label("Clear all").click();
     rig.harness.run();
     pick(&mut rig, vec![gone]);

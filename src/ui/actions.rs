@@ -170,8 +170,14 @@ impl AppState {
     pub fn retry(&mut self, id: TransferId) {
         let Some(i) = self.transfers.iter().position(|t| t.id == id) else { return };
         let old = self.transfers.remove(i);
-        if let Some(addr) = old.peer_addr {
-            self.start_send(&old.peer_name, addr, old.paths, old.files, old.bytes_total);
+        // Paths the send list has since found unreadable are left out of the new try.
+        let unreadable =
+            |p: &PathBuf| self.chosen.iter().any(|c| &c.path == p && c.measured.is_some() && !c.sendable());
+        let paths: Vec<PathBuf> = old.paths.iter().filter(|p| !unreadable(p)).cloned().collect();
+        if let Some(addr) = old.peer_addr
+            && !paths.is_empty()
+        {
+            self.start_send(&old.peer_name, addr, paths, old.files, old.bytes_total);
         }
     }
 

@@ -253,6 +253,14 @@ impl AppState {
             }
             Event::TransferFailed { transfer, error } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
+                if matches!(error, crate::engine::TransferError::SourceUnreadable { .. })
+                    && !self.chosen.is_empty()
+                {
+                    // Something chosen went away after it was measured: measure the list again,
+                    // so the row is flagged and Try again and Send leave it out.
+                    let paths: Vec<PathBuf> = self.chosen.iter().map(|c| c.path.clone()).collect();
+                    self.workers.submit(Job::Measure(paths));
+                }
                 self.end(transfer, Status::Failed(error.to_string()));
             }
             Event::Stopped => self.engine_down = true,
