@@ -195,7 +195,7 @@ pub enum ComputerKind {
     Laptop,
     Desktop,
     Tablet,
-    /// Not known (virtual machines report "other"), or Windows: "PC".
+    /// Not known (virtual machines report "other"); "PC" on Windows.
     Computer,
 }
 
@@ -394,9 +394,22 @@ mod platform {
         command_output("/usr/bin/id", &["-F"])
     }
 
+    /// The account's display name ("Anna Schmidt"; for a Microsoft account the name on it). The
+    /// login name is no substitute there: it is often the first five letters of an e-mail address.
     #[cfg(windows)]
     pub fn real_name() -> Option<String> {
-        None // the login name (USERNAME) is used; the display name would need a Win32 call
+        #[link(name = "secur32")]
+        unsafe extern "system" {
+            fn GetUserNameExW(format: i32, name: *mut u16, size: *mut u32) -> u8;
+        }
+        const NAME_DISPLAY: i32 = 3;
+        let mut buffer = [0u16; 256];
+        let mut len = buffer.len() as u32;
+        // SAFETY: the buffer and its length live on this stack; the call writes at most `len`
+        // UTF-16 units and sets `len` to the count written (without the terminating zero).
+        let ok = unsafe { GetUserNameExW(NAME_DISPLAY, buffer.as_mut_ptr(), &mut len) } != 0;
+        let name = String::from_utf16(buffer.get(..len as usize)?).ok()?;
+        (ok && !name.trim().is_empty()).then(|| name.trim().to_owned())
     }
 
     #[cfg(not(any(unix, windows)))]
@@ -440,7 +453,36 @@ mod platform {
         }
     }
 
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    /// A computer with a battery is a laptop (or a tablet); one without is a desktop.
+    #[cfg(windows)]
+    pub fn computer_kind() -> ComputerKind {
+        #[repr(C)]
+        #[derive(Default)]
+        struct SystemPowerStatus {
+            ac_line_status: u8,
+            battery_flag: u8,
+            battery_life_percent: u8,
+            system_status_flag: u8,
+            battery_life_time: u32,
+            battery_full_life_time: u32,
+        }
+        #[link(name = "kernel32")]
+        unsafe extern "system" {
+            fn GetSystemPowerStatus(status: *mut SystemPowerStatus) -> i32;
+        }
+        let mut status = SystemPowerStatus::default();
+        // SAFETY: writes only into `status`, which lives on this stack.
+        if unsafe { GetSystemPowerStatus(&mut status) } == 0 {
+            return ComputerKind::Computer;
+        }
+        match status.battery_flag {
+            128 => ComputerKind::Desktop,  // "no system battery"
+            255 => ComputerKind::Computer, // "unknown status"
+            _ => ComputerKind::Laptop,
+        }
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     pub fn computer_kind() -> ComputerKind {
         ComputerKind::Computer
     }

@@ -474,6 +474,12 @@ fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
     for c in ['照', 'カ', '사', 'ص'] {
         assert!(ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c}");
     }
+    // Every Chinese character the window can show is in the test's subset, so the Chinese-UI
+    // tests draw real glyphs; a new string needs tests/fixtures/fonts/make.sh run again.
+    let strings = include_str!("../src/ui/i18n.rs");
+    let missing: String =
+        strings.chars().filter(|&c| c > '\u{2e7f}' && !ctx.fonts_mut(|f| f.has_glyph(&font, c))).collect();
+    assert!(missing.is_empty(), "run tests/fixtures/fonts/make.sh: the CJK subset lacks {missing:?}");
 }
 
 /// The system's own fonts, where this machine has them (fonts-noto-cjk): the window finds them.
