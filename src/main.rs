@@ -1,4 +1,5 @@
-//! `ferry` with no arguments opens the window; with a subcommand it runs headless.
+//! `ferry` with no arguments opens the window, and `ferry PATH...` opens it with those files
+//! chosen ("Open with Ferry"); with a subcommand it runs headless.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(cmd) => ferry::cli::run(cmd, &cli.net),
-        None => ferry::ui::run(),
+        None => ferry::ui::run(cli.paths),
     }
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::{By, NodeT, Queryable};
 use ferry::engine::{
     Command, Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, Peer, PeerInfo, PeerSource,
     TransferError, TransferId,
@@ -311,7 +312,7 @@ fn an_offer_shows_its_files_and_accept_decline_answer_it() {
         }
         other => panic!("expected Answer, got {other:?}"),
     }
-    assert!(rig.harness.query_by_label_contains("Devices nearby").is_some(), "back to the main screen");
+    assert!(rig.harness.query_by_label("Devices nearby").is_some(), "back to the main screen");
 }
 
 /// Issue 14: the prompt lists each file under the name it will be saved as; the sender's own
@@ -390,7 +391,7 @@ fn progress_renders_with_bytes_speed_and_time_left() {
     assert!(name.contains("15 s left"), "{name}");
     assert!(rig.harness.query_by_label_contains("Now: IMG_2.jpg").is_some());
 
-    rig.harness.get_by_label("Cancel").click();
+    rig.harness.get_by_label("Cancel receiving 2 files from Kitchen PC").click();
     rig.harness.run();
     assert!(matches!(rig.command(), Command::Cancel(t) if t == id));
 }
@@ -413,7 +414,7 @@ fn a_failure_shows_its_reason_and_try_again_sends_the_same_files_again() {
     rig.event(Event::TransferFailed { transfer: id, error: error.clone() });
     assert!(rig.harness.query_by_label_contains(&error.to_string()).is_some(), "the plain-language reason");
 
-    rig.harness.get_by_label_contains("Try again").click();
+    rig.harness.get_by_label("Try sending 1 file to Kitchen PC again").click();
     rig.harness.run();
     match rig.command() {
         Command::Send { id: again, to, paths } => {
@@ -445,8 +446,8 @@ fn a_finished_transfer_offers_its_folder_and_lands_in_the_history_file() {
             outcome(1, "IMG_2.jpg", FileResult::Saved, Some(rig.dir.path().join("received/IMG_2.jpg"))),
         ],
     });
-    assert!(rig.harness.query_by_label_contains("Done: 2 of 2 saved").is_some());
-    assert!(rig.harness.query_by_label("Open folder").is_some());
+    assert!(rig.harness.query_by_label_contains("Done: 2 files saved").is_some());
+    assert!(rig.harness.query_by_label("Open the folder of receiving 2 files from Kitchen PC").is_some());
     let history = rig.dir.path().join("history.json");
     rig.wait_for("history.json", |_| {
         std::fs::read_to_string(&history).is_ok_and(|t| t.contains("IMG_1.jpg"))
@@ -471,17 +472,28 @@ fn add_by_address_sends_add_peer_and_shows_failures() {
     assert!(rig.harness.query_by_label_contains("Couldn't add 192.0.2.7:53531: nobody answered").is_some());
 }
 
-/// Chinese, Japanese, Korean, Arabic and emoji names, with the system fallback fonts installed the
-/// way the window installs them. The harness panics on any character no font can draw, so this
-/// also fails if a fallback is missing.
+/// The small Noto subsets in tests/fixtures/fonts (see make.sh there), found and installed by the
+/// same code the window uses for system fonts.
+fn fixture_fonts() -> Vec<ferry::ui::fonts::FallbackFont> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fonts");
+    ferry::ui::fonts::load_fallbacks(false, &[dir])
+}
+
+fn rig_with_fonts(language: Language) -> Rig {
+    let found = fixture_fonts();
+    rig_with(language, move |ctx| ferry::ui::fonts::install(ctx, found))
+}
+
+/// Chinese, Japanese, Korean, Arabic and emoji names, with fallback fonts found by family name
+/// and installed the way the window installs them. The harness panics on any character no font
+/// can draw, so this fails if the loader or the installation does not give egui those glyphs.
+/// (The fonts are the test's own subsets, so it passes on a machine without CJK fonts too.)
 #[test]
 fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
-    let found = ferry::ui::fonts::load_system_fallbacks();
+    let found = fixture_fonts();
     let families: Vec<&str> = found.iter().map(|f| f.family.as_str()).collect();
-    assert!(
-        families.iter().any(|f| ferry::ui::fonts::CJK_FAMILIES.contains(f)),
-        "no CJK font found (install fonts-noto-cjk): {families:?}"
-    );
+    assert!(ferry::ui::fonts::has_cjk(&found), "the CJK fixture is found by family: {families:?}");
+    assert!(families.contains(&"Noto Sans Arabic"), "{families:?}");
     let mut rig = rig_with(Language::SimplifiedChinese, move |ctx| ferry::ui::fonts::install(ctx, found));
     let names = ["照片_2024.jpg", "写真とカメラ.png", "사진.jpg", "صورة.png", "🎉 party.jpg"];
     rig.event(Event::IncomingOffer(offer(TransferId(9), "王的电脑", &names)));
@@ -495,6 +507,27 @@ fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
     for c in ['照', 'カ', '사', 'ص'] {
         assert!(ctx.fonts_mut(|f| f.has_glyph(&font, c)), "no glyph for {c}");
     }
+    // Every Chinese character the window can show is in the test's subset, so the Chinese-UI
+    // tests draw real glyphs; a new string needs tests/fixtures/fonts/make.sh run again.
+    let strings = include_str!("../src/ui/i18n.rs");
+    let missing: String =
+        strings.chars().filter(|&c| c > '\u{2e7f}' && !ctx.fonts_mut(|f| f.has_glyph(&font, c))).collect();
+    assert!(missing.is_empty(), "run tests/fixtures/fonts/make.sh: the CJK subset lacks {missing:?}");
+}
+
+/// The system's own fonts, where this machine has them (fonts-noto-cjk): the window finds them.
+/// Says so and passes where it has none: the fixture test above is the one that must hold.
+#[test]
+fn system_cjk_fonts_are_found_where_installed() {
+    let found = ferry::ui::fonts::load_system_fallbacks();
+    let families: Vec<String> = found.iter().map(|f| f.family.clone()).collect();
+    if !ferry::ui::fonts::has_cjk(&found) {
+        eprintln!("no system CJK font here ({families:?}); install fonts-noto-cjk to check this");
+        return;
+    }
+    let rig = rig_with(Language::English, move |ctx| ferry::ui::fonts::install(ctx, found));
+    let ctx = rig.harness.ctx.clone();
+    assert!(ctx.fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(14.0), '照')), "{families:?}");
 }
 
 /// Without the fallback fonts, egui really lacks CJK: the test above proves something.
@@ -552,4 +585,535 @@ fn an_offer_to_an_unfocused_window_requests_attention() {
     rig.events.send(Event::IncomingOffer(offer(TransferId(2), "Kitchen PC", &["b.jpg"]))).unwrap();
     rig.harness.step();
     assert!(asked(&rig.harness), "unfocused: asks for attention");
+}
+
+// ---- issue 12: the window as a person meets it ------------------------------------------------
+
+/// Every accessible name and text value in the window, for checks that look at all of them.
+fn all_texts(rig: &Rig) -> Vec<(Role, String)> {
+    rig.harness
+        .query_all(By::new())
+        .filter_map(|n| {
+            let node = n.accesskit_node();
+            let text = node.label().or(node.value())?;
+            Some((node.role(), text.to_string()))
+        })
+        .collect()
+}
+
+fn pick(rig: &mut Rig, paths: Vec<PathBuf>) {
+    rig.inbox.send(Inbox::Picked(paths.clone())).unwrap();
+    rig.wait_for("measuring", |h| {
+        let state = h.state();
+        state.chosen_unmeasured == 0 && paths.iter().all(|p| state.chosen.iter().any(|c| &c.path == p))
+    });
+}
+
+fn send_command(rig: &Rig) -> (TransferId, Vec<PathBuf>) {
+    match rig.command() {
+        Command::Send { id, paths, .. } => (id, paths),
+        other => panic!("expected Send, got {other:?}"),
+    }
+}
+
+/// Point 1: Camera files (`IMG_0001.JPG`) and videos are in the photo filter in every case; "Choose
+/// files…" has no filter; filter names are translated; the dialog opens where the last pick was.
+#[test]
+fn the_photo_dialog_finds_camera_files_and_videos_and_opens_where_the_last_pick_was() {
+    use ferry::ui::worker::DialogKind;
+    let mut rig = rig();
+    let request = rig.harness.state().dialog_request(DialogKind::Photos);
+    let (name, extensions) = &request.filters[0];
+    assert_eq!(name, "Photos and videos");
+    for ext in
+        ["jpg", "JPG", "Jpg", "jpeg", "JPEG", "heic", "HEIC", "mp4", "MP4", "mov", "MOV", "dng", "CR2", "3gp"]
+    {
+        assert!(extensions.iter().any(|e| e == ext), "{ext} missing from {extensions:?}");
+    }
+    assert_eq!(request.filters[1].0, "All files");
+    assert!(rig.harness.state().dialog_request(DialogKind::Files).filters.is_empty(), "any file");
+    assert!(rig.harness.query_by_label("Choose files…").is_some(), "a button for anything");
+    assert!(rig.harness.query_by_label("Choose photos and videos…").is_some());
+    assert_eq!(request.start_in, None, "nothing picked yet");
+
+    let album = rig.dir.path().join("DCIM");
+    std::fs::create_dir(&album).unwrap();
+    std::fs::write(album.join("IMG_0001.JPG"), b"jpeg").unwrap();
+    pick(&mut rig, vec![album.join("IMG_0001.JPG")]);
+    assert_eq!(rig.harness.state().dialog_request(DialogKind::Photos).start_in, Some(album.clone()));
+    assert_eq!(rig.harness.state().dialog_request(DialogKind::Files).start_in, Some(album.clone()));
+    let file = rig.dir.path().join("settings.toml");
+    rig.wait_for("the folder saved", |_| std::fs::read_to_string(&file).is_ok_and(|t| t.contains("DCIM")));
+
+    let zh = rig_with_fonts(Language::SimplifiedChinese);
+    let request = zh.harness.state().dialog_request(DialogKind::Photos);
+    assert_eq!(request.filters[0].0, "照片和视频");
+    assert_eq!(request.filters[1].0, "所有文件");
+}
+
+fn offer_with_check(rig: &mut Rig, check: ferry::ui::model::ReceiveCheck) {
+    rig.event(Event::IncomingOffer(offer(TransferId(300), "Kitchen PC", &["a.mov", "b.jpg"])));
+    // What the I/O worker reports (it also reports the real folder; wait for that first).
+    rig.wait_for("the real check", |h| h.state().receive_check.is_some());
+    rig.inbox.send(Inbox::ReceiveFolderChecked(check)).unwrap();
+    rig.harness.run();
+}
+
+/// Point 2, the window's part: With too little free space, Accept is no longer the highlighted
+/// button and "Change folder…" is offered; a folder that cannot be written says why first.
+#[test]
+fn a_full_disk_or_an_unwritable_folder_takes_the_highlight_off_accept() {
+    use ferry::ui::model::ReceiveCheck;
+    use ferry::ui::worker::SaveProblem;
+    let mut rig = rig();
+    let dir = rig.harness.state().settings.receive_dir.clone();
+    offer_with_check(&mut rig, ReceiveCheck { dir: dir.clone(), free: Some(10_000_000), problem: None });
+    let accept = rig.harness.get_by_label("Accept");
+    assert_eq!(accept.accesskit_node().role(), Role::DefaultButton, "enough space: Accept is highlighted");
+    assert!(rig.harness.query_by_label("Change folder…").is_none());
+
+    rig.inbox
+        .send(Inbox::ReceiveFolderChecked(ReceiveCheck {
+            dir: dir.clone(),
+            free: Some(2_500_000),
+            problem: None,
+        }))
+        .unwrap();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label_contains("Not enough free space").is_some());
+    assert_eq!(
+        rig.harness.get_by_label("Accept").accesskit_node().role(),
+        Role::Button,
+        "no longer highlighted"
+    );
+    assert!(rig.harness.query_by_label("Change folder…").is_some(), "a way out");
+
+    // Choosing only the small file makes it fit again.
+    rig.harness.get_by_label("Choose files…").click();
+    rig.harness.run();
+    rig.harness.get_by_role_and_label(Role::CheckBox, "b.jpg").click();
+    rig.harness.run();
+    assert_eq!(rig.harness.get_by_label("Accept 1 of 2").accesskit_node().role(), Role::DefaultButton);
+
+    rig.inbox
+        .send(Inbox::ReceiveFolderChecked(ReceiveCheck {
+            dir: dir.clone(),
+            free: Some(1 << 40),
+            problem: Some(SaveProblem::ReadOnly),
+        }))
+        .unwrap();
+    rig.harness.run();
+    let said =
+        rig.harness.get_by_label_contains("is read-only").accesskit_node().value().unwrap().to_string();
+    assert!(said.contains("choose another receive folder"), "{said}");
+    assert_eq!(rig.harness.get_by_label("Accept 1 of 2").accesskit_node().role(), Role::Button);
+}
+
+/// Point 3: A chosen file that cannot be read is flagged and left out of the offer with a note; with
+/// nothing readable left, Send does nothing.
+#[test]
+fn unreadable_files_are_flagged_and_left_out_and_send_needs_something_readable() {
+    let mut rig = rig();
+    let good = rig.dir.path().join("beach.jpg");
+    std::fs::write(&good, b"photo").unwrap();
+    let gone = rig.dir.path().join("vanished.jpg");
+    let empty = rig.dir.path().join("empty album");
+    std::fs::create_dir(&empty).unwrap();
+    rig.event(Event::PeerSeen(peer(2, "Kitchen PC", Os::Linux)));
+    rig.harness.get_by_label_contains("Kitchen PC").click();
+    pick(&mut rig, vec![good.clone(), gone.clone(), empty.clone()]);
+    assert!(rig.harness.query_by_label_contains("can't be read: it is no longer there").is_some());
+    assert!(rig.harness.query_by_label_contains("empty folder").is_some());
+    assert!(rig.harness.query_by_label("2 items can't be sent and will be left out.").is_some());
+    assert!(rig.harness.query_by_label("Total: 1 file, 5 B").is_some());
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    let (_, paths) = send_command(&rig);
+    assert_eq!(paths, vec![good.clone()], "only what can be read is offered");
+
+    // A file that vanishes after it was measured: the send fails, the list is measured again and
+    // flags it, and Try again leaves it out.
+    let later = rig.dir.path().join("later.jpg");
+    std::fs::write(&later, b"soon gone").unwrap();
+    pick(&mut rig, vec![later.clone()]);
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    let (id, paths) = send_command(&rig);
+    assert_eq!(paths, vec![good.clone(), later.clone()]);
+    std::fs::remove_file(&later).unwrap();
+    let error = TransferError::SourceUnreadable { path: later.display().to_string(), reason: "gone".into() };
+    rig.event(Event::TransferFailed { transfer: id, error });
+    rig.wait_for("the list to flag it", |h| {
+        h.query_by_label("3 items can't be sent and will be left out.").is_some()
+    });
+    rig.harness.get_by_label("Try sending 2 files to Kitchen PC again").click();
+    rig.harness.run();
+    assert_eq!(send_command(&rig).1, vec![good.clone()], "Try again leaves the vanished file out");
+
+    rig.harness.get_by_label("Clear all").click();
+    rig.harness.run();
+    pick(&mut rig, vec![gone]);
+    assert!(rig.harness.query_by_label("Nothing of what you chose can be read.").is_some());
+    assert!(rig.harness.query_by_label("Total: 0 files, 0 B").is_some());
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    rig.no_command();
+}
+
+fn close_requests(h: &Harness<'static, AppState>) -> (bool, bool) {
+    let commands: Vec<_> = h.output().viewport_output.values().flat_map(|v| v.commands.clone()).collect();
+    (commands.contains(&egui::ViewportCommand::CancelClose), commands.contains(&egui::ViewportCommand::Close))
+}
+
+fn ask_to_close(rig: &mut Rig) {
+    rig.harness
+        .input_mut()
+        .viewports
+        .entry(egui::ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(egui::ViewportEvent::Close);
+    rig.harness.step();
+}
+
+/// Point 4: Closing the window while something is in flight asks first; a peer that closed Ferry is
+/// named.
+#[test]
+fn closing_while_a_transfer_runs_asks_first_and_a_peer_closing_ferry_is_named() {
+    let mut rig = rig();
+    ask_to_close(&mut rig);
+    assert_eq!(close_requests(&rig.harness), (false, false), "nothing in flight: it just closes");
+
+    let id = TransferId(400);
+    started(&mut rig, id, Direction::Incoming);
+    ask_to_close(&mut rig);
+    assert!(close_requests(&rig.harness).0, "the close is held back");
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("Transfers are still under way").is_some());
+    assert!(rig.harness.query_by_label_contains("Closing Ferry stops 1 transfer.").is_some());
+    rig.harness.get_by_label("Keep Ferry open").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("Transfers are still under way").is_none());
+    assert_eq!(close_requests(&rig.harness), (false, false));
+
+    ask_to_close(&mut rig);
+    rig.harness.run();
+    rig.harness.get_by_label("Stop them and close").click();
+    rig.harness.step();
+    assert!(close_requests(&rig.harness).1, "closes when told to");
+
+    // The other side's Ferry was closed.
+    let mut rig = rig_with_incoming(TransferId(401));
+    rig.event(Event::TransferCancelled {
+        transfer: TransferId(401),
+        by_peer: true,
+        reason: CancelReason::Shutdown,
+    });
+    assert!(rig.harness.query_by_label("Ferry was closed on Kitchen PC.").is_some());
+}
+
+fn rig_with_incoming(id: TransferId) -> Rig {
+    let mut rig = rig();
+    started(&mut rig, id, Direction::Incoming);
+    rig
+}
+
+/// Point 5: A device that appears later goes at the end, so the row under the pointer stays; the
+/// selection follows the device; the OS is shown and said.
+#[test]
+fn new_devices_join_at_the_end_and_the_selection_stays_on_its_device() {
+    let mut rig = rig();
+    rig.event(Event::PeerSeen(peer(2, "Kitchen PC", Os::Windows)));
+    let row = |rig: &Rig| rig.harness.get_by_label_contains("Kitchen PC, Windows").rect();
+    let before = row(&rig);
+    rig.harness.get_by_label_contains("Kitchen PC, Windows").click();
+    rig.harness.run();
+    rig.event(Event::PeerSeen(peer(3, "Anna's laptop", Os::Linux)));
+    rig.event(Event::PeerSeen(peer(4, "Aaron's Mac", Os::Macos)));
+    assert_eq!(row(&rig), before, "the row did not move");
+    assert!(rig.harness.query_by_label("Send to Kitchen PC").is_some(), "still the same device");
+    // It is renamed: same place, same selection.
+    rig.event(Event::PeerUpdated(Peer { name: "Kitchen".into(), ..peer(2, "", Os::Windows) }));
+    assert!(rig.harness.query_by_label("Send to Kitchen").is_some());
+    let names: Vec<String> = rig.harness.state().peers.iter().map(|p| p.name.clone()).collect();
+    assert_eq!(names, ["Kitchen", "Anna's laptop", "Aaron's Mac"]);
+    assert!(rig.harness.query_by_label_contains("Aaron's Mac, macOS").is_some(), "the OS is said");
+}
+
+/// Point 6: After a few seconds without progress the bar says "Waiting for …" instead of a speed.
+#[test]
+fn a_transfer_without_progress_says_it_is_waiting() {
+    let mut rig = rig();
+    rig.harness.state_mut().stall_after = Duration::from_millis(300);
+    let id = TransferId(600);
+    started(&mut rig, id, Direction::Outgoing);
+    let progress = |done| Event::Progress {
+        transfer: id,
+        bytes_done: done,
+        bytes_total: 20_000_000,
+        current_file: "IMG_1.jpg".into(),
+        rate: 24_000_000.0,
+    };
+    rig.event(progress(5_000_000));
+    let bar = |rig: &Rig| {
+        rig.harness.get_by_role(Role::ProgressIndicator).accesskit_node().label().unwrap().to_string()
+    };
+    assert!(bar(&rig).contains("24.0 MB/s"), "{}", bar(&rig));
+    std::thread::sleep(Duration::from_millis(400));
+    rig.harness.run();
+    let stalled = bar(&rig);
+    assert!(stalled.contains("Waiting for Kitchen PC…") && !stalled.contains("MB/s"), "{stalled}");
+    rig.event(progress(6_000_000));
+    assert!(bar(&rig).contains("24.0 MB/s"), "moving again: {}", bar(&rig));
+}
+
+/// Point 7: The chosen files stay until they arrived (a second device is one click), Try again is
+/// offered after a cancel too, and "Clear finished" tidies the list.
+#[test]
+fn chosen_files_stay_until_delivered_cancel_offers_try_again_and_clear_finished_tidies() {
+    let mut rig = rig();
+    let file = rig.dir.path().join("a.jpg");
+    std::fs::write(&file, b"abc").unwrap();
+    rig.event(Event::PeerSeen(peer(2, "Kitchen PC", Os::Linux)));
+    rig.event(Event::PeerSeen(peer(3, "Anna's laptop", Os::Linux)));
+    pick(&mut rig, vec![file.clone()]);
+    rig.harness.get_by_label_contains("Kitchen PC,").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    let (first, _) = send_command(&rig);
+    assert!(rig.harness.query_by_label("a.jpg").is_some(), "still chosen");
+    rig.harness.get_by_label("Send to Kitchen PC").click();
+    rig.harness.run();
+    rig.no_command(); // already on its way there
+    assert!(rig.harness.query_by_label("These files are on their way to Kitchen PC.").is_some());
+    rig.harness.get_by_label_contains("Anna's laptop,").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Send to Anna's laptop").click();
+    rig.harness.run();
+    let (second, paths) = send_command(&rig);
+    assert_eq!(paths, vec![file.clone()], "a second device is one click");
+
+    rig.event(Event::TransferCancelled { transfer: first, by_peer: false, reason: CancelReason::User });
+    rig.harness.get_by_label("Try sending 1 file to Kitchen PC again").click();
+    rig.harness.run();
+    let (third, paths) = send_command(&rig);
+    assert_eq!(paths, vec![file.clone()]);
+
+    rig.event(Event::TransferDeclined { transfer: third, busy: false });
+    let done =
+        FileOutcome { index: 0, path: "a.jpg".into(), size: 3, result: FileResult::Saved, saved_as: None };
+    rig.event(Event::TransferFinished { transfer: second, files: vec![done] });
+    assert!(rig.harness.query_by_label("a.jpg").is_none(), "delivered: the list is empty again");
+    assert_eq!(rig.harness.state().transfers.len(), 2);
+    rig.harness.get_by_label("Clear finished").click();
+    rig.harness.run();
+    assert!(rig.harness.state().transfers.is_empty());
+    assert!(rig.harness.query_by_label("Clear finished").is_none());
+}
+
+/// Point 8: "Select none", and the total follows the selection.
+#[test]
+fn select_none_and_the_total_follows_the_selection() {
+    let mut rig = rig();
+    rig.event(Event::IncomingOffer(offer(TransferId(800), "Kitchen PC", &["a.jpg", "b.jpg", "c.jpg"])));
+    assert!(rig.harness.query_by_label("Total: 3 files, 6.00 MB").is_some());
+    rig.harness.get_by_label("Choose files…").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Select none").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("Total: 0 of 3 files, 0 B").is_some());
+    rig.harness.get_by_label("Accept 0 of 3").click();
+    rig.harness.run();
+    rig.no_command();
+    rig.harness.get_by_role_and_label(Role::CheckBox, "b.jpg").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("Total: 1 of 3 files, 2.00 MB").is_some());
+    rig.harness.get_by_label("Accept 1 of 3").click();
+    rig.harness.run();
+    assert!(matches!(rig.command(), Command::Answer { decision: Decision::AcceptSome(v), .. } if v == [1]));
+}
+
+/// Point 9: A screen reader can tell every button apart and knows what it acts on; the window and its
+/// lists have names; headings are headings; icons are not read out; Arabic stays in logical order.
+#[test]
+fn every_control_has_a_unique_name_and_the_window_reads_well() {
+    let mut rig = rig();
+    rig.events.send(Event::Warning("Discovery could not start".into())).unwrap();
+    rig.events.send(Event::Warning("Settings could not be saved".into())).unwrap();
+    for n in 0..3u64 {
+        let id = TransferId(900 + n);
+        started(&mut rig, id, if n == 1 { Direction::Outgoing } else { Direction::Incoming });
+        if n < 2 {
+            rig.event(Event::TransferCancelled { transfer: id, by_peer: false, reason: CancelReason::User });
+        }
+    }
+    started(&mut rig, TransferId(910), Direction::Incoming);
+    let progress = |transfer| Event::Progress {
+        transfer,
+        bytes_done: 1_000_000,
+        bytes_total: 20_000_000,
+        current_file: "IMG_1.jpg".into(),
+        rate: 1_000_000.0,
+    };
+    rig.event(progress(TransferId(902)));
+    rig.event(progress(TransferId(910)));
+
+    let texts = all_texts(&rig);
+    let inputs: Vec<&String> = texts
+        .iter()
+        .filter(|(r, _)| matches!(r, Role::Button | Role::CheckBox | Role::ProgressIndicator))
+        .map(|(_, t)| t)
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for name in &inputs {
+        assert!(!name.trim().is_empty(), "a control without a name");
+        assert!(seen.insert(name.as_str()), "two controls are both called {name:?}: {inputs:#?}");
+    }
+    assert!(
+        inputs.iter().any(|n| n.starts_with("Remove cancelled")
+            || n.starts_with("Remove receiving 2 files from Kitchen PC")),
+        "{inputs:#?}"
+    );
+    assert!(inputs.iter().any(|n| *n == "Cancel receiving 2 files from Kitchen PC (2)"), "{inputs:#?}");
+    assert!(inputs.iter().any(|n| n.starts_with("Dismiss the message “Discovery")), "{inputs:#?}");
+    assert!(
+        inputs.iter().filter(|n| n.starts_with("Progress of receiving 2 files from Kitchen PC")).count() == 2
+    );
+
+    let root = rig.harness.root();
+    assert_eq!(root.accesskit_node().label().as_deref(), Some("Ferry: send and receive files"));
+    for list in ["Devices nearby, list", "Transfers and recent transfers, list"] {
+        assert_eq!(rig.harness.get_by_label(list).accesskit_node().role(), Role::ScrollView, "{list}");
+    }
+    for heading in ["Ferry", "Devices nearby", "Send files", "Transfers"] {
+        assert!(
+            rig.harness.query_by_role_and_label(Role::Heading, heading).is_some(),
+            "{heading} is a heading"
+        );
+    }
+    assert!(
+        rig.harness.query_all(By::new().label("From Kitchen PC")).next().is_some(),
+        "read without its arrow"
+    );
+    for (_, text) in &texts {
+        for icon in ["📥", "📤", "🔍", "⚠"] {
+            assert!(!text.contains(icon), "{icon} is read out in {text:?}");
+        }
+    }
+}
+
+/// Point 9: Arabic: whatever a screen reader reads of a name comes in the order it is written (a
+/// selectable label hands out its glyphs in drawing order, right to left).
+#[test]
+fn arabic_names_reach_screen_readers_in_logical_order() {
+    let mut rig = rig_with_fonts(Language::English);
+    rig.event(Event::IncomingOffer(offer(TransferId(950), "Kitchen PC", &["صورة العائلة.png"])));
+    assert!(rig.harness.query_by_label("صورة العائلة.png").is_some());
+    let runs: Vec<String> = rig
+        .harness
+        .query_all(By::new().role(Role::TextRun))
+        .filter_map(|n| n.accesskit_node().value().map(|v| v.to_string()))
+        .filter(|v| v.chars().any(|c| ('\u{600}'..'\u{700}').contains(&c)))
+        .collect();
+    for run in runs {
+        assert!("صورة العائلة.png".contains(run.trim_end()), "text run out of logical order: {run:?}");
+    }
+}
+
+/// Point 10: History says when and what happened, in a sentence with the right plural; a declined
+/// offer is listed on the receiving side too.
+#[test]
+fn history_says_when_and_what_happened_and_lists_declined_offers() {
+    let mut rig = rig();
+    rig.event(Event::IncomingOffer(offer(TransferId(1000), "Anna's laptop", &["a.jpg", "b.jpg"])));
+    rig.harness.get_by_label("Decline").click();
+    rig.harness.run();
+    let id = TransferId(1001);
+    rig.event(Event::TransferStarted {
+        transfer: id,
+        direction: Direction::Incoming,
+        peer: info("Anna's laptop"),
+        files: offer(id, "Anna's laptop", &["x.jpg"]).files,
+        total_bytes: 1_000_000,
+    });
+    rig.event(Event::TransferCancelled { transfer: id, by_peer: false, reason: CancelReason::User });
+    rig.harness.get_by_label("Clear finished").click();
+    rig.harness.run();
+    if rig.harness.query_by_label("Clear history").is_none() {
+        rig.harness.get_by_label("Recent transfers").click(); // open the history
+        rig.harness.run();
+    }
+    assert!(rig.harness.query_by_label("Receiving 1 file from Anna's laptop was cancelled").is_some());
+    assert!(rig.harness.query_by_label("You declined 2 files from Anna's laptop").is_some());
+    assert_eq!(
+        all_texts(&rig).iter().filter(|(_, t)| t.starts_with("Today ")).count(),
+        2,
+        "each line says when"
+    );
+    let history = rig.dir.path().join("history.json");
+    rig.wait_for("history.json", |_| std::fs::read_to_string(&history).is_ok_and(|t| t.contains("declined")));
+}
+
+/// Point 11: `ferry photo.jpg holiday/` (paths, no subcommand) is the window with those files chosen.
+#[test]
+fn paths_without_a_subcommand_open_the_window_with_them() {
+    use clap::Parser;
+    use ferry::cli::{Cli, Cmd};
+    let cli = Cli::try_parse_from(["ferry", "photo.jpg", "holiday/"]).expect("paths parse");
+    assert!(cli.command.is_none());
+    assert_eq!(cli.paths, [PathBuf::from("photo.jpg"), PathBuf::from("holiday/")]);
+    let cli = Cli::try_parse_from(["ferry", "send", "a.jpg", "--to", "Kitchen PC"]).unwrap();
+    assert!(matches!(cli.command, Some(Cmd::Send { .. })) && cli.paths.is_empty());
+    assert!(matches!(Cli::try_parse_from(["ferry", "receive"]).unwrap().command, Some(Cmd::Receive { .. })));
+    assert!(Cli::try_parse_from(["ferry"]).unwrap().paths.is_empty());
+    // Flags before the subcommand still belong to it (scripts and the CLI tests write them so).
+    let cli = Cli::try_parse_from(["ferry", "--bind", "127.0.0.1", "send", "a.jpg", "--to", "x"]).unwrap();
+    assert!(matches!(cli.command, Some(Cmd::Send { .. })) && cli.paths.is_empty());
+    let cli = Cli::try_parse_from(["ferry", "--bind", "127.0.0.1", "holiday"]).unwrap();
+    assert_eq!((cli.command.is_none(), cli.paths), (true, vec![PathBuf::from("holiday")]));
+}
+
+/// Peer-supplied text (device and file names, error texts) never reaches the screen raw: an ESC
+/// or a bidi override shows as an escape.
+#[test]
+fn peer_text_with_controls_or_bidi_overrides_is_shown_escaped() {
+    let mut rig = rig();
+    let evil = ["invoice\u{202E}fdp.exe", "red\u{1b}[31m.txt"];
+    rig.event(Event::IncomingOffer(offer(TransferId(1100), "Kitchen\u{1b}]0;pwned\u{7}PC", &evil)));
+    // The prompt lists the names the files will be saved under (issue 14: the override and the
+    // ESC are gone from those); the sender's own names are in the tooltips, escaped.
+    assert!(rig.harness.query_by_label("invoicefdp.exe").is_some());
+    assert!(rig.harness.query_by_label("red_[31m.txt").is_some());
+    for (_, text) in all_texts(&rig) {
+        assert!(!text.chars().any(|c| c == '\u{1b}' || ferry::text::is_bidi_control(c)), "raw in {text:?}");
+    }
+    assert!(rig.harness.query_by_label_contains("Kitchen\\u{1b}]0;pwned\\u{7}PC").is_some());
+    rig.harness.get_by_label("Accept").click();
+    rig.harness.run();
+    let id = TransferId(1100);
+    rig.event(Event::TransferStarted {
+        transfer: id,
+        direction: Direction::Incoming,
+        peer: info("Kitchen\u{202E}CP"),
+        files: offer(id, "x", &evil).files,
+        total_bytes: 3_000_000,
+    });
+    rig.event(Event::Progress {
+        transfer: id,
+        bytes_done: 1,
+        bytes_total: 3_000_000,
+        current_file: evil[0].into(),
+        rate: 0.0,
+    });
+    rig.event(Event::TransferFailed {
+        transfer: id,
+        error: TransferError::PeerError("disk\u{1b}[2J full".into()),
+    });
+    rig.event(Event::Warning("odd\u{2066}warning".into()));
+    for (_, text) in all_texts(&rig) {
+        assert!(!text.chars().any(|c| c == '\u{1b}' || ferry::text::is_bidi_control(c)), "raw in {text:?}");
+    }
+    assert!(rig.harness.query_by_label_contains("disk\\u{1b}[2J full").is_some());
+    assert!(rig.harness.query_by_label_contains("From Kitchen\\u{202e}CP").is_some());
 }

@@ -24,10 +24,14 @@ use crate::settings::Settings;
 
 #[derive(Parser, Debug)]
 #[command(name = "ferry", version, about = "Move photos and files between computers on the same network.")]
-#[command(after_help = "Run `ferry` with no arguments to open the window.")]
+#[command(after_help = "Run `ferry` with no arguments to open the window, or `ferry PATH...` to open it \
+                         with those files chosen.")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    /// Files and folders to put in the window's send list ("Open with Ferry").
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub net: NetArgs,
 }

@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use super::history;
+use super::history::{self, Entry, Outcome};
 use super::i18n::{Lang, Tr};
-use super::model::{Chosen, Preview};
+use super::model::{Chosen, PHOTO_AND_VIDEO_EXTENSIONS, Preview, with_case_variants};
 use super::state::AppState;
-use super::worker::{DialogKind, Job, PreviewKey};
+use super::worker::{DialogKind, DialogRequest, Job, PreviewKey};
 use crate::engine::{Command, Decision, Direction, LiveSettings, Peer, TransferId};
 
 impl AppState {
@@ -60,15 +60,34 @@ impl AppState {
         }
     }
 
-    pub fn open_dialog(&mut self, kind: DialogKind) {
+    /// What the file dialog of this kind is opened with: its title and filters in the person's
+    /// language, and the folder used last.
+    pub fn dialog_request(&self, kind: DialogKind) -> DialogRequest {
+        let tr = self.tr;
         let title = match kind {
-            DialogKind::Files => self.tr.choose_photos(),
-            DialogKind::Folder => self.tr.choose_folder(),
-            DialogKind::ReceiveFolder => self.tr.receive_folder(),
+            DialogKind::Photos => tr.choose_photos(),
+            DialogKind::Files => tr.choose_any_files(),
+            DialogKind::Folder => tr.choose_folder(),
+            DialogKind::ReceiveFolder => tr.receive_folder(),
         };
-        let start = (kind == DialogKind::ReceiveFolder).then(|| self.settings.receive_dir.clone());
+        let filters = match kind {
+            DialogKind::Photos => vec![
+                (tr.photos_and_videos().to_owned(), with_case_variants(PHOTO_AND_VIDEO_EXTENSIONS)),
+                (tr.all_files().to_owned(), vec!["*".to_owned()]),
+            ],
+            _ => Vec::new(),
+        };
+        let start_in = match kind {
+            DialogKind::ReceiveFolder => Some(self.settings.receive_dir.clone()),
+            _ => self.settings.last_pick_dir.clone().filter(|d| d.is_dir()),
+        };
+        DialogRequest { kind, title: title.trim_end_matches('…').to_owned(), start_in, filters }
+    }
+
+    pub fn open_dialog(&mut self, kind: DialogKind) {
+        let request = self.dialog_request(kind);
         self.dialog_open = true;
-        self.workers.open_dialog(kind, title.to_owned(), start);
+        self.workers.open_dialog(request);
     }
 
     /// How others can reach us, for the header: `10.0.0.5:53531`, or several separated by commas.
@@ -86,21 +105,48 @@ impl AppState {
         self.selected_peer.and_then(|id| self.peers.iter().find(|p| p.instance == id))
     }
 
-    pub fn can_send(&self) -> bool {
-        self.selected_peer().is_some() && !self.chosen.is_empty() && !self.engine_down
+    /// Chosen paths that will be left out of the offer: unreadable ones, empty folders.
+    pub fn left_out(&self) -> usize {
+        self.chosen.iter().filter(|c| c.measured.is_some() && !c.sendable()).count()
     }
 
-    /// Sends the chosen files to the selected device and empties the list.
+    /// A device is selected, everything chosen is measured, and some of it can be sent.
+    pub fn can_send(&self) -> bool {
+        self.selected_peer().is_some()
+            && self.chosen_unmeasured == 0
+            && self.chosen_files > 0
+            && !self.engine_down
+            && !self.already_sending()
+    }
+
+    /// The chosen files are on their way to the selected device right now (so a second click
+    /// does not send them twice).
+    pub fn already_sending(&self) -> bool {
+        let Some(peer) = self.selected_peer() else { return false };
+        let paths = self.sendable_paths();
+        self.transfers.iter().any(|t| {
+            t.status.is_active()
+                && t.direction == Direction::Outgoing
+                && t.peer_addr == Some(peer.addr)
+                && t.paths == paths
+        })
+    }
+
+    fn sendable_paths(&self) -> Vec<PathBuf> {
+        self.chosen.iter().filter(|c| c.sendable()).map(|c| c.path.clone()).collect()
+    }
+
+    /// Sends the readable chosen files to the selected device. The list stays until they have
+    /// all arrived, so another device or Try again is one click.
     pub fn send_chosen(&mut self) {
         let Some(peer) = self.selected_peer().cloned() else { return };
-        if self.chosen.is_empty() {
+        if !self.can_send() {
             return;
         }
-        let paths: Vec<PathBuf> = self.chosen.iter().map(|c| c.path.clone()).collect();
+        let paths = self.sendable_paths();
         let files = self.chosen_files.min(u64::from(u32::MAX)) as u32;
         let bytes = self.chosen_bytes;
         self.start_send(&peer.name, peer.addr, paths, files, bytes);
-        self.clear_chosen();
     }
 
     pub(super) fn start_send(
@@ -124,8 +170,14 @@ impl AppState {
     pub fn retry(&mut self, id: TransferId) {
         let Some(i) = self.transfers.iter().position(|t| t.id == id) else { return };
         let old = self.transfers.remove(i);
-        if let Some(addr) = old.peer_addr {
-            self.start_send(&old.peer_name, addr, old.paths, old.files, old.bytes_total);
+        // Paths the send list has since found unreadable are left out of the new try.
+        let unreadable =
+            |p: &PathBuf| self.chosen.iter().any(|c| &c.path == p && c.measured.is_some() && !c.sendable());
+        let paths: Vec<PathBuf> = old.paths.iter().filter(|p| !unreadable(p)).cloned().collect();
+        if let Some(addr) = old.peer_addr
+            && !paths.is_empty()
+        {
+            self.start_send(&old.peer_name, addr, paths, old.files, old.bytes_total);
         }
     }
 
@@ -135,6 +187,16 @@ impl AppState {
 
     pub fn dismiss(&mut self, id: TransferId) {
         self.transfers.retain(|t| t.id != id || t.status.is_active());
+    }
+
+    /// Removes every transfer that has ended from the list (the history keeps them).
+    pub fn clear_finished(&mut self) {
+        self.transfers.retain(|t| t.status.is_active());
+    }
+
+    /// Transfers under way and offers not yet answered: what closing the window would stop.
+    pub fn in_flight(&self) -> usize {
+        self.transfers.iter().filter(|t| t.status.is_active()).count() + self.offers.len()
     }
 
     /// Answers the offer at the front of the queue.
@@ -151,10 +213,24 @@ impl AppState {
         };
         let transfer = pending.offer.transfer;
         self.previews.retain(|k, _| !matches!(k, PreviewKey::Offered(t, _) if *t == transfer));
+        if decision == Decision::Decline {
+            // A declined offer never becomes a transfer: the history is where it is told.
+            let offer = &pending.offer;
+            self.history.push(Entry {
+                ended_at: history::now_unix(),
+                received: true,
+                peer: offer.from.name.clone(),
+                files: offer.files.len().min(u32::MAX as usize) as u32,
+                bytes: offer.total_bytes,
+                outcome: Outcome::Declined,
+                saved_file: None,
+            });
+            self.save_history();
+        }
         self.send(Command::Answer { transfer, decision });
         // The next offer (if any) needs its own free-space line.
         if !self.offers.is_empty() {
-            self.workers.submit(Job::FreeSpace(self.settings.receive_dir.clone()));
+            self.workers.submit(Job::CheckReceiveFolder(self.settings.receive_dir.clone()));
         }
     }
 
@@ -189,7 +265,10 @@ impl AppState {
             return;
         }
         self.settings.receive_dir = dir.clone();
-        self.free_space = None;
+        self.receive_check = None;
+        if !self.offers.is_empty() {
+            self.workers.submit(Job::CheckReceiveFolder(dir.clone()));
+        }
         self.save_settings();
         self.send(Command::UpdateSettings(LiveSettings { receive_dir: Some(dir), ..Default::default() }));
     }

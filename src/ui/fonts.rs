@@ -45,16 +45,41 @@ pub struct FallbackFont {
     pub index: u32,
 }
 
+/// Environment variable naming more folders of fonts to look in, separated like `PATH` (a
+/// portable install's own fonts; tests).
+pub const FONT_DIRS_ENV: &str = "FERRY_FONT_DIRS";
+
 /// Finds and reads the first installed font of [`CJK_FAMILIES`] and of
-/// [`OTHER_SCRIPT_FAMILIES`]. Reads from disk: call it off the UI thread. Empty when none is
-/// installed (the README says what to install).
+/// [`OTHER_SCRIPT_FAMILIES`], from the system's fonts and the folders in [`FONT_DIRS_ENV`].
+/// Reads from disk: call it off the UI thread. Empty when none is installed (the README says
+/// what to install).
 pub fn load_system_fallbacks() -> Vec<FallbackFont> {
+    let extra: Vec<std::path::PathBuf> =
+        std::env::var_os(FONT_DIRS_ENV).map(|v| std::env::split_paths(&v).collect()).unwrap_or_default();
+    load_fallbacks(true, &extra)
+}
+
+/// As [`load_system_fallbacks`], looking in `dirs` (and in the system's fonts when `system`).
+/// Tests use their own small fonts this way, so they pass, and prove the same loading, on a
+/// machine without CJK fonts.
+pub fn load_fallbacks(system: bool, dirs: &[std::path::PathBuf]) -> Vec<FallbackFont> {
     let mut db = fontdb::Database::new();
-    db.load_system_fonts();
+    if system {
+        db.load_system_fonts();
+    }
+    for dir in dirs {
+        db.load_fonts_dir(dir);
+    }
     [CJK_FAMILIES, OTHER_SCRIPT_FAMILIES]
         .iter()
         .filter_map(|families| first_installed(&db, families))
         .collect()
+}
+
+/// Whether one of the fonts covers Chinese (the window warns when its Chinese text would be
+/// boxes).
+pub fn has_cjk(fonts: &[FallbackFont]) -> bool {
+    fonts.iter().any(|f| CJK_FAMILIES.contains(&f.family.as_str()))
 }
 
 fn first_installed(db: &fontdb::Database, families: &[&str]) -> Option<FallbackFont> {

@@ -71,7 +71,10 @@ fixed! {
     try_connect => "Connect", "连接";
     forget => "Forget", "忘记";
     send_files => "Send files", "发送文件";
-    choose_photos => "Choose photos…", "选择照片…";
+    choose_photos => "Choose photos and videos…", "选择照片和视频…";
+    choose_any_files => "Choose files…", "选择文件…";
+    photos_and_videos => "Photos and videos", "照片和视频";
+    all_files => "All files", "所有文件";
     choose_folder => "Choose folder…", "选择文件夹…";
     clear_all => "Clear all", "全部清除";
     drop_hint => "Or drag files and folders onto this window.", "也可以把文件和文件夹拖到此窗口。";
@@ -87,6 +90,24 @@ fixed! {
     decline => "Decline", "拒绝";
     choose_files => "Choose files…", "选择文件…";
     select_all => "Select all", "全选";
+    select_none => "Select none", "全不选";
+    change_folder => "Change folder…", "更改文件夹…";
+    clear_finished => "Clear finished", "清除已结束的";
+    close_question => "Transfers are still under way", "还有传输正在进行";
+    close_anyway => "Stop them and close", "停止传输并关闭";
+    keep_open => "Keep Ferry open", "保持 Ferry 打开";
+    empty_folder => "empty folder: left out", "空文件夹：不会发送";
+    gone => "can't be read: it is no longer there", "无法读取：它已经不在了";
+    no_permission => "can't be read: no permission", "无法读取：没有权限";
+    nothing_readable => "Nothing of what you chose can be read.", "所选的内容都无法读取。";
+    today => "Today", "今天";
+    yesterday => "Yesterday", "昨天";
+    main_window => "Ferry: send and receive files", "Ferry：发送和接收文件";
+    device_list => "Devices nearby, list", "附近的设备列表";
+    chosen_list => "Files to send, list", "要发送的文件列表";
+    transfers_list => "Transfers and recent transfers, list", "传输和最近的传输列表";
+    offer_list => "Offered files, list", "对方提供的文件列表";
+    settings_page => "Settings page", "设置页面";
     not_enough_space => "Not enough free space for all of it.", "剩余空间不够存放全部文件。";
     transfers => "Transfers", "传输";
     no_transfers => "Nothing sent or received yet.", "还没有发送或接收过文件。";
@@ -101,6 +122,7 @@ fixed! {
     busy => "The other computer is busy right now. Try again in a moment.", "对方正忙，请稍后再试。";
     cancelled => "Cancelled.", "已取消。";
     cancelled_by_peer => "Cancelled by the other computer.", "对方取消了传输。";
+    closed_here => "Stopped: Ferry was closed.", "已停止：Ferry 被关闭了。";
     history => "Recent transfers", "最近的传输";
     clear_history => "Clear history", "清除记录";
     device_name => "Device name", "设备名称";
@@ -193,6 +215,21 @@ impl Tr {
         }
     }
 
+    /// Under a file name in the prompt when it will be saved under another name.
+    pub fn sent_as(&self, original: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Sent as “{original}”"),
+            Lang::ZhCn => format!("发送方的文件名：“{original}”"),
+        }
+    }
+
+    pub fn name_not_allowed(&self) -> &'static str {
+        match self.0 {
+            Lang::En => "This file can't be saved: its name is not allowed.",
+            Lang::ZhCn => "无法保存此文件：文件名不被允许。",
+        }
+    }
+
     pub fn free_space(&self, size: &str) -> String {
         match self.0 {
             Lang::En => format!("Free space in your receive folder: {size}"),
@@ -226,6 +263,225 @@ impl Tr {
         match self.0 {
             Lang::En => format!("From {name}"),
             Lang::ZhCn => format!("来自 {name}"),
+        }
+    }
+
+    pub fn files_count(&self, files: u64) -> String {
+        match (self.0, files) {
+            (Lang::En, 1) => "1 file".to_owned(),
+            (Lang::En, n) => format!("{n} files"),
+            (Lang::ZhCn, n) => format!("{n} 个文件"),
+        }
+    }
+
+    /// "Total: 2 of 5 files, 3.00 MB" while only some files of an offer are chosen.
+    pub fn total_selected(&self, chosen: usize, of: usize, size: &str) -> String {
+        match self.0 {
+            Lang::En if of == 1 => format!("Total: {chosen} of 1 file, {size}"),
+            Lang::En => format!("Total: {chosen} of {of} files, {size}"),
+            Lang::ZhCn => format!("总计：{chosen}/{of} 个文件，共 {size}"),
+        }
+    }
+
+    /// Under the send list when some chosen paths will not be sent.
+    pub fn left_out(&self, n: usize) -> String {
+        match (self.0, n) {
+            (Lang::En, 1) => "1 item can't be sent and will be left out.".to_owned(),
+            (Lang::En, n) => format!("{n} items can't be sent and will be left out."),
+            (Lang::ZhCn, n) => format!("有 {n} 项无法发送，将不包含在内。"),
+        }
+    }
+
+    pub fn close_explained(&self, n: usize) -> String {
+        match (self.0, n) {
+            (Lang::En, 1) => {
+                "Closing Ferry stops 1 transfer. Nothing half-received is kept; the other computer is told."
+                    .to_owned()
+            }
+            (Lang::En, n) => format!(
+                "Closing Ferry stops {n} transfers. Nothing half-received is kept; the other computers are told."
+            ),
+            (Lang::ZhCn, n) => {
+                format!("关闭 Ferry 会停止 {n} 个传输。未收完的文件不会保留，对方会收到通知。")
+            }
+        }
+    }
+
+    pub fn closed_on_peer(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Ferry was closed on {peer}."),
+            Lang::ZhCn => format!("{peer} 上的 Ferry 已关闭。"),
+        }
+    }
+
+    pub fn already_sending(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("These files are on their way to {peer}."),
+            Lang::ZhCn => format!("这些文件正在发送到 {peer}。"),
+        }
+    }
+
+    pub fn waiting_for(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Waiting for {peer}…"),
+            Lang::ZhCn => format!("正在等待 {peer}…"),
+        }
+    }
+
+    /// Why the receive folder cannot take files, with what to do.
+    pub fn cannot_save(&self, problem: &super::worker::SaveProblem, folder: &str) -> String {
+        use super::worker::SaveProblem as P;
+        let why = match (self.0, problem) {
+            (Lang::En, P::Missing) => format!("{folder} is not there (a removed drive?)."),
+            (Lang::En, P::NotAFolder(path)) => format!("{} is a file, not a folder.", path.display()),
+            (Lang::En, P::NoPermission) => format!("You don't have permission to save in {folder}."),
+            (Lang::En, P::ReadOnly) => format!("{folder} is read-only."),
+            (Lang::En, P::Full) => format!("The disk that holds {folder} is full."),
+            (Lang::En, P::Other(e)) => format!("Ferry can't save in {folder}: {e}."),
+            (Lang::ZhCn, P::Missing) => format!("{folder} 不存在（移动硬盘被拔出了？）。"),
+            (Lang::ZhCn, P::NotAFolder(path)) => format!("{} 是文件，不是文件夹。", path.display()),
+            (Lang::ZhCn, P::NoPermission) => format!("你没有在 {folder} 中保存文件的权限。"),
+            (Lang::ZhCn, P::ReadOnly) => format!("{folder} 是只读的。"),
+            (Lang::ZhCn, P::Full) => format!("{folder} 所在的磁盘已满。"),
+            (Lang::ZhCn, P::Other(e)) => format!("Ferry 无法在 {folder} 中保存文件：{e}。"),
+        };
+        match self.0 {
+            Lang::En => format!("{why} Nothing can be saved there: choose another receive folder."),
+            Lang::ZhCn => format!("{why}无法在那里保存文件：请选择其他接收文件夹。"),
+        }
+    }
+
+    /// What a transfer row is about, for the names screen readers say: "sending 3 files to
+    /// Kitchen PC", "receiving 1 file from Anna's laptop".
+    pub fn subject(&self, outgoing: bool, files: u32, peer: &str) -> String {
+        let files = self.files_count(u64::from(files));
+        match (self.0, outgoing) {
+            (Lang::En, true) => format!("sending {files} to {peer}"),
+            (Lang::En, false) => format!("receiving {files} from {peer}"),
+            (Lang::ZhCn, true) => format!("向 {peer} 发送 {files}"),
+            (Lang::ZhCn, false) => format!("从 {peer} 接收 {files}"),
+        }
+    }
+
+    pub fn cancel_subject(&self, subject: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Cancel {subject}"),
+            Lang::ZhCn => format!("取消{subject}"),
+        }
+    }
+
+    pub fn retry_subject(&self, subject: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Try {subject} again"),
+            Lang::ZhCn => format!("重试：{subject}"),
+        }
+    }
+
+    pub fn dismiss_subject(&self, subject: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Remove {subject} from the list"),
+            Lang::ZhCn => format!("从列表中移除：{subject}"),
+        }
+    }
+
+    pub fn open_folder_of(&self, what: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Open the folder of {what}"),
+            Lang::ZhCn => format!("打开文件夹：{what}"),
+        }
+    }
+
+    pub fn show_file_of(&self, what: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Show the file of {what}"),
+            Lang::ZhCn => format!("显示文件：{what}"),
+        }
+    }
+
+    pub fn dismiss_warning(&self, text: &str) -> String {
+        let short: String = text.chars().take(60).collect();
+        match self.0 {
+            Lang::En => format!("Dismiss the message “{short}”"),
+            Lang::ZhCn => format!("关闭提示“{short}”"),
+        }
+    }
+
+    /// "Today 14:05", "Yesterday 09:12", "3 Dec, 14:05", "3 Dec 2025, 14:05".
+    pub fn when(&self, at: super::history::LocalTime, now: super::history::LocalTime) -> String {
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let clock = format!("{:02}:{:02}", at.hour, at.minute);
+        let same_day = |a: super::history::LocalTime, b: super::history::LocalTime| {
+            (a.year, a.month, a.day) == (b.year, b.month, b.day)
+        };
+        let yesterday =
+            days_from_civil(now.year, now.month, now.day) - days_from_civil(at.year, at.month, at.day) == 1;
+        let month = MONTHS[usize::from(at.month.clamp(1, 12)) - 1];
+        match self.0 {
+            _ if same_day(at, now) => format!("{} {clock}", self.today()),
+            _ if yesterday => format!("{} {clock}", self.yesterday()),
+            Lang::En if at.year == now.year => format!("{} {month}, {clock}", at.day),
+            Lang::En => format!("{} {month} {}, {clock}", at.day, at.year),
+            Lang::ZhCn if at.year == now.year => format!("{}月{}日 {clock}", at.month, at.day),
+            Lang::ZhCn => format!("{}年{}月{}日 {clock}", at.year, at.month, at.day),
+        }
+    }
+
+    /// One line of the history: what happened, in a sentence.
+    pub fn history_sentence(&self, entry: &super::history::Entry, size: &str) -> String {
+        use super::history::Outcome as O;
+        let (peer, files) = (entry.peer.as_str(), self.files_count(u64::from(entry.files)));
+        match (self.0, entry.received, &entry.outcome) {
+            (Lang::En, true, O::Finished { saved, total }) if saved == total => {
+                format!("Received {files} ({size}) from {peer}")
+            }
+            (Lang::En, false, O::Finished { saved, total }) if saved == total => {
+                format!("Sent {files} ({size}) to {peer}")
+            }
+            (Lang::En, true, O::Finished { saved, total }) => {
+                format!("Received {saved} of {} from {peer}", self.files_count(u64::from(*total)))
+            }
+            (Lang::En, false, O::Finished { saved, total }) => {
+                format!("Delivered {saved} of {} to {peer}", self.files_count(u64::from(*total)))
+            }
+            (Lang::En, true, O::Declined) => format!("You declined {files} from {peer}"),
+            (Lang::En, false, O::Declined) => format!("{peer} declined {files}"),
+            (Lang::En, true, O::Cancelled { by_peer: false }) => {
+                format!("Receiving {files} from {peer} was cancelled")
+            }
+            (Lang::En, true, O::Cancelled { by_peer: true }) => {
+                format!("{peer} cancelled sending you {files}")
+            }
+            (Lang::En, false, O::Cancelled { by_peer: false }) => {
+                format!("Sending {files} to {peer} was cancelled")
+            }
+            (Lang::En, false, O::Cancelled { by_peer: true }) => {
+                format!("{peer} cancelled receiving {files}")
+            }
+            (Lang::En, true, O::Failed { reason }) => {
+                format!("Receiving {files} from {peer} failed: {reason}")
+            }
+            (Lang::En, false, O::Failed { reason }) => format!("Sending {files} to {peer} failed: {reason}"),
+            (Lang::ZhCn, true, O::Finished { saved, total }) if saved == total => {
+                format!("从 {peer} 接收了 {files}（{size}）")
+            }
+            (Lang::ZhCn, false, O::Finished { saved, total }) if saved == total => {
+                format!("向 {peer} 发送了 {files}（{size}）")
+            }
+            (Lang::ZhCn, true, O::Finished { saved, total }) => {
+                format!("从 {peer} 接收了 {saved}/{total} 个文件")
+            }
+            (Lang::ZhCn, false, O::Finished { saved, total }) => {
+                format!("向 {peer} 送达了 {saved}/{total} 个文件")
+            }
+            (Lang::ZhCn, true, O::Declined) => format!("你拒绝了来自 {peer} 的 {files}"),
+            (Lang::ZhCn, false, O::Declined) => format!("{peer} 拒绝了 {files}"),
+            (Lang::ZhCn, true, O::Cancelled { by_peer: false }) => format!("从 {peer} 接收 {files}已取消"),
+            (Lang::ZhCn, true, O::Cancelled { by_peer: true }) => format!("{peer} 取消了发送 {files}"),
+            (Lang::ZhCn, false, O::Cancelled { by_peer: false }) => format!("向 {peer} 发送 {files}已取消"),
+            (Lang::ZhCn, false, O::Cancelled { by_peer: true }) => format!("{peer} 取消了接收 {files}"),
+            (Lang::ZhCn, true, O::Failed { reason }) => format!("从 {peer} 接收 {files}失败：{reason}"),
+            (Lang::ZhCn, false, O::Failed { reason }) => format!("向 {peer} 发送 {files}失败：{reason}"),
         }
     }
 
@@ -263,10 +519,11 @@ impl Tr {
         }
     }
 
-    pub fn progress_name(&self, peer: &str) -> String {
+    /// The progress bar's name: "Progress of sending 3 files to Kitchen PC".
+    pub fn progress_name(&self, subject: &str) -> String {
         match self.0 {
-            Lang::En => format!("Progress of the transfer with {peer}"),
-            Lang::ZhCn => format!("与 {peer} 的传输进度"),
+            Lang::En => format!("Progress of {subject}"),
+            Lang::ZhCn => format!("{subject}的进度"),
         }
     }
 
@@ -278,22 +535,14 @@ impl Tr {
     }
 
     pub fn finished(&self, saved: u32, total: u32, received: bool) -> String {
+        let files = self.files_count(u64::from(total));
         match (self.0, received, saved == total) {
-            (Lang::En, true, true) => format!("Done: {saved} of {total} saved."),
-            (Lang::En, false, true) => format!("Done: {saved} of {total} delivered."),
-            (Lang::En, _, false) => format!("Finished with problems: {saved} of {total} files arrived."),
-            (Lang::ZhCn, true, true) => format!("完成：已保存 {saved}/{total} 个文件。"),
-            (Lang::ZhCn, false, true) => format!("完成：已送达 {saved}/{total} 个文件。"),
+            (Lang::En, true, true) => format!("Done: {files} saved."),
+            (Lang::En, false, true) => format!("Done: {files} delivered."),
+            (Lang::En, _, false) => format!("Finished with problems: {saved} of {files} arrived."),
+            (Lang::ZhCn, true, true) => format!("完成：已保存 {files}。"),
+            (Lang::ZhCn, false, true) => format!("完成：已送达 {files}。"),
             (Lang::ZhCn, _, false) => format!("已结束，但有问题：{saved}/{total} 个文件送达。"),
-        }
-    }
-
-    pub fn history_line(&self, received: bool, peer: &str, files: u32, size: &str) -> String {
-        match (self.0, received) {
-            (Lang::En, true) => format!("Received {files} files ({size}) from {peer}"),
-            (Lang::En, false) => format!("Sent {files} files ({size}) to {peer}"),
-            (Lang::ZhCn, true) => format!("从 {peer} 接收了 {files} 个文件（{size}）"),
-            (Lang::ZhCn, false) => format!("向 {peer} 发送了 {files} 个文件（{size}）"),
         }
     }
 
@@ -306,10 +555,22 @@ impl Tr {
 
     pub fn folder_summary(&self, files: u64, size: &str) -> String {
         match self.0 {
-            Lang::En => format!("folder, {files} files, {size}"),
+            Lang::En => format!("folder, {}, {size}", self.files_count(files)),
             Lang::ZhCn => format!("文件夹，{files} 个文件，{size}"),
         }
     }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm), to tell "yesterday"
+/// across month and year ends.
+fn days_from_civil(year: i32, month: u8, day: u8) -> i64 {
+    let (m, d) = (i64::from(month), i64::from(day));
+    let y = i64::from(year) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 /// A byte count for people: "0 B", "999 B", "1.2 kB", "34.5 MB", "2.10 GB" (decimal units, as
@@ -354,6 +615,45 @@ mod tests {
         assert_eq!(Lang::from_locale(Some("zh_TW.UTF-8")), Lang::ZhCn);
         assert_eq!(Lang::from_locale(Some("en-US")), Lang::En);
         assert_eq!(Lang::from_locale(None), Lang::En);
+    }
+
+    #[test]
+    fn plurals_and_dates() {
+        use super::super::history::{Entry, LocalTime, Outcome};
+        let (en, zh) = (Tr(Lang::En), Tr(Lang::ZhCn));
+        assert_eq!(en.finished(1, 1, true), "Done: 1 file saved.");
+        assert_eq!(en.finished(3, 3, false), "Done: 3 files delivered.");
+        assert_eq!(en.finished(0, 1, true), "Finished with problems: 0 of 1 file arrived.");
+        assert_eq!(zh.finished(2, 2, true), "完成：已保存 2 个文件。");
+        assert_eq!(en.folder_summary(1, "5 B"), "folder, 1 file, 5 B");
+        let entry = |received, files, outcome| Entry {
+            ended_at: 0,
+            received,
+            peer: "Anna's laptop".into(),
+            files,
+            bytes: 5,
+            outcome,
+            saved_file: None,
+        };
+        let cancelled = entry(true, 1, Outcome::Cancelled { by_peer: false });
+        assert_eq!(
+            en.history_sentence(&cancelled, "5 B"),
+            "Receiving 1 file from Anna's laptop was cancelled"
+        );
+        assert_eq!(zh.history_sentence(&cancelled, "5 B"), "从 Anna's laptop 接收 1 个文件已取消");
+        let sent = entry(false, 3, Outcome::Finished { saved: 3, total: 3 });
+        assert_eq!(en.history_sentence(&sent, "5 B"), "Sent 3 files (5 B) to Anna's laptop");
+        let declined = entry(true, 2, Outcome::Declined);
+        assert_eq!(en.history_sentence(&declined, "5 B"), "You declined 2 files from Anna's laptop");
+
+        let at = |year, month, day| LocalTime { year, month, day, hour: 9, minute: 5 };
+        assert_eq!(en.when(at(2026, 3, 1), at(2026, 3, 1)), "Today 09:05");
+        assert_eq!(en.when(at(2026, 2, 28), at(2026, 3, 1)), "Yesterday 09:05");
+        assert_eq!(en.when(at(2025, 12, 31), at(2026, 1, 1)), "Yesterday 09:05");
+        assert_eq!(en.when(at(2026, 1, 3), at(2026, 3, 1)), "3 Jan, 09:05");
+        assert_eq!(en.when(at(2024, 12, 3), at(2026, 3, 1)), "3 Dec 2024, 09:05");
+        assert_eq!(zh.when(at(2026, 1, 3), at(2026, 3, 1)), "1月3日 09:05");
+        assert_eq!(zh.when(at(2026, 3, 1), at(2026, 3, 1)), "今天 09:05");
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub const PRESELECT_ENV: &str = "FERRY_PRESELECT";
 /// When set, every frame's duration is printed to standard error (performance checks).
 pub const FRAME_LOG_ENV: &str = "FERRY_FRAME_LOG";
 
+/// Shown when the window speaks Chinese but no font on this system can draw it.
+const NO_CJK_FONT: &str = "Chinese text can't be drawn: no Chinese font is installed. Install one (Debian, \
+                           Ubuntu: sudo apt install fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts) \
+                           and restart Ferry, or choose English in Settings.";
+
 /// The app icon (a 128×128 PNG).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 
@@ -54,6 +59,14 @@ const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
 pub fn frame(state: &mut AppState, ui: &mut egui::Ui) {
     let ctx = ui.ctx().clone();
     state.pump(&ctx);
+    // Labels are not selectable (the address line is, on its own): a selectable label hands
+    // screen readers its glyphs in drawing order, which turns right-to-left names (Arabic,
+    // Hebrew) around.
+    if ctx.global_style().interaction.selectable_labels {
+        ctx.all_styles_mut(|style| style.interaction.selectable_labels = false);
+    }
+    ctx.accesskit_node_builder(egui::accesskit_root_id(), |node| node.set_label(state.tr.main_window()));
+    close_requested(state, &ctx);
 
     let dropped: Vec<PathBuf> =
         ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
@@ -74,8 +87,54 @@ pub fn frame(state: &mut AppState, ui: &mut egui::Ui) {
         view_main::show(state, ui);
     }
 
+    if state.confirm_close {
+        close_question(state, &ctx);
+    }
     if ctx.input(|i| !i.raw.hovered_files.is_empty()) {
         drop_overlay(state, &ctx);
+    }
+}
+
+/// Closing the window while something is in flight asks first; the answer is
+/// [`close_question`]. Once the person said yes (or nothing is left), the close goes through and
+/// the engine tells every peer "Ferry was closed" ([`FerryApp::on_exit`]).
+fn close_requested(state: &mut AppState, ctx: &egui::Context) {
+    if !ctx.input(|i| i.viewport().close_requested()) || state.close_confirmed {
+        return;
+    }
+    if state.in_flight() > 0 {
+        ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+        state.confirm_close = true;
+    }
+}
+
+fn close_question(state: &mut AppState, ctx: &egui::Context) {
+    let in_flight = state.in_flight();
+    let mut close = in_flight == 0; // everything ended while the question was showing
+    let mut keep = false;
+    let tr = state.tr;
+    egui::Modal::new(egui::Id::unique("close_question")).show(ctx, |ui| {
+        ui.set_max_width(420.0);
+        widgets::heading(ui, None, tr.close_question(), 1);
+        ui.add_space(6.0);
+        ui.add(egui::Label::new(tr.close_explained(in_flight)).wrap());
+        ui.add_space(10.0);
+        ui.horizontal(|ui| {
+            let stay = widgets::primary_button(ui, tr.keep_open(), true);
+            if ui.add(stay).clicked() {
+                keep = true;
+            }
+            if ui.button(tr.close_anyway()).clicked() {
+                close = true;
+            }
+        });
+    });
+    if keep || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+        state.confirm_close = false;
+    } else if close {
+        state.confirm_close = false;
+        state.close_confirmed = true;
+        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
     }
 }
 
@@ -118,8 +177,10 @@ impl eframe::App for FerryApp {
     }
 }
 
-/// Opens the window (what `ferry` with no arguments does). Returns when it is closed.
-pub fn run() -> ExitCode {
+/// Opens the window (what `ferry` with no subcommand does), with `chosen` (files and folders
+/// named on the command line, "Open with Ferry") already in the send list. Returns when it is
+/// closed.
+pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
     let loaded = Settings::load();
     let settings = loaded.settings;
     let mut warnings: Vec<String> = loaded.warning.into_iter().collect();
@@ -131,7 +192,8 @@ pub fn run() -> ExitCode {
     let discovery_port = config.discovery_port;
     let dir = config_dir();
     let history = history::History::load(&dir);
-    let preselect = preselect_from_env();
+    let mut preselect = preselect_from_env();
+    preselect.extend(chosen.into_iter().map(|p| std::path::absolute(&p).unwrap_or(p)));
 
     // Reading fallback fonts takes a moment: do it while the window is being created.
     let fonts = std::thread::Builder::new().name("ferry-fonts".into()).spawn(fonts::load_system_fallbacks);
@@ -165,6 +227,7 @@ pub fn run() -> ExitCode {
 
     let viewport = egui::ViewportBuilder::default()
         .with_title("Ferry")
+        .with_close_button(true)
         .with_app_id("ferry")
         .with_inner_size([980.0, 680.0])
         .with_min_inner_size([620.0, 440.0])
@@ -180,11 +243,15 @@ pub fn run() -> ExitCode {
         options,
         Box::new(move |cc| {
             let _ = egui_ctx.set(cc.egui_ctx.clone());
-            if let Ok(Ok(found)) = fonts.map(|t| t.join()) {
-                fonts::install(&cc.egui_ctx, found);
-            }
+            let found = fonts.map(|t| t.join()).ok().and_then(Result::ok).unwrap_or_default();
+            let no_cjk = !fonts::has_cjk(&found);
+            fonts::install(&cc.egui_ctx, found);
             apply_theme(&cc.egui_ctx, theme);
             let mut state = AppState::new(init)?;
+            if no_cjk && state.tr.0 == i18n::Lang::ZhCn {
+                // Said in English: without the font, Chinese would be boxes.
+                state.warn(NO_CJK_FONT.to_owned());
+            }
             state.engine_down = engine_down;
             state.discovery_port = discovery_port;
             state.add_chosen(preselect);

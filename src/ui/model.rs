@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use super::worker::Measured;
 use crate::engine::{Direction, IncomingOffer, TransferId};
@@ -39,6 +40,12 @@ impl Chosen {
             _ => 0,
         }
     }
+
+    /// Measured, and there is something in it to send: it goes into the offer. An unreadable
+    /// path or an empty folder is left out (the list says why).
+    pub fn sendable(&self) -> bool {
+        self.files() > 0
+    }
 }
 
 /// An offer waiting for the person's answer.
@@ -72,6 +79,8 @@ pub enum Status {
     },
     Cancelled {
         by_peer: bool,
+        /// The app was closed (on whichever side `by_peer` says), not Cancel pressed.
+        closed: bool,
     },
     /// The plain-language reason.
     Failed(String),
@@ -102,6 +111,9 @@ pub struct Transfer {
     pub status: Status,
     /// Files saved so far (incoming), for "Show file" / "Open folder".
     pub saved: Vec<PathBuf>,
+    /// When `bytes_done` last moved (or the transfer started running): a transfer that has not
+    /// moved for a few seconds says it is waiting instead of showing a stale speed.
+    pub last_progress: Instant,
 }
 
 /// The add-by-address form.
@@ -127,8 +139,8 @@ pub fn type_icon(name: &str) -> &'static str {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "jpg" | "jpeg" | "png" | "gif" | "webp" | "heic" | "heif" | "bmp" | "tif" | "tiff" | "raw"
-        | "dng" | "svg" => "🖼",
-        "mp4" | "mov" | "avi" | "mkv" | "webm" | "m4v" => "🎞",
+        | "dng" | "cr2" | "cr3" | "nef" | "arw" | "orf" | "rw2" | "raf" | "avif" | "svg" => "🖼",
+        "mp4" | "mov" | "avi" | "mkv" | "webm" | "m4v" | "3gp" | "mts" | "m2ts" => "🎞",
         "mp3" | "wav" | "flac" | "ogg" | "m4a" | "aac" => "🎵",
         "zip" | "7z" | "rar" | "tar" | "gz" | "xz" | "bz2" => "📦",
         _ => "📄",
@@ -139,6 +151,16 @@ pub fn type_icon(name: &str) -> &'static str {
 pub fn is_previewable(name: &str) -> bool {
     let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     matches!(ext.as_str(), "jpg" | "jpeg" | "png" | "gif" | "webp" | "bmp" | "tif" | "tiff")
+}
+
+/// What the receive folder looks like just now, for the incoming prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveCheck {
+    pub dir: PathBuf,
+    /// Free bytes, when the system says.
+    pub free: Option<u64>,
+    /// Why nothing can be saved there (read-only, no permission ...).
+    pub problem: Option<super::worker::SaveProblem>,
 }
 
 /// An icon for the other device's operating system.
@@ -153,4 +175,30 @@ pub fn os_icon(os: crate::protocol::Os) -> &'static str {
         Os::Bsd => "😈",
         Os::Unknown => "💻",
     }
+}
+
+/// Extensions of photos and videos as cameras and phones name them, for the "Photos and videos"
+/// filter of the file dialog (matched in any case; see [`with_case_variants`]).
+pub const PHOTO_AND_VIDEO_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "jpe", "png", "heic", "heif", "avif", "webp", "gif", "tif", "tiff", "bmp", "raw", "dng",
+    "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw", "x3f", "mp4", "mov",
+    "m4v", "avi", "mkv", "webm", "3gp", "3g2", "mts", "m2ts", "mpg", "mpeg", "wmv", "hevc",
+];
+
+/// Each extension as written, in upper case and capitalised: file dialogs match filters case by
+/// case (`IMG_0001.JPG` is not `*.jpg` to GTK or zenity).
+pub fn with_case_variants(extensions: &[&str]) -> Vec<String> {
+    let mut out = Vec::with_capacity(extensions.len() * 3);
+    for ext in extensions {
+        let lower = ext.to_ascii_lowercase();
+        let upper = ext.to_ascii_uppercase();
+        let mut capital = lower.clone();
+        capital[..1].make_ascii_uppercase();
+        for variant in [lower, upper, capital] {
+            if !out.contains(&variant) {
+                out.push(variant);
+            }
+        }
+    }
+    out
 }

@@ -8,19 +8,23 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::history::{self, Entry, History, Outcome};
 use super::i18n::{Lang, Tr};
-use super::model::{AddPeerForm, Chosen, Page, PendingOffer, Preview, Status, Transfer};
+use super::model::{AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, Status, Transfer};
 use super::worker::{Inbox, Job, PreviewKey, Workers};
 use crate::engine::{Command, Direction, Event, IncomingOffer, Peer, PeerSource, TransferId, Waker};
-use crate::protocol::{FileResult, InstanceId};
+use crate::protocol::{CancelReason, FileResult, InstanceId};
 use crate::settings::Settings;
 
 /// Most warnings shown at once; older ones scroll away.
 const MAX_WARNINGS: usize = 5;
+/// A running transfer whose bytes have not moved for this long says "Waiting for …" instead of
+/// a speed and a time left that are no longer true.
+pub const STALL_AFTER: Duration = Duration::from_secs(3);
 
 /// How the state is set up; tests build one with channels of their own.
 pub struct StateInit {
@@ -58,7 +62,8 @@ pub struct AppState {
     pub warnings: Vec<String>,
     pub page: Page,
 
-    /// Sorted by name.
+    /// In the order they appeared: a device that turns up later goes at the end, so the rows
+    /// under the person's pointer never move.
     pub peers: Vec<Peer>,
     pub selected_peer: Option<InstanceId>,
     pub add_peer: AddPeerForm,
@@ -78,7 +83,15 @@ pub struct AppState {
     pub history: History,
 
     pub previews: HashMap<PreviewKey, Preview>,
-    pub free_space: Option<(PathBuf, u64)>,
+    /// Free space and writability of the receive folder, asked for when an offer arrives.
+    pub receive_check: Option<ReceiveCheck>,
+    /// See [`STALL_AFTER`]; tests shorten it.
+    pub stall_after: Duration,
+    /// The person asked to close the window while something was in flight: the question is
+    /// showing.
+    pub confirm_close: bool,
+    /// The person said yes: the next close request goes through.
+    pub close_confirmed: bool,
     /// A file dialog is open (its buttons are disabled meanwhile).
     pub dialog_open: bool,
     /// An offer arrived since the last frame: ask for attention if the window is not focused.
@@ -118,7 +131,10 @@ impl AppState {
             transfers: Vec::new(),
             history: init.history,
             previews: HashMap::new(),
-            free_space: None,
+            receive_check: None,
+            stall_after: STALL_AFTER,
+            confirm_close: false,
+            close_confirmed: false,
             dialog_open: false,
             wants_attention: false,
         })
@@ -189,10 +205,14 @@ impl AppState {
                     t.files = files;
                     t.bytes_total = bytes_total;
                     t.status = Status::Running;
+                    t.last_progress = Instant::now();
                 }
             }
             Event::Progress { transfer, bytes_done, bytes_total, current_file, rate } => {
                 if let Some(t) = self.transfer_mut(transfer) {
+                    if bytes_done != t.bytes_done || t.status == Status::Waiting {
+                        t.last_progress = Instant::now();
+                    }
                     t.bytes_done = bytes_done;
                     t.bytes_total = bytes_total;
                     t.current_file = current_file;
@@ -221,15 +241,26 @@ impl AppState {
                         t.bytes_done = t.bytes_total;
                     }
                 }
+                if saved == total && total > 0 {
+                    self.sent_successfully(transfer);
+                }
                 self.end(transfer, Status::Finished { saved, total });
             }
             Event::TransferDeclined { transfer, busy } => self.end(transfer, Status::Declined { busy }),
-            Event::TransferCancelled { transfer, by_peer, .. } => {
+            Event::TransferCancelled { transfer, by_peer, reason } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
-                self.end(transfer, Status::Cancelled { by_peer });
+                self.end(transfer, Status::Cancelled { by_peer, closed: reason == CancelReason::Shutdown });
             }
             Event::TransferFailed { transfer, error } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
+                if matches!(error, crate::engine::TransferError::SourceUnreadable { .. })
+                    && !self.chosen.is_empty()
+                {
+                    // Something chosen went away after it was measured: measure the list again,
+                    // so the row is flagged and Try again and Send leave it out.
+                    let paths: Vec<PathBuf> = self.chosen.iter().map(|c| c.path.clone()).collect();
+                    self.workers.submit(Job::Measure(paths));
+                }
                 self.end(transfer, Status::Failed(error.to_string()));
             }
             Event::Stopped => self.engine_down = true,
@@ -250,11 +281,27 @@ impl AppState {
                 }
             }
         }
+        // Updated in place, new ones at the end: the list never re-sorts under the pointer.
         match self.peers.iter_mut().find(|p| p.instance == peer.instance) {
             Some(known) => *known = peer,
             None => self.peers.push(peer),
         }
-        self.peers.sort_by_key(|p| p.name.to_lowercase());
+    }
+
+    /// An outgoing transfer delivered everything: the files chosen for it leave the send list
+    /// (until then they stay, so Try again or another device is one click). Only when the list
+    /// still holds exactly what was sent; files added since stay chosen.
+    fn sent_successfully(&mut self, id: TransferId) {
+        let Some(t) = self.transfers.iter().find(|t| t.id == id) else { return };
+        if t.direction != Direction::Outgoing || t.paths.is_empty() {
+            return;
+        }
+        let sent: HashSet<&PathBuf> = t.paths.iter().collect();
+        let chosen: HashSet<&PathBuf> =
+            self.chosen.iter().filter(|c| c.sendable()).map(|c| &c.path).collect();
+        if sent == chosen {
+            self.clear_chosen();
+        }
     }
 
     fn offer_arrived(&mut self, offer: IncomingOffer) {
@@ -265,7 +312,7 @@ impl AppState {
                 self.workers.submit(Job::DecodeOffered { key, jpeg: file.thumbnail.clone() });
             }
         }
-        self.workers.submit(Job::FreeSpace(self.settings.receive_dir.clone()));
+        self.workers.submit(Job::CheckReceiveFolder(self.settings.receive_dir.clone()));
         let selected = vec![true; offer.files.len()];
         self.offers.push_back(PendingOffer { offer, selected, choosing: false });
         self.wants_attention = true;
@@ -298,6 +345,7 @@ impl AppState {
                     rate: 0.0,
                     status: Status::Waiting,
                     saved: Vec::new(),
+                    last_progress: Instant::now(),
                 });
                 self.transfers.len() - 1
             }
@@ -322,7 +370,7 @@ impl AppState {
             outcome: match status {
                 Status::Finished { saved, total } => Outcome::Finished { saved, total },
                 Status::Declined { .. } => Outcome::Declined,
-                Status::Cancelled { .. } => Outcome::Cancelled,
+                Status::Cancelled { by_peer, .. } => Outcome::Cancelled { by_peer },
                 Status::Failed(reason) => Outcome::Failed { reason },
                 Status::Waiting | Status::Running => return,
             },
@@ -337,7 +385,16 @@ impl AppState {
     /// The one place results of background work change the state.
     pub fn receive(&mut self, ctx: &egui::Context, msg: Inbox) {
         match msg {
-            Inbox::Picked(paths) => self.add_chosen(paths),
+            Inbox::Picked(paths) => {
+                // The next dialog opens where these were found.
+                if let Some(dir) = paths.first().and_then(|p| p.parent()).map(Path::to_path_buf)
+                    && self.settings.last_pick_dir.as_ref() != Some(&dir)
+                {
+                    self.settings.last_pick_dir = Some(dir);
+                    self.save_settings();
+                }
+                self.add_chosen(paths);
+            }
             Inbox::ReceiveFolderPicked(dir) => self.set_receive_dir(dir),
             Inbox::DialogClosed => self.dialog_open = false,
             Inbox::Measured(results) => {
@@ -368,9 +425,7 @@ impl AppState {
                 };
                 self.previews.insert(key, preview);
             }
-            Inbox::FreeSpace { dir, bytes } => {
-                self.free_space = bytes.map(|b| (dir, b));
-            }
+            Inbox::ReceiveFolderChecked(check) => self.receive_check = Some(check),
             Inbox::Warning(text) => self.warn(text),
             Inbox::LocalAddresses(addresses) => self.my_addresses = addresses,
         }

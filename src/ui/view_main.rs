@@ -7,7 +7,8 @@ use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
 use super::i18n::human_size;
 use super::model::{Page, Preview, is_previewable, os_icon, type_icon};
 use super::state::AppState;
-use super::worker::{DialogKind, Measured, PreviewKey};
+use super::widgets::shown;
+use super::worker::{DialogKind, Measured, PreviewKey, Unreadable};
 use super::{view_transfers, widgets};
 
 /// Height of one row in the chosen-files list (fixed so that only visible rows are laid out).
@@ -18,7 +19,10 @@ const PREVIEW_EDGE: f32 = 36.0;
 pub fn show(state: &mut AppState, ui: &mut Ui) {
     egui::Panel::top("header").show(ui, |ui| header(state, ui));
     egui::Panel::left("devices").resizable(true).default_size(290.0).min_size(220.0).show(ui, |ui| {
-        ScrollArea::vertical().id_salt("devices_scroll").show(ui, |ui| devices(state, ui));
+        ScrollArea::vertical().id_salt("devices_scroll").show(ui, |ui| {
+            widgets::name_region(ui, state.tr.device_list());
+            devices(state, ui);
+        });
     });
     egui::Panel::bottom("receive_folder").show(ui, |ui| receive_folder(state, ui));
     egui::CentralPanel::default().show(ui, |ui| {
@@ -32,16 +36,18 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
 fn header(state: &mut AppState, ui: &mut Ui) {
     ui.add_space(6.0);
     ui.horizontal(|ui| {
-        ui.heading(RichText::new("Ferry").strong());
+        widgets::heading(ui, None, "Ferry", 1);
         ui.separator();
         ui.vertical(|ui| {
-            ui.label(RichText::new(state.tr.visible_as(&state.settings.device_name)).strong());
+            let me = state.tr.visible_as(&state.settings.device_name);
+            widgets::decorated_label(ui, os_icon(crate::protocol::Os::current()), &me, RichText::strong);
             let addr = match (state.my_address_text(), state.engine_down) {
                 (_, true) => state.tr.not_receiving().to_owned(),
                 (Some(addr), _) => state.tr.at_address(&addr),
                 (None, _) => state.tr.starting().to_owned(),
             };
-            ui.label(RichText::new(addr).weak());
+            // Selectable: people copy the address to type it on the other computer.
+            ui.add(egui::Label::new(RichText::new(addr).weak()).selectable(true));
         });
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if widgets::icon_button(ui, true, "⚙", state.tr.settings()).clicked() {
@@ -50,13 +56,17 @@ fn header(state: &mut AppState, ui: &mut Ui) {
         });
     });
     let mut dismissed = None;
+    let mut names = widgets::Namer::default();
     for (i, warning) in state.warnings.iter().enumerate() {
+        let warning = shown(warning);
         ui.horizontal(|ui| {
-            ui.colored_label(ui.visuals().warn_fg_color, "⚠");
-            if widgets::named_button(ui, "🗙", state.tr.dismiss()).clicked() {
+            let icon = ui.colored_label(ui.visuals().warn_fg_color, "⚠");
+            widgets::hide_from_screen_readers(ui, &icon);
+            if widgets::named_button(ui, "🗙", &names.unique(state.tr.dismiss_warning(&warning))).clicked()
+            {
                 dismissed = Some(i);
             }
-            ui.add(egui::Label::new(warning).wrap());
+            ui.add(egui::Label::new(warning.as_ref()).wrap());
         });
     }
     if let Some(i) = dismissed {
@@ -67,7 +77,7 @@ fn header(state: &mut AppState, ui: &mut Ui) {
 
 fn devices(state: &mut AppState, ui: &mut Ui) {
     ui.horizontal(|ui| {
-        ui.heading(state.tr.devices_nearby());
+        widgets::heading(ui, None, state.tr.devices_nearby(), 2);
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if widgets::named_button(ui, "🔄", state.tr.search_again()).clicked() {
                 state.refresh();
@@ -77,7 +87,7 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
     ui.add_space(4.0);
 
     if state.peers.is_empty() {
-        ui.label(RichText::new(format!("🔍 {}", state.tr.searching())).italics());
+        widgets::decorated_label(ui, "🔍", state.tr.searching(), RichText::italics);
         ui.add_space(4.0);
         let transfer_port = state.me.map_or(state.settings.transfer_port, |me| me.port());
         let hint = state.tr.firewall_hint(state.discovery_port, transfer_port);
@@ -87,11 +97,12 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
     ui.with_layout(Layout::top_down_justified(Align::LEFT), |ui| {
         for peer in &state.peers {
             let selected = state.selected_peer == Some(peer.instance);
+            let peer_name = shown(&peer.name);
             let text =
-                format!("{}  {}\n      {}", os_icon(peer.os), peer.name, widgets::display_addr(peer.addr));
+                format!("{}  {}\n      {}", os_icon(peer.os), peer_name, widgets::display_addr(peer.addr));
             let button =
                 Button::selectable(selected, RichText::new(text).size(15.0)).min_size(vec2(0.0, 44.0));
-            let name = format!("{}, {}, {}", peer.name, peer.os.label(), widgets::display_addr(peer.addr));
+            let name = format!("{}, {}, {}", peer_name, peer.os.label(), widgets::display_addr(peer.addr));
             if widgets::add_named(ui, true, button, &name).on_hover_text(peer.os.label()).clicked() {
                 clicked = Some(peer.instance);
             }
@@ -137,7 +148,8 @@ fn add_by_address(state: &mut AppState, ui: &mut Ui) {
             }
         });
         if let Some(error) = &state.add_peer.error {
-            ui.add(egui::Label::new(RichText::new(error).color(ui.visuals().error_fg_color)).wrap());
+            let error = shown(error);
+            ui.add(egui::Label::new(RichText::new(error.as_ref()).color(ui.visuals().error_fg_color)).wrap());
         }
     });
 }
@@ -180,10 +192,13 @@ fn remembered(state: &mut AppState, ui: &mut Ui) {
 }
 
 fn send_area(state: &mut AppState, ui: &mut Ui) {
-    ui.heading(state.tr.send_files());
+    widgets::heading(ui, None, state.tr.send_files(), 2);
     let pick_buttons = |state: &mut AppState, ui: &mut Ui| {
         let enabled = !state.dialog_open;
         if widgets::icon_button(ui, enabled, "🖼", state.tr.choose_photos()).clicked() {
+            state.open_dialog(DialogKind::Photos);
+        }
+        if widgets::icon_button(ui, enabled, "📄", state.tr.choose_any_files()).clicked() {
             state.open_dialog(DialogKind::Files);
         }
         if widgets::icon_button(ui, enabled, "📁", state.tr.choose_folder()).clicked() {
@@ -197,7 +212,7 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
             ui.vertical_centered(|ui| {
                 ui.add_space(14.0);
                 ui.horizontal(|ui| {
-                    ui.add_space((ui.available_width() - 300.0).max(0.0) / 2.0);
+                    ui.add_space((ui.available_width() - 470.0).max(0.0) / 2.0);
                     pick_buttons(state, ui);
                 });
                 ui.add_space(6.0);
@@ -219,21 +234,36 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
             state.tr.files_and_size(state.chosen_files, &human_size(state.chosen_bytes))
         };
         ui.label(RichText::new(state.tr.total(&total)).strong());
+        let left_out = state.left_out();
+        if left_out > 0 {
+            let text = if state.chosen_files == 0 && state.chosen_unmeasured == 0 {
+                state.tr.nothing_readable().to_owned()
+            } else {
+                state.tr.left_out(left_out)
+            };
+            ui.colored_label(ui.visuals().warn_fg_color, text);
+        }
     }
     ui.add_space(4.0);
     let label = match state.selected_peer() {
-        Some(peer) => state.tr.send_to(&peer.name),
+        Some(peer) => state.tr.send_to(&shown(&peer.name)),
         None => state.tr.send_to("…"),
     };
     ui.horizontal(|ui| {
         let send = widgets::primary_button(ui, &format!("📤 {label}"), state.can_send());
-        if widgets::add_named(ui, state.can_send(), send, &label).clicked() {
+        let response = widgets::add_named(ui, state.can_send(), send, &label);
+        if state.can_send() {
+            widgets::mark_default(ui, &response);
+        }
+        if response.clicked() {
             state.send_chosen();
         }
         if state.selected_peer().is_none() {
             ui.label(RichText::new(state.tr.pick_device_first()).weak());
         } else if state.chosen.is_empty() {
             ui.label(RichText::new(state.tr.pick_files_first()).weak());
+        } else if let Some(peer) = state.selected_peer().filter(|_| state.already_sending()) {
+            ui.label(RichText::new(state.tr.already_sending(&shown(&peer.name))).weak());
         }
     });
 }
@@ -245,11 +275,13 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
     let rows = state.chosen.len();
     // Up to half the window, so a long list still leaves room for the transfers below.
     let max_height = (ui.available_height() * 0.5).max(ROW_HEIGHT * 2.5);
+    let region = state.tr.chosen_list();
     ScrollArea::vertical().id_salt("chosen").max_height(max_height).auto_shrink([false, true]).show_rows(
         ui,
         ROW_HEIGHT,
         rows,
         |ui, range| {
+            widgets::name_region(ui, region);
             for i in range {
                 let (path, name, measured) = {
                     let c = &state.chosen[i];
@@ -271,22 +303,32 @@ fn chosen_list(state: &mut AppState, ui: &mut Ui) {
                             &name,
                             PREVIEW_EDGE,
                         );
-                        let detail = match &measured {
-                            None => state.tr.measuring().to_owned(),
-                            Some(Measured::File { size }) => human_size(*size),
+                        let tr = state.tr;
+                        let (detail, bad) = match &measured {
+                            None => (tr.measuring().to_owned(), false),
+                            Some(Measured::File { size }) => (human_size(*size), false),
+                            Some(Measured::Folder { files: 0, .. }) => (tr.empty_folder().to_owned(), true),
                             Some(Measured::Folder { files, size }) => {
-                                state.tr.folder_summary(*files, &human_size(*size))
+                                (tr.folder_summary(*files, &human_size(*size)), false)
                             }
-                            Some(Measured::Unreadable(_)) => state.tr.unreadable().to_owned(),
+                            Some(Measured::Unreadable(Unreadable::Gone)) => (tr.gone().to_owned(), true),
+                            Some(Measured::Unreadable(Unreadable::NoPermission)) => {
+                                (tr.no_permission().to_owned(), true)
+                            }
+                            Some(Measured::Unreadable(Unreadable::Other(e))) => {
+                                (format!("{}: {e}", tr.unreadable()), true)
+                            }
                         };
                         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
-                            if widgets::named_button(ui, "🗙", &state.tr.remove_named(&name)).clicked() {
+                            if widgets::named_button(ui, "🗙", &tr.remove_named(&name)).clicked() {
                                 remove = Some(i);
                             }
-                            ui.add_sized(
-                                [150.0, ROW_HEIGHT],
-                                egui::Label::new(RichText::new(detail).weak()).truncate(),
-                            );
+                            let detail = if bad {
+                                RichText::new(format!("⚠ {detail}")).color(ui.visuals().warn_fg_color)
+                            } else {
+                                RichText::new(detail).weak()
+                            };
+                            ui.add_sized([220.0, ROW_HEIGHT], egui::Label::new(detail).truncate());
                             ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
                                 ui.add(egui::Label::new(&name).truncate())
                                     .on_hover_text(path.display().to_string());
@@ -323,7 +365,7 @@ pub fn preview_or_icon(ui: &mut Ui, preview: Option<&Preview>, icon: &str, name:
 fn receive_folder(state: &mut AppState, ui: &mut Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("📥 {}:", state.tr.receive_folder())).strong());
+        widgets::decorated_label(ui, "📥", &format!("{}:", state.tr.receive_folder()), RichText::strong);
         let dir = state.settings.receive_dir.display().to_string();
         if ui.add_enabled(!state.dialog_open, Button::new(state.tr.change())).clicked() {
             state.open_dialog(DialogKind::ReceiveFolder);

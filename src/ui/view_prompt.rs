@@ -1,15 +1,20 @@
 //! The incoming-offer prompt: who is sending, every file with its preview (or a type icon) and
-//! size, the total, the free space here, and Accept / Decline / Choose files. It takes the whole
-//! window while an offer waits, with the buttons in a bottom panel so a long list can never push
-//! them out of sight. Several offers queue; the prompt shows the oldest first.
+//! size, the total of what is chosen, the free space here and whether the receive folder can take
+//! files at all, and Accept / Decline / Choose files. It takes the whole window while an offer
+//! waits, with the buttons in a bottom panel so a long list can never push them out of sight.
+//! Several offers queue; the prompt shows the oldest first.
+//!
+//! Accept is the highlighted button only when saving can work: with too little free space, or a
+//! receive folder that cannot be written, it is a plain button and "Change folder…" is offered.
 
 use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
 
-use super::i18n::{Lang, human_size};
-use super::model::type_icon;
+use super::i18n::human_size;
+use super::model::{os_icon, type_icon};
 use super::state::AppState;
 use super::view_main::preview_or_icon;
-use super::widgets;
+use super::widgets::{self, shown};
+use super::worker::DialogKind;
 
 /// Rows are taller than in the send list: the previews are what the person decides on.
 const ROW_HEIGHT: f32 = 60.0;
@@ -18,18 +23,20 @@ const PREVIEW_EDGE: f32 = 54.0;
 pub fn show(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
     let offer = &pending.offer;
-    let title = state.tr.offer_title(&offer.from.name, offer.files.len());
+    let title = state.tr.offer_title(&shown(&offer.from.name), offer.files.len());
     // The IP only: the port is the sender's outgoing one, which means nothing to people.
     let from_addr = match widgets::display_addr(offer.from.addr).rsplit_once(':') {
         Some((ip, _)) => ip.trim_matches(['[', ']']).to_owned(),
         None => offer.from.addr.ip().to_string(),
     };
+    let from = format!("{} · {}", offer.from.os.label(), state.tr.at_address(&from_addr));
+    let icon = os_icon(offer.from.os);
     let waiting = state.offers.len() - 1;
 
     egui::Panel::top("offer_title").show(ui, |ui| {
         ui.add_space(8.0);
-        ui.add(egui::Label::new(RichText::new(format!("📥 {title}")).heading()).truncate());
-        ui.label(RichText::new(state.tr.at_address(&from_addr)).weak());
+        widgets::heading(ui, Some(icon), &title, 1);
+        ui.label(RichText::new(from).weak());
         if waiting > 0 {
             ui.label(RichText::new(state.tr.more_waiting(waiting)).italics());
         }
@@ -45,16 +52,18 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
     let (transfer, count, choosing) = (pending.offer.transfer, pending.offer.files.len(), pending.choosing);
     let mut toggled = None;
+    let region = state.tr.offer_list();
     ScrollArea::vertical().id_salt("offer_files").auto_shrink([false, false]).show_rows(
         ui,
         ROW_HEIGHT,
         count,
         |ui, range| {
+            widgets::name_region(ui, region);
             for i in range {
                 let pending = &state.offers[0];
                 let file = &pending.offer.files[i];
                 // The name it will be saved under; the sender's own is in the tooltip.
-                let shown = crate::text::display(file.saved_name.as_deref().unwrap_or(&file.path));
+                let name = shown(file.saved_name.as_deref().unwrap_or(&file.path));
                 ui.allocate_ui_with_layout(
                     vec2(ui.available_width(), ROW_HEIGHT),
                     Layout::left_to_right(Align::Center),
@@ -64,7 +73,7 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                             // The checkbox's own label is the file name, so it is named for
                             // screen readers; the visible name is drawn (elided) after it.
                             let response = ui.checkbox(&mut on, "");
-                            widgets::set_accessible_name(ui, &response, &shown);
+                            widgets::set_accessible_name(ui, &response, &name);
                             if response.changed() {
                                 toggled = Some(i);
                             }
@@ -72,8 +81,8 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                         preview_or_icon(
                             ui,
                             state.offered_preview(transfer, i),
-                            type_icon(&shown),
-                            &shown,
+                            type_icon(&name),
+                            &name,
                             PREVIEW_EDGE,
                         );
                         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
@@ -82,12 +91,12 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
                                 egui::Label::new(RichText::new(human_size(file.size)).weak()),
                             );
                             ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
-                                let name = match file.saved_name {
-                                    Some(_) => RichText::new(shown.as_ref()),
-                                    None => RichText::new(shown.as_ref()).strikethrough().weak(),
+                                let label = match file.saved_name {
+                                    Some(_) => RichText::new(name.as_ref()),
+                                    None => RichText::new(name.as_ref()).strikethrough().weak(),
                                 };
-                                let hover = name_tooltip(state.tr.0, &shown, file);
-                                ui.add(egui::Label::new(name).truncate()).on_hover_text(hover);
+                                let hover = name_tooltip(&state.tr, &name, file);
+                                ui.add(egui::Label::new(label).truncate()).on_hover_text(hover);
                             });
                         });
                     },
@@ -102,52 +111,86 @@ fn file_list(state: &mut AppState, ui: &mut Ui) {
 
 fn buttons(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
+    let tr = state.tr;
     let total_bytes = pending.offer.total_bytes;
-    let wanted: u64 = if pending.selected.iter().all(|s| *s) {
+    let (chosen, count, choosing) = (pending.selected_count(), pending.selected.len(), pending.choosing);
+    let wanted: u64 = if chosen == count {
         total_bytes
     } else {
         pending.offer.files.iter().zip(&pending.selected).filter(|(_, s)| **s).map(|(f, _)| f.size).sum()
     };
-    let (chosen, count, choosing) = (pending.selected_count(), pending.selected.len(), pending.choosing);
 
     ui.add_space(6.0);
-    ui.label(
-        RichText::new(state.tr.total(&state.tr.files_and_size(count as u64, &human_size(total_bytes))))
-            .strong(),
-    );
-    if let Some((dir, free)) = &state.free_space
-        && *dir == state.settings.receive_dir
+    let total = if chosen == count {
+        tr.total(&tr.files_and_size(count as u64, &human_size(total_bytes)))
+    } else {
+        tr.total_selected(chosen, count, &human_size(wanted))
+    };
+    ui.label(RichText::new(total).strong());
+
+    // Saving can fail before a byte arrives: say so now, not after the whole file was sent.
+    let mut trouble = false;
+    if let Some(check) = &state.receive_check
+        && check.dir == state.settings.receive_dir
     {
-        ui.label(state.tr.free_space(&human_size(*free)));
-        if *free < wanted {
-            ui.colored_label(ui.visuals().error_fg_color, state.tr.not_enough_space());
+        let error = ui.visuals().error_fg_color;
+        if let Some(problem) = &check.problem {
+            trouble = true;
+            let text = tr.cannot_save(problem, &check.dir.display().to_string());
+            ui.add(egui::Label::new(RichText::new(text).color(error)).wrap());
+        } else if let Some(free) = check.free {
+            ui.label(tr.free_space(&human_size(free)));
+            if free < wanted {
+                trouble = true;
+                ui.colored_label(error, tr.not_enough_space());
+            }
         }
     }
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         let accept_text =
-            if chosen == count { state.tr.accept().to_owned() } else { state.tr.accept_some(chosen, count) };
-        let accept = widgets::primary_button(ui, &format!("✔ {accept_text}"), chosen > 0);
-        if widgets::add_named(ui, chosen > 0, accept, &accept_text).clicked() {
+            if chosen == count { tr.accept().to_owned() } else { tr.accept_some(chosen, count) };
+        let can_accept = chosen > 0;
+        // The highlighted (default-looking) button is the one that will work.
+        let accept = if trouble {
+            Button::new(RichText::new(format!("✔ {accept_text}")).size(16.0)).min_size(vec2(150.0, 34.0))
+        } else {
+            widgets::primary_button(ui, &format!("✔ {accept_text}"), can_accept)
+        };
+        let response = widgets::add_named(ui, can_accept, accept, &accept_text);
+        if can_accept && !trouble {
+            widgets::mark_default(ui, &response);
+        }
+        if response.clicked() {
             state.answer(true);
             return;
         }
-        let decline = Button::new(RichText::new(format!("✖ {}", state.tr.decline())).size(16.0))
-            .min_size(vec2(110.0, 32.0));
-        if widgets::add_named(ui, true, decline, state.tr.decline()).clicked() {
+        let decline =
+            Button::new(RichText::new(format!("✖ {}", tr.decline())).size(16.0)).min_size(vec2(110.0, 32.0));
+        if widgets::add_named(ui, true, decline, tr.decline()).clicked() {
             state.answer(false);
             return;
         }
         if !choosing {
-            if ui.button(state.tr.choose_files()).clicked()
+            if ui.button(tr.choose_files()).clicked()
                 && let Some(p) = state.offers.front_mut()
             {
                 p.choosing = true;
             }
-        } else if ui.button(state.tr.select_all()).clicked()
-            && let Some(p) = state.offers.front_mut()
-        {
-            p.selected.iter_mut().for_each(|s| *s = true);
+        } else {
+            if ui.add_enabled(chosen < count, Button::new(tr.select_all())).clicked()
+                && let Some(p) = state.offers.front_mut()
+            {
+                p.selected.iter_mut().for_each(|s| *s = true);
+            }
+            if ui.add_enabled(chosen > 0, Button::new(tr.select_none())).clicked()
+                && let Some(p) = state.offers.front_mut()
+            {
+                p.selected.iter_mut().for_each(|s| *s = false);
+            }
+        }
+        if trouble && ui.add_enabled(!state.dialog_open, Button::new(tr.change_folder())).clicked() {
+            state.open_dialog(DialogKind::ReceiveFolder);
         }
     });
     ui.add_space(8.0);
@@ -155,13 +198,10 @@ fn buttons(state: &mut AppState, ui: &mut Ui) {
 
 /// The saved name, and below it what the sender called the file when that differs, or that it
 /// cannot be saved at all (PROTOCOL.md §9.1).
-fn name_tooltip(lang: Lang, shown: &str, file: &crate::engine::OfferedFile) -> String {
-    let original = crate::text::display(&file.path);
-    match (&file.saved_name, lang) {
-        (Some(saved), _) if *saved == file.path => shown.to_owned(),
-        (Some(_), Lang::En) => format!("{shown}\nSent as “{original}”"),
-        (Some(_), Lang::ZhCn) => format!("{shown}\n发送方的文件名：“{original}”"),
-        (None, Lang::En) => format!("{shown}\nThis file can't be saved: its name is not allowed."),
-        (None, Lang::ZhCn) => format!("{shown}\n无法保存此文件：文件名不被允许。"),
+fn name_tooltip(tr: &super::i18n::Tr, name: &str, file: &crate::engine::OfferedFile) -> String {
+    match &file.saved_name {
+        Some(saved) if *saved == file.path => name.to_owned(),
+        Some(_) => format!("{name}\n{}", tr.sent_as(&shown(&file.path))),
+        None => format!("{name}\n{}", tr.name_not_allowed()),
     }
 }

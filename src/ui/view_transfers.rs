@@ -1,13 +1,17 @@
 //! The transfers of this session (both ways) with progress, speed and time left, and below them
 //! the persisted history of recent transfers.
+//!
+//! Every button says what it acts on to a screen reader ("Cancel sending 3 files to Kitchen
+//! PC"), names are unique within the list ([`Namer`]), and the arrows drawn before each line are
+//! not read out.
 
 use egui::{Align, Layout, ProgressBar, RichText, ScrollArea, Ui};
 
-use super::history::Outcome;
-use super::i18n::human_size;
+use super::history::{self, Outcome};
+use super::i18n::{Tr, human_size};
 use super::model::{Status, Transfer};
 use super::state::AppState;
-use super::widgets;
+use super::widgets::{self, Namer, shown};
 use crate::engine::{Direction, TransferId};
 
 /// What a click in the list asks for; applied after drawing, when the list is no longer borrowed.
@@ -17,19 +21,31 @@ enum Click {
     Dismiss(TransferId),
     Open(std::path::PathBuf),
     ClearHistory,
+    ClearFinished,
 }
 
 pub fn show(state: &mut AppState, ui: &mut Ui) {
     let mut click = None;
-    ui.heading(state.tr.transfers());
+    let mut names = Namer::default();
+    ui.horizontal(|ui| {
+        widgets::heading(ui, None, state.tr.transfers(), 2);
+        if state.transfers.iter().any(|t| !t.status.is_active()) {
+            ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+                if ui.button(state.tr.clear_finished()).clicked() {
+                    click = Some(Click::ClearFinished);
+                }
+            });
+        }
+    });
     ScrollArea::vertical().id_salt("transfers").auto_shrink([false, false]).show(ui, |ui| {
+        widgets::name_region(ui, state.tr.transfers_list());
         if state.transfers.is_empty() && state.history.is_empty() {
             ui.label(RichText::new(state.tr.no_transfers()).weak());
         }
         for t in state.transfers.iter().rev() {
             ui.group(|ui| {
                 ui.set_width(ui.available_width());
-                transfer(state, t, ui, &mut click);
+                transfer(state, t, ui, &mut names, &mut click);
             });
         }
         if !state.history.is_empty() {
@@ -37,38 +53,55 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
             egui::CollapsingHeader::new(state.tr.history()).default_open(state.transfers.is_empty()).show(
                 ui,
                 |ui| {
-                    history(state, ui, &mut click);
+                    history(state, ui, &mut names, &mut click);
                 },
             );
         }
     });
+    // A running transfer must be redrawn when it would count as stalled, even if no event comes.
+    if state.transfers.iter().any(|t| t.status == Status::Running) {
+        ui.ctx().request_repaint_after(state.stall_after.max(std::time::Duration::from_millis(100)));
+    }
     match click {
         Some(Click::Cancel(id)) => state.cancel(id),
         Some(Click::Retry(id)) => state.retry(id),
         Some(Click::Dismiss(id)) => state.dismiss(id),
         Some(Click::Open(path)) => state.open(path),
         Some(Click::ClearHistory) => state.clear_history(),
+        Some(Click::ClearFinished) => state.clear_finished(),
         None => {}
     }
 }
 
-fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, click: &mut Option<Click>) {
+/// Has a running transfer's byte count stood still long enough to stop showing its speed?
+pub fn stalled(t: &Transfer, after: std::time::Duration) -> bool {
+    t.status == Status::Running && t.bytes_done < t.bytes_total && t.last_progress.elapsed() >= after
+}
+
+fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, click: &mut Option<Click>) {
     let tr = state.tr;
-    let (arrow, who) = match t.direction {
-        Direction::Outgoing => ("📤", tr.to_peer(&t.peer_name)),
-        Direction::Incoming => ("📥", tr.from_peer(&t.peer_name)),
-    };
+    let peer = shown(&t.peer_name);
+    let outgoing = t.direction == Direction::Outgoing;
+    let (arrow, who) = if outgoing { ("📤", tr.to_peer(&peer)) } else { ("📥", tr.from_peer(&peer)) };
+    let subject = tr.subject(outgoing, t.files, &peer);
     ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("{arrow} {who}")).strong());
-        ui.label(RichText::new(tr.files_and_size(u64::from(t.files), &human_size(t.bytes_total))).weak());
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if t.status.is_active() {
-                if ui.button(tr.cancel()).clicked() {
+                let name = names.unique(tr.cancel_subject(&subject));
+                if widgets::named_button(ui, tr.cancel(), &name).clicked() {
                     *click = Some(Click::Cancel(t.id));
                 }
-            } else if widgets::named_button(ui, "🗙", tr.dismiss()).clicked() {
-                *click = Some(Click::Dismiss(t.id));
+            } else {
+                let name = names.unique(tr.dismiss_subject(&subject));
+                if widgets::named_button(ui, "🗙", &name).clicked() {
+                    *click = Some(Click::Dismiss(t.id));
+                }
             }
+            ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+                widgets::decorated_label(ui, arrow, &who, RichText::strong);
+                let size = tr.files_and_size(u64::from(t.files), &human_size(t.bytes_total));
+                ui.add(egui::Label::new(RichText::new(size).weak()).truncate());
+            });
         });
     });
     match &t.status {
@@ -77,31 +110,46 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, click: &mut Option<Clic
         }
         Status::Running => {
             let fraction = if t.bytes_total == 0 { 0.0 } else { t.bytes_done as f32 / t.bytes_total as f32 };
-            let speed = (t.rate >= 1.0).then(|| human_size(t.rate as u64));
-            let left = (t.rate >= 1.0 && t.bytes_total > t.bytes_done)
-                .then(|| tr.duration(((t.bytes_total - t.bytes_done) as f64 / t.rate).ceil() as u64));
-            let text = tr.progress(
-                &human_size(t.bytes_done),
-                &human_size(t.bytes_total),
-                speed.as_deref(),
-                left.as_deref(),
-            );
-            // The bar's text is what a screen reader announces with the percentage.
-            let name = format!("{}: {text}", tr.progress_name(&t.peer_name));
+            let text = if stalled(t, state.stall_after) {
+                // A speed and a time left from before the network went quiet would be a lie.
+                format!(
+                    "{} · {}",
+                    tr.progress(&human_size(t.bytes_done), &human_size(t.bytes_total), None, None),
+                    tr.waiting_for(&peer)
+                )
+            } else {
+                let speed = (t.rate >= 1.0).then(|| human_size(t.rate as u64));
+                let left = (t.rate >= 1.0 && t.bytes_total > t.bytes_done)
+                    .then(|| tr.duration(((t.bytes_total - t.bytes_done) as f64 / t.rate).ceil() as u64));
+                tr.progress(
+                    &human_size(t.bytes_done),
+                    &human_size(t.bytes_total),
+                    speed.as_deref(),
+                    left.as_deref(),
+                )
+            };
+            // The bar's name is what a screen reader announces with the percentage.
+            let name = names.unique(format!("{}: {text}", tr.progress_name(&subject)));
             let response = ui.add(ProgressBar::new(fraction.clamp(0.0, 1.0)).text(text));
             widgets::set_accessible_name(ui, &response, &name);
             if !t.current_file.is_empty() {
-                ui.add(egui::Label::new(RichText::new(tr.current_file(&t.current_file)).weak()).truncate());
+                let now = tr.current_file(&shown(&t.current_file));
+                ui.add(egui::Label::new(RichText::new(now).weak()).truncate());
             }
         }
         Status::Finished { saved, total } => {
-            ui.label(tr.finished(*saved, *total, t.direction == Direction::Incoming));
+            ui.label(tr.finished(*saved, *total, !outgoing));
             if let Some(first) = t.saved.first() {
                 ui.horizontal(|ui| {
-                    if t.saved.len() == 1 && ui.button(tr.show_file()).clicked() {
+                    if t.saved.len() == 1
+                        && widgets::named_button(ui, tr.show_file(), &names.unique(tr.show_file_of(&subject)))
+                            .clicked()
+                    {
                         *click = Some(Click::Open(first.clone()));
                     }
-                    if ui.button(tr.open_folder()).clicked() {
+                    if widgets::named_button(ui, tr.open_folder(), &names.unique(tr.open_folder_of(&subject)))
+                        .clicked()
+                    {
                         let folder = first.parent().map(|p| p.to_path_buf()).unwrap_or_else(|| first.clone());
                         *click = Some(Click::Open(folder));
                     }
@@ -110,51 +158,71 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, click: &mut Option<Clic
         }
         Status::Declined { busy } => {
             ui.label(if *busy { tr.busy() } else { tr.declined() });
-            retry_button(state, t, ui, click);
+            retry_button(tr, t, &subject, ui, names, click);
         }
-        Status::Cancelled { by_peer } => {
-            ui.label(if *by_peer { tr.cancelled_by_peer() } else { tr.cancelled() });
+        Status::Cancelled { by_peer, closed } => {
+            let text = match (by_peer, closed) {
+                (true, true) => tr.closed_on_peer(&peer),
+                (true, false) => tr.cancelled_by_peer().to_owned(),
+                (false, true) => tr.closed_here().to_owned(),
+                (false, false) => tr.cancelled().to_owned(),
+            };
+            ui.label(text);
+            retry_button(tr, t, &subject, ui, names, click);
         }
         Status::Failed(reason) => {
             ui.add(
-                egui::Label::new(RichText::new(tr.failed(reason)).color(ui.visuals().error_fg_color)).wrap(),
+                egui::Label::new(RichText::new(tr.failed(&shown(reason))).color(ui.visuals().error_fg_color))
+                    .wrap(),
             );
-            retry_button(state, t, ui, click);
+            retry_button(tr, t, &subject, ui, names, click);
         }
     }
 }
 
-fn retry_button(state: &AppState, t: &Transfer, ui: &mut Ui, click: &mut Option<Click>) {
-    if t.direction == Direction::Outgoing
-        && t.peer_addr.is_some()
-        && !t.paths.is_empty()
-        && widgets::icon_button(ui, true, "🔁", state.tr.try_again()).clicked()
-    {
-        *click = Some(Click::Retry(t.id));
+fn retry_button(
+    tr: Tr,
+    t: &Transfer,
+    subject: &str,
+    ui: &mut Ui,
+    names: &mut Namer,
+    click: &mut Option<Click>,
+) {
+    if t.direction == Direction::Outgoing && t.peer_addr.is_some() && !t.paths.is_empty() {
+        let response = ui.button(format!("🔁 {}", tr.try_again()));
+        widgets::set_accessible_name(ui, &response, &names.unique(tr.retry_subject(subject)));
+        if response.clicked() {
+            *click = Some(Click::Retry(t.id));
+        }
     }
 }
 
-fn history(state: &AppState, ui: &mut Ui, click: &mut Option<Click>) {
+fn history(state: &AppState, ui: &mut Ui, names: &mut Namer, click: &mut Option<Click>) {
     let tr = state.tr;
-    for (i, entry) in state.history.entries().enumerate() {
+    let now = history::local_time(history::now_unix());
+    for entry in state.history.entries() {
+        let shown_entry = history::Entry { peer: shown(&entry.peer).into_owned(), ..entry.clone() };
+        let mut sentence = tr.history_sentence(&shown_entry, &human_size(entry.bytes));
+        if let Outcome::Failed { reason } = &entry.outcome {
+            sentence = sentence.replace(reason.as_str(), &shown(reason));
+        }
+        let when = history::local_time(entry.ended_at).zip(now).map(|(at, now)| tr.when(at, now));
+        let icon = match &entry.outcome {
+            Outcome::Finished { saved, total } if saved == total => "✔",
+            Outcome::Finished { .. } | Outcome::Failed { .. } => "⚠",
+            Outcome::Declined | Outcome::Cancelled { .. } => "✖",
+        };
         ui.horizontal(|ui| {
-            let icon = if entry.received { "📥" } else { "📤" };
-            let line = tr.history_line(entry.received, &entry.peer, entry.files, &human_size(entry.bytes));
-            let outcome = match &entry.outcome {
-                Outcome::Finished { saved, total } if saved == total => "✔".to_owned(),
-                Outcome::Finished { saved, total } => format!("⚠ {saved}/{total}"),
-                Outcome::Declined => format!("✖ {}", tr.declined()),
-                Outcome::Cancelled => format!("✖ {}", tr.cancelled()),
-                Outcome::Failed { reason } => format!("⚠ {reason}"),
-            };
-            ui.label(format!("{icon} {line}"));
+            if let Some(when) = &when {
+                ui.label(RichText::new(when).weak());
+            }
             if let Some(file) = &entry.saved_file
                 && let Some(dir) = file.parent()
-                && widgets::named_button(ui, "📂", &format!("{} ({})", tr.open_folder(), i + 1)).clicked()
+                && widgets::named_button(ui, "📂", &names.unique(tr.open_folder_of(&sentence))).clicked()
             {
                 *click = Some(Click::Open(dir.to_path_buf()));
             }
-            ui.add(egui::Label::new(RichText::new(outcome).weak()).truncate());
+            widgets::decorated_label(ui, icon, &sentence, |t| t);
         });
     }
     if ui.button(tr.clear_history()).clicked() {

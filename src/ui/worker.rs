@@ -35,8 +35,8 @@ pub enum Job {
     Preview(PathBuf),
     /// Decode a thumbnail that arrived in an offer.
     DecodeOffered { key: PreviewKey, jpeg: Vec<u8> },
-    /// How much space is free in the receive folder.
-    FreeSpace(PathBuf),
+    /// How much space is free in the receive folder, and whether files can be saved there.
+    CheckReceiveFolder(PathBuf),
     /// Write a text file atomically (settings, history).
     Write { path: PathBuf, contents: String },
     /// Save the settings into this config folder.
@@ -50,12 +50,26 @@ pub enum Job {
 /// Which file dialog to show.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialogKind {
-    /// Several files (photos first in the filter list).
+    /// Several files, photos and videos first in the filter list.
+    Photos,
+    /// Several files of any kind.
     Files,
     /// One folder to send.
     Folder,
     /// A new receive folder.
     ReceiveFolder,
+}
+
+/// Everything a file dialog is opened with; made by the window's state (so tests can check it)
+/// and shown by [`Workers::open_dialog`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogRequest {
+    pub kind: DialogKind,
+    pub title: String,
+    /// The folder it opens in.
+    pub start_in: Option<PathBuf>,
+    /// Named filters, in order; each a list of extensions without the dot.
+    pub filters: Vec<(String, Vec<String>)>,
 }
 
 /// What a chosen path turned out to be.
@@ -68,8 +82,18 @@ pub enum Measured {
         files: u64,
         size: u64,
     },
-    /// It could not be read (gone, no permission); the reason in plain words.
-    Unreadable(String),
+    /// It could not be read.
+    Unreadable(Unreadable),
+}
+
+/// Why a chosen path cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Moved, renamed or deleted since it was chosen.
+    Gone,
+    NoPermission,
+    /// Anything else, as the system says it.
+    Other(String),
 }
 
 /// Results coming back to the window.
@@ -87,10 +111,7 @@ pub enum Inbox {
         key: PreviewKey,
         image: Option<image::RgbaImage>,
     },
-    FreeSpace {
-        dir: PathBuf,
-        bytes: Option<u64>,
-    },
+    ReceiveFolderChecked(super::model::ReceiveCheck),
     /// Something the person should know (a save failed, the file manager could not start).
     Warning(String),
     LocalAddresses(Vec<std::net::IpAddr>),
@@ -184,23 +205,20 @@ impl Workers {
 
     /// Shows a file dialog on its own thread; the result arrives as [`Inbox::Picked`] or
     /// [`Inbox::ReceiveFolderPicked`], always followed by [`Inbox::DialogClosed`].
-    pub fn open_dialog(&mut self, kind: DialogKind, title: String, start_in: Option<PathBuf>) {
+    pub fn open_dialog(&mut self, request: DialogRequest) {
         let inbox = self.inbox_tx.clone();
         let waker = self.waker.clone();
         let spawned = std::thread::Builder::new().name("ferry-ui-dialog".into()).spawn(move || {
+            let DialogRequest { kind, title, start_in, filters } = request;
             let mut dialog = rfd::FileDialog::new().set_title(title);
             if let Some(dir) = start_in {
                 dialog = dialog.set_directory(dir);
             }
+            for (name, extensions) in &filters {
+                dialog = dialog.add_filter(name, extensions);
+            }
             let msg = match kind {
-                DialogKind::Files => dialog
-                    .add_filter(
-                        "Photos",
-                        &["jpg", "jpeg", "png", "heic", "heif", "gif", "webp", "tif", "tiff"],
-                    )
-                    .add_filter("All files", &["*"])
-                    .pick_files()
-                    .map(Inbox::Picked),
+                DialogKind::Photos | DialogKind::Files => dialog.pick_files().map(Inbox::Picked),
                 DialogKind::Folder => dialog.pick_folder().map(|p| Inbox::Picked(vec![p])),
                 DialogKind::ReceiveFolder => dialog.pick_folder().map(Inbox::ReceiveFolderPicked),
             };
@@ -249,7 +267,11 @@ fn run_job(job: Job) -> Option<Inbox> {
         Job::DecodeOffered { key, jpeg } => {
             Inbox::Preview { image: crate::thumbnail::decode_received(&jpeg), key }
         }
-        Job::FreeSpace(dir) => Inbox::FreeSpace { bytes: free_space(&dir), dir },
+        Job::CheckReceiveFolder(dir) => Inbox::ReceiveFolderChecked(super::model::ReceiveCheck {
+            free: free_space(&dir),
+            problem: cannot_save_in(&dir),
+            dir,
+        }),
         Job::Write { path, contents } => {
             let e = super::history::write_atomically(&path, &contents).err()?;
             Inbox::Warning(format!("Couldn't save {}: {e}", path.display()))
@@ -271,10 +293,23 @@ fn run_job(job: Job) -> Option<Inbox> {
 pub fn measure(path: &Path) -> Measured {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) => return Measured::Unreadable(e.to_string()),
+        Err(e) => {
+            return Measured::Unreadable(match e.kind() {
+                std::io::ErrorKind::NotFound => Unreadable::Gone,
+                std::io::ErrorKind::PermissionDenied => Unreadable::NoPermission,
+                _ => Unreadable::Other(e.to_string()),
+            });
+        }
     };
     if !meta.is_dir() {
-        return Measured::File { size: meta.len() };
+        // Readable means it opens: permission bits alone do not say (ACLs, root, Windows).
+        return match std::fs::File::open(path) {
+            Ok(_) => Measured::File { size: meta.len() },
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Measured::Unreadable(Unreadable::NoPermission)
+            }
+            Err(e) => Measured::Unreadable(Unreadable::Other(e.to_string())),
+        };
     }
     let (mut files, mut size) = (0u64, 0u64);
     let mut pending = VecDeque::from([(path.to_path_buf(), 0usize)]);
@@ -315,6 +350,46 @@ pub fn free_space(dir: &Path) -> Option<u64> {
     dir.ancestors().find(|d| d.exists()).and_then(|d| fs4::available_space(d).ok())
 }
 
+/// Why files could not be saved in `dir` (or, when it does not exist yet, be created there);
+/// `None` when a test file could be made. The test file is created exclusively under a name no
+/// transfer uses and removed at once; this is the only honest check (read-only mounts, ACLs and
+/// full quotas are invisible to permission bits).
+pub fn cannot_save_in(dir: &Path) -> Option<SaveProblem> {
+    let Some(existing) = dir.ancestors().find(|d| d.exists()) else {
+        return Some(SaveProblem::Missing);
+    };
+    if !existing.is_dir() {
+        return Some(SaveProblem::NotAFolder(existing.to_path_buf()));
+    }
+    let probe = existing.join(format!(".ferry-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            None
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+        Err(e) => Some(match e.kind() {
+            std::io::ErrorKind::PermissionDenied => SaveProblem::NoPermission,
+            std::io::ErrorKind::ReadOnlyFilesystem => SaveProblem::ReadOnly,
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => SaveProblem::Full,
+            _ => SaveProblem::Other(e.to_string()),
+        }),
+    }
+}
+
+/// Why the receive folder cannot take files; the window says it in the person's language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SaveProblem {
+    /// Neither it nor any folder above it exists (a removed drive).
+    Missing,
+    /// Something on the way is a file.
+    NotAFolder(PathBuf),
+    NoPermission,
+    ReadOnly,
+    Full,
+    Other(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,7 +403,29 @@ mod tests {
         std::fs::write(dir.path().join("sub/deeper/c"), b"").unwrap();
         assert_eq!(measure(&dir.path().join("a.txt")), Measured::File { size: 5 });
         assert_eq!(measure(dir.path()), Measured::Folder { files: 3, size: 1005 });
-        assert!(matches!(measure(&dir.path().join("gone")), Measured::Unreadable(_)));
+        assert_eq!(measure(&dir.path().join("gone")), Measured::Unreadable(Unreadable::Gone));
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_written_is_found_out() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(cannot_save_in(dir.path()), None);
+        assert_eq!(cannot_save_in(&dir.path().join("not/yet")), None, "can be created");
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "the test file is gone");
+        let file = dir.path().join("plain-file");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(cannot_save_in(&file.join("inside")), Some(SaveProblem::NotAFolder(file.clone())));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let locked = dir.path().join("locked");
+            std::fs::create_dir(&locked).unwrap();
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
+            // root writes anywhere; the check must then say it can.
+            let can = std::fs::write(locked.join("t"), b"").is_ok();
+            assert_eq!(cannot_save_in(&locked).is_none(), can);
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
 
     #[test]
