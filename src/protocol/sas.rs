@@ -32,7 +32,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
-use super::Message;
+use super::{Hello, Message};
 
 /// Bytes in each nonce.
 pub const NONCE_LEN: usize = 32;
@@ -126,6 +126,28 @@ pub enum SasError {
     /// another frame where a VERIFY frame was due.
     #[error("{0}")]
     OutOfOrder(&'static str),
+}
+
+/// Checks a version-2 HELLO against the connection it came on: version 2 or later, and a
+/// fingerprint field of exactly the 32 bytes of the key the TLS handshake proved. Either side
+/// answers a failure with ERROR (UnsupportedVersion / Protocol) and closes.
+pub fn check_hello(hello: &Hello, proven: &[u8; 32]) -> Result<(), HelloError> {
+    if hello.version < 2 {
+        return Err(HelloError::OldVersion(hello.version));
+    }
+    if hello.fingerprint.as_slice() != proven.as_slice() {
+        return Err(HelloError::NotTheProvenKey);
+    }
+    Ok(())
+}
+
+/// Why a HELLO inside TLS was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HelloError {
+    #[error("HELLO says protocol version {0} inside TLS; version 2 or later is needed")]
+    OldVersion(u16),
+    #[error("the HELLO's fingerprint is not the key this connection proved")]
+    NotTheProvenKey,
 }
 
 /// The sending side (the one that connected).
@@ -358,6 +380,29 @@ mod tests {
         let mut r = ReceiverSas::new(fp(1), fp(2), false, random_nonce());
         r.on_message(&new_commit).unwrap();
         assert_eq!(r.on_message(&old_reveal), Err(SasError::CommitmentMismatch));
+    }
+
+    #[test]
+    fn a_hello_must_carry_the_proven_key_and_version_2() {
+        let hello = |version: u16, fingerprint: Vec<u8>| Hello {
+            version,
+            purpose: super::super::HelloPurpose::Transfer,
+            instance: super::super::InstanceId([1; 16]),
+            transfer_port: 53531,
+            os: super::super::Os::Linux,
+            name: "A".into(),
+            fingerprint,
+        };
+        let proven = fp(7);
+        assert_eq!(check_hello(&hello(2, proven.to_vec()), &proven), Ok(()));
+        assert_eq!(check_hello(&hello(3, proven.to_vec()), &proven), Ok(()));
+        assert_eq!(check_hello(&hello(2, fp(8).to_vec()), &proven), Err(HelloError::NotTheProvenKey));
+        assert_eq!(check_hello(&hello(2, proven[..31].to_vec()), &proven), Err(HelloError::NotTheProvenKey));
+        assert_eq!(check_hello(&hello(2, Vec::new()), &proven), Err(HelloError::NotTheProvenKey));
+        let mut longer = proven.to_vec();
+        longer.push(0);
+        assert_eq!(check_hello(&hello(2, longer), &proven), Err(HelloError::NotTheProvenKey));
+        assert_eq!(check_hello(&hello(1, proven.to_vec()), &proven), Err(HelloError::OldVersion(1)));
     }
 
     #[test]

@@ -42,7 +42,7 @@ use super::connection::POLL;
 use crate::identity::verify::{PeerCertVerifier, crypto_provider, peer_fingerprint};
 use crate::identity::{DeviceIdentity, Fingerprint};
 pub use halves::{ReadHalf, TlsReader, TlsWriter, WriteHalf};
-pub use older::{OLDER_PEER_TEXT, refuse_overloaded};
+pub use older::{OLDER_PEER_TEXT, probe_hello, refuse_overloaded};
 
 /// The ALPN protocol name of Ferry version 2. A later version offers its own name first.
 pub const ALPN: &[u8] = b"ferry/2";

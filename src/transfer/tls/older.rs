@@ -213,14 +213,10 @@ pub(super) enum Probed {
     Overloaded,
 }
 
-/// The smallest time a probe gets, even when the handshake used up most of the deadline.
-const PROBE_AT_LEAST: Duration = Duration::from_millis(1500);
-
-/// Asks `peer`, on a fresh connection, in plaintext: who are you? `None` when it did not say.
-pub(super) fn probe(peer: SocketAddr, deadline: Instant) -> Option<Probed> {
-    let deadline = deadline.max(Instant::now() + PROBE_AT_LEAST);
-    let tcp = TcpStream::connect_timeout(&peer, wait_left(deadline)?).ok()?;
-    let hello = Message::Hello(Hello {
+/// The plaintext HELLO a version-2 sender probes with after a handshake that was hung up on: it
+/// says nothing about this device (zero instance id, no name, port 0).
+pub fn probe_hello() -> Message {
+    Message::Hello(Hello {
         version: 2,
         purpose: HelloPurpose::Probe,
         instance: InstanceId([0; 16]),
@@ -228,9 +224,18 @@ pub(super) fn probe(peer: SocketAddr, deadline: Instant) -> Option<Probed> {
         os: Os::Unknown,
         name: String::new(),
         fingerprint: Vec::new(),
-    });
+    })
+}
+
+/// The smallest time a probe gets, even when the handshake used up most of the deadline.
+const PROBE_AT_LEAST: Duration = Duration::from_millis(1500);
+
+/// Asks `peer`, on a fresh connection, in plaintext: who are you? `None` when it did not say.
+pub(super) fn probe(peer: SocketAddr, deadline: Instant) -> Option<Probed> {
+    let deadline = deadline.max(Instant::now() + PROBE_AT_LEAST);
+    let tcp = TcpStream::connect_timeout(&peer, wait_left(deadline)?).ok()?;
     let mut bytes = Vec::new();
-    frame::encode_message(&hello, &mut bytes);
+    frame::encode_message(&probe_hello(), &mut bytes);
     write_all_by(&tcp, &bytes, deadline).ok()?;
     let answer = read_plain_frame(&tcp, Vec::new(), deadline).ok()?;
     let _ = tcp.shutdown(std::net::Shutdown::Both);
