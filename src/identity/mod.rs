@@ -16,6 +16,7 @@
 //! A missing, unreadable or corrupt identity is replaced by a new one with a warning; it is never
 //! a crash. Replacing it makes this device new to everyone who knew it ([`DeviceIdentity::reset`]).
 
+pub mod known;
 pub mod verify;
 
 use std::fmt;

@@ -28,6 +28,10 @@ pub enum FrameType {
     Cancel = 0x0C,
     Keepalive = 0x0D,
     Error = 0x0E,
+    /// Version 2, inside TLS only: the verification-code exchange (`protocol::sas`).
+    VerifyCommit = 0x0F,
+    VerifyNonce = 0x10,
+    VerifyReveal = 0x11,
 }
 
 impl FrameType {
@@ -48,6 +52,9 @@ impl FrameType {
             0x0C => Cancel,
             0x0D => Keepalive,
             0x0E => Error,
+            0x0F => VerifyCommit,
+            0x10 => VerifyNonce,
+            0x11 => VerifyReveal,
             _ => return None,
         })
     }

@@ -190,15 +190,45 @@ pub enum Message {
     Offer(Offer),
     OfferFile(OfferFile),
     Answer(Answer),
-    FileBegin { index: u32, size: u64 },
-    FileEnd { index: u32, hash: [u8; 32] },
-    FileSkip { index: u32, reason: SkipReason },
-    FileResult { index: u32, result: FileResult },
+    FileBegin {
+        index: u32,
+        size: u64,
+    },
+    FileEnd {
+        index: u32,
+        hash: [u8; 32],
+    },
+    FileSkip {
+        index: u32,
+        reason: SkipReason,
+    },
+    FileResult {
+        index: u32,
+        result: FileResult,
+    },
     Done,
     Summary(Vec<FileResult>),
     Cancel(CancelReason),
     Keepalive,
-    Error { code: ErrorCode, message: String },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+    /// Version 2: the sender's commitment to its nonce, and whether it knows the receiver's key
+    /// ([`super::sas`]).
+    VerifyCommit {
+        knows_you: bool,
+        commitment: [u8; 32],
+    },
+    /// Version 2: the receiver's nonce, and whether it knows the sender's key.
+    VerifyNonce {
+        knows_you: bool,
+        nonce: [u8; super::sas::NONCE_LEN],
+    },
+    /// Version 2: the sender's nonce, which must match its commitment.
+    VerifyReveal {
+        nonce: [u8; super::sas::NONCE_LEN],
+    },
 }
 
 impl Message {
@@ -268,6 +298,15 @@ impl Message {
                 out.put_u8(*code as u8);
                 out.put_bytes16(truncate_utf8(message, MAX_ERROR_TEXT).as_bytes());
             }
+            Message::VerifyCommit { knows_you, commitment } => {
+                out.put_u8(*knows_you as u8);
+                out.extend_from_slice(commitment);
+            }
+            Message::VerifyNonce { knows_you, nonce } => {
+                out.put_u8(*knows_you as u8);
+                out.extend_from_slice(nonce);
+            }
+            Message::VerifyReveal { nonce } => out.extend_from_slice(nonce),
         }
     }
 
@@ -377,6 +416,9 @@ impl Message {
                 let message = String::from_utf8_lossy(r.bytes16(MAX_ERROR_TEXT)?).into_owned();
                 Message::Error { code, message }
             }
+            T::VerifyCommit => Message::VerifyCommit { knows_you: flag(r.u8()?)?, commitment: r.array()? },
+            T::VerifyNonce => Message::VerifyNonce { knows_you: flag(r.u8()?)?, nonce: r.array()? },
+            T::VerifyReveal => Message::VerifyReveal { nonce: r.array()? },
             T::Data => unreachable!("DATA frames carry no message"),
         };
         r.finish()?;
@@ -399,6 +441,18 @@ impl Message {
             Message::Cancel(_) => T::Cancel,
             Message::Keepalive => T::Keepalive,
             Message::Error { .. } => T::Error,
+            Message::VerifyCommit { .. } => T::VerifyCommit,
+            Message::VerifyNonce { .. } => T::VerifyNonce,
+            Message::VerifyReveal { .. } => T::VerifyReveal,
         }
+    }
+}
+
+/// A yes/no byte: 0 or 1, anything else is an error.
+fn flag(b: u8) -> Result<bool, DecodeError> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(DecodeError::Invalid("a yes/no field is neither 0 nor 1")),
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! * [`datagram`] — small UDP datagrams that say "I am here" (announce, query, reply, goodbye).
 //! * [`frame`] and [`message`] — length-framed messages on one TCP connection per batch of files.
+//! * [`sas`] — version 2's verification code: the commit/reveal exchange and the 6 digits.
 //!
 //! Every decoder here is pure: it looks at a byte slice and answers "a whole item", "not enough bytes
 //! yet" or "this is wrong". Every length that comes from the network is checked against the limits
@@ -15,6 +16,7 @@ pub mod codec;
 pub mod datagram;
 pub mod frame;
 pub mod message;
+pub mod sas;
 
 pub use codec::DecodeError;
 pub use datagram::{Datagram, DatagramKind};

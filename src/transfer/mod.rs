@@ -20,6 +20,7 @@ mod reading;
 pub mod receive;
 pub mod send;
 pub mod store;
+pub mod tls;
 
 use std::io;
 use std::sync::Arc;

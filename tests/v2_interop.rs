@@ -1,0 +1,207 @@
+//! docs/protocol-v2.md is complete enough to implement: `scripts/v2-interop.py`, written from it
+//! with Python's `ssl` module (sender) and pyOpenSSL (receiver), opens version-2 connections
+//! with Ferry's own TLS layer — handshake with both certificates, HELLOs whose fingerprints must
+//! match the proven keys, the verification exchange — and both ends compute the same code.
+//!
+//! Needs a Python 3 with pyOpenSSL (Debian: python3-openssl); `FERRY_INTEROP_PYTHON` names one,
+//! otherwise /usr/bin/python3 and `python3` are tried. Linux only (where CI runs).
+
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry::identity::{DeviceIdentity, Fingerprint};
+use ferry::protocol::frame::{Frame, decode_frame, encode_message};
+use ferry::protocol::sas::{self, ReceiverStep, SenderSas};
+use ferry::protocol::{Hello, HelloPurpose, InstanceId, Message, Os};
+use ferry::transfer::tls::{ReadHalf, TlsContext, WriteHalf};
+
+const T: Duration = Duration::from_secs(10);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(name: &str) -> String {
+    root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
+}
+
+/// A Python that can import `module`.
+fn python_with(module: &str) -> String {
+    let candidates: Vec<String> = std::env::var("FERRY_INTEROP_PYTHON")
+        .ok()
+        .into_iter()
+        .chain(["/usr/bin/python3".to_string(), "python3".to_string()])
+        .collect();
+    for py in &candidates {
+        let ok = Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return py.clone();
+        }
+    }
+    panic!(
+        "no Python with `{module}` among {candidates:?}: install python3-openssl (Debian) or set \
+         FERRY_INTEROP_PYTHON to a Python with pyOpenSSL"
+    );
+}
+
+fn identity(name: &str) -> DeviceIdentity {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture(&format!("{name}.crt")), dir.path().join("identity.crt")).unwrap();
+    std::fs::copy(fixture(&format!("{name}.key")), dir.path().join("identity.key")).unwrap();
+    DeviceIdentity::load_or_create(dir.path()).unwrap().identity
+}
+
+fn hello(fp: Fingerprint) -> Message {
+    Message::Hello(Hello {
+        version: 2,
+        purpose: HelloPurpose::Transfer,
+        instance: InstanceId::random(),
+        transfer_port: 0,
+        os: Os::current(),
+        name: "Ferry test".into(),
+        fingerprint: fp.0.to_vec(),
+    })
+}
+
+/// Reads whole frames from a read half.
+struct Frames<'a> {
+    half: &'a mut dyn ReadHalf,
+    buf: Vec<u8>,
+}
+
+impl Frames<'_> {
+    fn next(&mut self) -> Message {
+        let deadline = Instant::now() + T;
+        let mut chunk = vec![0u8; 65536];
+        loop {
+            if let Some((frame, used)) = decode_frame(&self.buf).expect("a valid frame") {
+                let Frame::Message(m) = frame else { panic!("DATA during the opening") };
+                self.buf.drain(..used);
+                return m;
+            }
+            assert!(Instant::now() < deadline, "no frame in time");
+            match self.half.read_some(&mut chunk) {
+                Ok(0) => panic!("closed during the opening"),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
+
+fn send(half: &mut dyn WriteHalf, msgs: &[Message]) {
+    let mut bytes = Vec::new();
+    for m in msgs {
+        encode_message(m, &mut bytes);
+    }
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        match half.write_some(&[std::io::IoSlice::new(rest)]) {
+            Ok(n) => rest = &rest[n..],
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn claimed(m: &Message) -> Fingerprint {
+    let Message::Hello(h) = m else { panic!("expected HELLO, got {m:?}") };
+    assert_eq!(h.version, 2);
+    Fingerprint(h.fingerprint.as_slice().try_into().expect("a 32-byte fingerprint"))
+}
+
+/// "code NNN NNN peer HEX suite NAME" → (code, peer, suite).
+fn parse_result(line: &str) -> (String, String, String) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(words.len() == 7 && words[0] == "code", "the Python side said: {line}");
+    (format!("{} {}", words[1], words[2]), words[4].to_owned(), words[6].to_owned())
+}
+
+/// Python's stdlib ssl as the sender, Ferry as the receiver.
+#[test]
+fn a_python_ssl_sender_and_ferry_compute_the_same_code() {
+    let python = python_with("ssl");
+    let me = identity("device-a");
+    let tls = TlsContext::new(&me).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let receiving = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut conn = tls.accept(tcp, T).expect("the Python client completes the handshake");
+        let mut frames = Frames { half: &mut conn.reader, buf: Vec::new() };
+        assert_eq!(claimed(&frames.next()), conn.peer, "HELLO carries the key TLS proved");
+        let commit = frames.next();
+        let mut sas = sas::ReceiverSas::new(conn.peer.0, me.fingerprint().0, false, sas::random_nonce());
+        let ReceiverStep::Reply(nonce) = sas.on_message(&commit).unwrap() else { panic!() };
+        send(&mut conn.writer, &[hello(me.fingerprint()), nonce]);
+        let reveal = frames.next();
+        let ReceiverStep::Verified(v) = sas.on_message(&reveal).expect("the commitment checks out") else {
+            panic!()
+        };
+        conn.writer.finish();
+        (v.code.to_string(), conn.peer, conn.cipher_suite)
+    });
+    let out = Command::new(&python)
+        .arg(root().join("scripts/v2-interop.py"))
+        .args(["client", "127.0.0.1", &port.to_string(), &fixture("device-b.crt"), &fixture("device-b.key")])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let (code, peer, suite) = parse_result(stdout.lines().last().unwrap_or(""));
+    let (rust_code, rust_peer, rust_suite) = receiving.join().unwrap();
+    assert_eq!(code, rust_code);
+    assert_eq!(peer, identity("device-a").fingerprint().to_hex());
+    assert_eq!(rust_peer, identity("device-b").fingerprint());
+    assert_eq!(rust_suite, "TLS13_AES_128_GCM_SHA256", "the receiver chose by its order");
+    assert_eq!(suite, "TLS_AES_128_GCM_SHA256");
+}
+
+/// Ferry as the sender, pyOpenSSL as the receiver asking for a client certificate.
+#[test]
+fn ferry_and_a_pyopenssl_receiver_compute_the_same_code() {
+    let python = python_with("OpenSSL");
+    let mut child = Command::new(&python)
+        .arg(root().join("scripts/v2-interop.py"))
+        .args(["server", "0", &fixture("device-b.crt"), &fixture("device-b.key")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port: u16 = first.strip_prefix("listening ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the Python receiver said: {first}")
+    });
+
+    let me = identity("device-a");
+    let tls = TlsContext::new(&me).unwrap();
+    let pin = identity("device-b").fingerprint();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut conn = tls.connect(tcp, Some(pin), T).expect("pinned handshake with pyOpenSSL");
+    let (mut sas, commit) = SenderSas::start(me.fingerprint().0, conn.peer.0, false, sas::random_nonce());
+    send(&mut conn.writer, &[hello(me.fingerprint()), commit]);
+    let mut frames = Frames { half: &mut conn.reader, buf: Vec::new() };
+    assert_eq!(claimed(&frames.next()), conn.peer);
+    let nonce = frames.next();
+    let (reveal, verified) = sas.on_message(&nonce).unwrap();
+    send(&mut conn.writer, &[reveal]);
+    conn.writer.finish();
+
+    let result = lines.next().map(|l| l.unwrap()).unwrap_or_default();
+    let status = child.wait().unwrap();
+    let (code, peer, _) = parse_result(&result);
+    assert!(status.success());
+    assert_eq!(code, verified.code.to_string());
+    assert_eq!(peer, me.fingerprint().to_hex());
+}
