@@ -3,8 +3,9 @@
 //! with Ferry's own TLS layer — handshake with both certificates, HELLOs whose fingerprints must
 //! match the proven keys, the verification exchange — and both ends compute the same code.
 //!
-//! Needs a Python 3 with pyOpenSSL (Debian: python3-openssl); `FERRY_INTEROP_PYTHON` names one,
-//! otherwise /usr/bin/python3 and `python3` are tried. Linux only (where CI runs).
+//! Needs a Python 3 with pyOpenSSL: `FERRY_INTEROP_PYTHON` names one, otherwise /usr/bin/python3
+//! and `python3` are tried (Debian: python3-openssl), and where none has it the test installs a
+//! pinned pyOpenSSL from PyPI into a venv under `target/`. Linux only (where CI runs).
 
 #![cfg(target_os = "linux")]
 
@@ -30,27 +31,64 @@ fn fixture(name: &str) -> String {
     root().join("tests/fixtures").join(name).to_string_lossy().into_owned()
 }
 
-/// A Python that can import `module`.
+/// A Python that can import `module`: `FERRY_INTEROP_PYTHON`, the system's, or else a venv this
+/// test makes once under `target/` with a pinned pyOpenSSL from PyPI (a fresh machine has none).
 fn python_with(module: &str) -> String {
     let candidates: Vec<String> = std::env::var("FERRY_INTEROP_PYTHON")
         .ok()
         .into_iter()
         .chain(["/usr/bin/python3".to_string(), "python3".to_string()])
+        .chain([venv_python().to_string_lossy().into_owned()])
         .collect();
-    for py in &candidates {
-        let ok = Command::new(py)
+    let can_import = |py: &str| {
+        Command::new(py)
             .args(["-c", &format!("import {module}")])
             .stderr(Stdio::null())
             .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return py.clone();
-        }
+            .is_ok_and(|s| s.success())
+    };
+    if let Some(py) = candidates.iter().find(|py| can_import(py)) {
+        return py.clone();
     }
-    panic!(
-        "no Python with `{module}` among {candidates:?}: install python3-openssl (Debian) or set \
-         FERRY_INTEROP_PYTHON to a Python with pyOpenSSL"
+    make_venv();
+    let venv = venv_python().to_string_lossy().into_owned();
+    assert!(
+        can_import(&venv),
+        "no Python with `{module}` among {candidates:?}, and installing pyOpenSSL {PYOPENSSL} into \
+         {venv} failed: install python3-openssl (Debian) or set FERRY_INTEROP_PYTHON"
     );
+    venv
+}
+
+/// The pyOpenSSL the test installs when the machine has none (Debian 12 ships 23.0).
+const PYOPENSSL: &str = "24.3.0";
+
+fn venv_dir() -> PathBuf {
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"));
+    target.join("interop-venv")
+}
+
+fn venv_python() -> PathBuf {
+    venv_dir().join("bin/python3")
+}
+
+/// Makes the venv once per test process (both tests may ask at the same time).
+fn make_venv() {
+    static MADE: std::sync::Once = std::sync::Once::new();
+    MADE.call_once(|| {
+        let dir = venv_dir();
+        let python = ["python3", "/usr/bin/python3"]
+            .into_iter()
+            .find(|py| Command::new(py).args(["-c", "import venv"]).status().is_ok_and(|s| s.success()))
+            .expect("a Python 3 with the venv module");
+        let made = Command::new(python).arg("-m").arg("venv").arg(&dir).status();
+        assert!(made.is_ok_and(|s| s.success()), "python3 -m venv {} failed", dir.display());
+        let pip = Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", &format!("pyOpenSSL=={PYOPENSSL}")])
+            .status();
+        assert!(pip.is_ok_and(|s| s.success()), "pip install pyOpenSSL=={PYOPENSSL} failed");
+    });
 }
 
 fn identity(name: &str) -> DeviceIdentity {
