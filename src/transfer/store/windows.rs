@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn a_received_file_is_not_hidden() {
         let root = tempfile::tempdir().unwrap();
-        let mut part = super::PartFile::create(root.path()).unwrap();
+        let mut part = super::super::PartFile::create(root.path()).unwrap();
         part.write_all(b"x").unwrap();
         let temp = part.temp_path().unwrap().to_owned();
         let hidden = |p: &Path| {
@@ -229,21 +229,58 @@ mod tests {
     }
 
     #[test]
-    fn a_junction_is_never_entered() {
+    fn a_name_taken_in_other_case_gets_a_number() {
+        // NTFS (and FAT, and Wine) compare names without case: the move itself says "taken".
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("img.jpg"), b"keep").unwrap();
+        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        part.write_all(b"new").unwrap();
+        let got = part.persist(root.path(), &["IMG.JPG".to_owned()]).unwrap();
+        assert_eq!(got, root.path().join("IMG (1).JPG"));
+        assert_eq!(std::fs::read(root.path().join("img.jpg")).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn folders_deeper_than_max_path_work() {
+        let root = tempfile::tempdir().unwrap();
+        let folders: Vec<String> = (0..8).map(|i| format!("{i}{}", "f".repeat(40))).collect();
+        let mut rel = folders.clone();
+        rel.push("photo.jpg".to_owned());
+        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        part.write_all(b"deep").unwrap();
+        let got = part.persist(root.path(), &rel).unwrap();
+        assert!(got.as_os_str().len() > 300, "{}", got.display());
+        assert_eq!(std::fs::read(&got).unwrap(), b"deep");
+    }
+
+    /// A link to a folder: a symbolic link where allowed (Developer Mode), else a junction
+    /// (`mklink /J`, allowed for everyone). False when neither can be made here, or when what was
+    /// made does not show as a link (Wine 8 says both worked, then cannot find them).
+    fn link_folder(link: &Path, target: &Path) -> bool {
+        let is_link = || std::fs::symlink_metadata(link).is_ok_and(|m| m.file_type().is_symlink());
+        (std::os::windows::fs::symlink_dir(target, link).is_ok() && is_link())
+            || (std::process::Command::new("cmd")
+                .args(["/C", "mklink", "/J"])
+                .arg(link)
+                .arg(target)
+                .output()
+                .is_ok_and(|o| o.status.success())
+                && is_link())
+    }
+
+    #[test]
+    fn a_linked_folder_is_never_entered() {
         let root = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        let link = root.path().join("Trip");
-        let made = std::process::Command::new("cmd")
-            .args(["/C", "mklink", "/J"])
-            .arg(&link)
-            .arg(outside.path())
-            .output();
-        if !made.is_ok_and(|o| o.status.success()) {
-            eprintln!("skipped: could not make a junction here (no cmd.exe?)");
+        if !link_folder(&root.path().join("Trip"), outside.path()) {
+            eprintln!("skipped: could not make a folder link here");
             return;
         }
         let err = Dir::open_root(root.path()).unwrap().enter("Trip").err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
+        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        part.write_all(b"evil").unwrap();
+        assert!(part.persist(root.path(), &["Trip".to_owned(), "a.jpg".to_owned()]).is_err());
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
     }
 }
