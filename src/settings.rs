@@ -152,8 +152,11 @@ pub fn config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
+    // The *local* config folder: on Windows the other one is roaming (`AppData\Roaming`) and
+    // follows the person to every PC of a domain, and with it this device's instance id and key,
+    // so two PCs would be one device. Linux and macOS have only one.
     directories::ProjectDirs::from("", "", "Ferry")
-        .map(|p| p.config_dir().to_path_buf())
+        .map(|p| p.config_local_dir().to_path_buf())
         .unwrap_or_else(|| home_dir().join(".config").join("ferry"))
 }
 

@@ -23,7 +23,7 @@ use crate::engine::{EngineConfig, parse_broadcast_target};
 use crate::settings::Settings;
 
 #[derive(Parser, Debug)]
-#[command(name = "ferry", version, about = "Move photos and files between computers on the same network.")]
+#[command(name = "ferry", version = version_line(), about = "Move photos and files between computers on the same network.")]
 #[command(after_help = "Run `ferry` with no arguments to open the window, or `ferry PATH...` to open it \
                          with those files chosen.")]
 pub struct Cli {
@@ -34,6 +34,15 @@ pub struct Cli {
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
     pub net: NetArgs,
+}
+
+/// What `ferry --version` prints after the name: this build and the protocol it speaks
+/// (`0.1.0 (protocol 1)`), so two computers that cannot talk can tell why.
+fn version_line() -> &'static str {
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!("{} (protocol {})", env!("CARGO_PKG_VERSION"), crate::protocol::PROTOCOL_VERSION)
+    });
+    &LINE
 }
 
 #[derive(Subcommand, Debug)]
@@ -161,4 +170,17 @@ fn interrupted() -> &'static AtomicBool {
 /// The engine's waker: the command line polls its event channel, so nothing needs waking.
 fn no_waker() -> crate::engine::Waker {
     Arc::new(|| {})
+}
+
+#[cfg(test)]
+mod version_tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn version_names_the_build_and_the_protocol() {
+        let shown = super::Cli::command().render_version();
+        let want =
+            format!("ferry {} (protocol {})", env!("CARGO_PKG_VERSION"), crate::protocol::PROTOCOL_VERSION);
+        assert_eq!(shown.trim_end(), want);
+    }
 }

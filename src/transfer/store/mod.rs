@@ -385,6 +385,13 @@ fn open_new_nofollow(path: &Path) -> io::Result<File> {
         #[allow(clippy::unnecessary_cast)] // the raw type is u32 or i32 depending on the backend
         options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
     }
+    // `create_new` (CREATE_NEW) fails on any existing name, a link included. A leading dot hides
+    // nothing on Windows: the hidden flag does, and `platform::Dir::place` clears it.
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        options.attributes(platform::FILE_ATTRIBUTE_HIDDEN);
+    }
     options.open(path)
 }
 
@@ -408,6 +415,10 @@ mod platform;
 #[cfg(not(unix))]
 #[path = "windows.rs"]
 mod platform;
+
+// The Windows store's plain decisions (error codes, reparse tags, long paths), tested everywhere.
+#[cfg(any(windows, test))]
+mod windows_rules;
 
 #[cfg(test)]
 mod tests;

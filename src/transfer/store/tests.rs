@@ -313,7 +313,7 @@ fn sweep_removes_only_old_temporary_files() {
     // A folder with a temporary name is not ours to delete.
     let dir_name = format!(".ferry-{}.part", hex.replace('2', "d"));
     std::fs::create_dir(r.join(&dir_name)).unwrap();
-    File::open(r.join(&dir_name)).unwrap().set_modified(two_hours_ago).unwrap();
+    open_folder_for_times(&r.join(&dir_name)).set_modified(two_hours_ago).unwrap();
 
     assert_eq!(sweep_stale_parts(r), 2);
     let left = listing(r);
@@ -323,4 +323,22 @@ fn sweep_removes_only_old_temporary_files() {
     assert!(left.contains(&dir_name));
     assert_eq!(sweep_stale_parts(r), 0);
     assert_eq!(sweep_stale_parts(&r.join("does not exist")), 0);
+}
+
+/// A folder opened so its times can be set: Windows opens folders only with
+/// FILE_FLAG_BACKUP_SEMANTICS, and setting times needs FILE_WRITE_ATTRIBUTES.
+fn open_folder_for_times(path: &Path) -> File {
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
+        const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
+        OpenOptions::new()
+            .access_mode(FILE_WRITE_ATTRIBUTES)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
+            .open(path)
+            .unwrap()
+    }
+    #[cfg(not(windows))]
+    File::open(path).unwrap()
 }
