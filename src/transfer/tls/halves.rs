@@ -8,7 +8,10 @@
 //! * a read that times out returns `WouldBlock` or `TimedOut` and loses nothing;
 //! * a write that makes no progress within its wait returns `WouldBlock` or `TimedOut`, and the
 //!   caller decides when a stall has lasted too long;
-//! * `finish` says "nothing more from me" (TLS `close_notify`, then the TCP FIN).
+//! * `finish` says "nothing more from me" (TLS `close_notify`, then the TCP FIN);
+//! * TLS only: an end without `close_notify` is `UnexpectedEof`, never `Ok(0)`; once the other
+//!   side has broken the protocol (a record that does not decrypt, a fatal alert), every read
+//!   fails with `InvalidData`, and the writer sends the alert it calls for and then fails too.
 //!
 //! [`ReadHalf`] and [`WriteHalf`] name those rules; a `TcpStream` (one `try_clone` per half) meets
 //! them as it is, and so do [`TlsReader`] and [`TlsWriter`].
@@ -16,7 +19,7 @@
 //! Once rustls has finished the handshake, the TLS halves split cleanly, because TLS 1.3's two
 //! directions have keys and sequence numbers of their own: the reader owns the receiving keys
 //! and its socket clone, the writer the sending keys and the other clone, and neither waits for
-//! the other. The record layer is [`super::record`]; what the halves still share ([`Shared`]) is
+//! the other. The record layer is `tls::record`; what the halves still share (`Shared`) is
 //! rustls' key schedule (locked only to update keys), a flag by which the reader passes on the
 //! other side's request for a key update, and the reader's verdict when the other side broke the
 //! protocol (the writer then sends the alert and nothing more).
