@@ -14,8 +14,12 @@
 //!
 //! [`TlsContext::connect`] and [`TlsContext::accept`] run the handshake with a deadline and hand
 //! back a [`Secured`] connection: the two halves the framed reader and writer use
-//! ([`TlsReader`], [`TlsWriter`]; see [`halves`] for how one TLS state machine serves two
-//! threads) and the peer's proven [`Fingerprint`].
+//! ([`TlsReader`], [`TlsWriter`]) and the peer's proven [`Fingerprint`].
+//!
+//! Three layers, each in its own file: `handshake` drives rustls' handshake over the socket;
+//! `record` is TLS 1.3's record layer for the traffic that follows (sealing and opening records
+//! in place, alerts, key updates), with rustls' key schedule behind it; [`halves`] are the
+//! reader and writer with the timing rules the framed connection relies on.
 //!
 //! **Version 1 peers** speak plaintext frames. They are recognised from their first bytes and
 //! never spoken to in plaintext beyond one refusal ([`older`]): a version-1 sender reaching
@@ -25,23 +29,27 @@
 //! receiver merely hung up, so that a network failure is never mistaken for an old Ferry.
 
 pub mod halves;
+mod handshake;
 mod older;
+mod record;
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustls::client::{ResolvesClientCert, Resumption};
+use rustls::client::{ResolvesClientCert, Resumption, UnbufferedClientConnection};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert};
+use rustls::server::{ClientHello, NoServerSessionStorage, ResolvesServerCert, UnbufferedServerConnection};
 use rustls::sign::CertifiedKey;
-use rustls::{CertificateError, ClientConfig, ClientConnection, ServerConfig, ServerConnection};
+use rustls::{CertificateError, ClientConfig, ServerConfig};
 
 use super::connection::POLL;
 use crate::identity::verify::{PeerCertVerifier, crypto_provider, peer_fingerprint};
 use crate::identity::{DeviceIdentity, Fingerprint};
+use halves::Established;
 pub use halves::{ReadHalf, TlsReader, TlsWriter, WriteHalf};
+use handshake::{Unbuffered, Wire};
 pub use older::{OLDER_PEER_TEXT, probe_hello, refuse_overloaded};
 
 /// The ALPN protocol name of Ferry version 2. A later version offers its own name first.
@@ -156,6 +164,8 @@ impl TlsContext {
         server.send_tls13_tickets = 0;
         // Ferry's order (AES-128-GCM first), whatever the other side prefers.
         server.ignore_client_order = true;
+        // The halves do the record layer themselves with the traffic keys (see `record`).
+        server.enable_secret_extraction = true;
 
         let client = client_config(&key, PeerCertVerifier::any())?;
         Ok(TlsContext { key, fingerprint: identity.fingerprint(), client, server: Arc::new(server) })
@@ -182,20 +192,18 @@ impl TlsContext {
         };
         // The name is not sent (no SNI) and not checked; an address is the honest one to give.
         let name = ServerName::IpAddress(peer_addr.ip().into());
-        let conn = ClientConnection::new(config, name).map_err(ConnectError::Tls)?;
-        let mut conn = rustls::Connection::Client(conn);
+        let mut conn = UnbufferedClientConnection::new(config, name).map_err(ConnectError::Tls)?;
         let _ = tcp.set_nodelay(true);
-        let mut seen = Vec::new();
-        match drive_handshake(&mut conn, &tcp, deadline, Some(&mut seen)) {
-            Ok(()) => {}
-            Err(failure) => {
-                return Err(older::classify_client_failure(failure, pin, &seen, &tcp, peer_addr, deadline));
-            }
+        let mut wire = Wire::new(&tcp, deadline, &[], true);
+        if let Err(failure) = handshake::drive(&mut conn, &mut wire) {
+            let seen = wire.seen.take().unwrap_or_default();
+            return Err(older::classify_client_failure(failure, pin, &seen, &tcp, peer_addr, deadline));
         }
         if conn.alpn_protocol() != Some(ALPN) {
             return Err(ConnectError::NoCommonVersion);
         }
-        secured(conn, tcp).map_err(ConnectError::Lost)
+        let (plaintext, leftover, peer_closed) = wire.into_rest();
+        secured(conn, plaintext, leftover, peer_closed, tcp).map_err(ConnectError::Lost)
     }
 
     /// Runs the server side of the handshake on `tcp` within `timeout`. A version-1 HELLO is
@@ -211,10 +219,9 @@ impl TlsContext {
         if first != older::TLS_HANDSHAKE {
             return Err(older::answer_plaintext(first, tcp, deadline));
         }
-        let conn = ServerConnection::new(self.server.clone()).map_err(AcceptError::Tls)?;
-        let mut conn = rustls::Connection::Server(conn);
-        conn.read_tls(&mut &[first][..]).map_err(AcceptError::Lost)?;
-        match drive_handshake(&mut conn, &tcp, deadline, None) {
+        let mut conn = UnbufferedServerConnection::new(self.server.clone()).map_err(AcceptError::Tls)?;
+        let mut wire = Wire::new(&tcp, deadline, &[first], false);
+        match handshake::drive(&mut conn, &mut wire) {
             Ok(()) => {}
             Err(Failure::Tls(e)) => return Err(AcceptError::Tls(e)),
             Err(Failure::TimedOut) => return Err(AcceptError::TimedOut),
@@ -223,11 +230,11 @@ impl TlsContext {
         }
         if conn.alpn_protocol() != Some(ALPN) {
             // A TLS client that is not Ferry (it offered no `ferry/2`).
-            conn.send_close_notify();
-            let _ = conn.write_tls(&mut &tcp);
+            handshake::close(&mut conn, &mut wire);
             return Err(AcceptError::NotFerry);
         }
-        secured(conn, tcp).map_err(AcceptError::Lost)
+        let (plaintext, leftover, peer_closed) = wire.into_rest();
+        secured(conn, plaintext, leftover, peer_closed, tcp).map_err(AcceptError::Lost)
     }
 }
 
@@ -247,14 +254,29 @@ fn client_config(
     config.enable_sni = false;
     config.alpn_protocols = vec![ALPN.to_vec()];
     config.resumption = Resumption::disabled();
+    // The halves do the record layer themselves with the traffic keys (see `record`).
+    config.enable_secret_extraction = true;
     Ok(Arc::new(config))
 }
 
-fn secured(conn: rustls::Connection, tcp: TcpStream) -> io::Result<Secured> {
-    let peer = peer_fingerprint(&conn)
+/// The halves of a connection whose handshake is over, and what it proved.
+fn secured<C: Unbuffered>(
+    conn: C,
+    plaintext: Vec<u8>,
+    ciphertext: Vec<u8>,
+    peer_closed: bool,
+    tcp: TcpStream,
+) -> io::Result<Secured> {
+    let peer = peer_fingerprint(conn.common())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "the other side showed no certificate"))?;
-    let cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
-    let (reader, writer) = halves::split(conn, tcp, POLL, POLL)?;
+    let suite = conn
+        .common()
+        .negotiated_cipher_suite()
+        .ok_or_else(|| io::Error::other("the handshake agreed no cipher suite"))?;
+    let cipher_suite = format!("{:?}", suite.suite());
+    let (secrets, kernel) = conn.into_kernel().map_err(io::Error::other)?;
+    let established = Established { secrets, kernel, suite, plaintext, ciphertext, peer_closed };
+    let (reader, writer) = halves::split(established, tcp, POLL, POLL)?;
     Ok(Secured { reader, writer, peer, cipher_suite })
 }
 
@@ -288,70 +310,10 @@ pub(crate) enum Failure {
     TimedOut,
 }
 
-/// Reads and writes until the handshake is over or `deadline` passes. With `seen`, the first
-/// bytes that arrive are kept (to recognise a plaintext answer).
-fn drive_handshake(
-    conn: &mut rustls::Connection,
-    tcp: &TcpStream,
-    deadline: Instant,
-    mut seen: Option<&mut Vec<u8>>,
-) -> Result<(), Failure> {
-    loop {
-        while conn.wants_write() {
-            let left = wait_left(deadline).ok_or(Failure::TimedOut)?;
-            tcp.set_write_timeout(Some(left)).map_err(Failure::Io)?;
-            match conn.write_tls(&mut &*tcp) {
-                Ok(_) => {}
-                Err(e) if halves_timeout(&e) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Failure::Io(e)),
-            }
-        }
-        if !conn.is_handshaking() {
-            return Ok(());
-        }
-        let left = wait_left(deadline).ok_or(Failure::TimedOut)?;
-        tcp.set_read_timeout(Some(left)).map_err(Failure::Io)?;
-        let mut source = Recording { tcp, seen: seen.as_deref_mut() };
-        match conn.read_tls(&mut source) {
-            Ok(0) => return Err(Failure::Eof),
-            Ok(_) => {}
-            Err(e) if halves_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::Io(e)),
-        }
-        if let Err(e) = conn.process_new_packets() {
-            // Tell the other side why (rustls queued an alert), as far as it listens.
-            let _ = tcp.set_write_timeout(Some(Duration::from_millis(200)));
-            let _ = conn.write_tls(&mut &*tcp);
-            return Err(Failure::Tls(e));
-        }
-    }
-}
-
 /// What is left until `deadline`, at least a millisecond; `None` once it has passed.
 fn wait_left(deadline: Instant) -> Option<Duration> {
     let left = deadline.checked_duration_since(Instant::now())?;
     (!left.is_zero()).then(|| left.max(Duration::from_millis(1)))
-}
-
-/// Reads from the socket and keeps a copy of the first bytes.
-struct Recording<'a> {
-    tcp: &'a TcpStream,
-    seen: Option<&'a mut Vec<u8>>,
-}
-
-/// How many of the first bytes a client keeps: enough for a version-1 ERROR frame.
-const KEEP_FIRST: usize = 2048;
-
-impl Read for Recording<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = (&*self.tcp).read(buf)?;
-        if let Some(seen) = self.seen.as_deref_mut() {
-            let keep = n.min(KEEP_FIRST.saturating_sub(seen.len()));
-            seen.extend_from_slice(&buf[..keep]);
-        }
-        Ok(n)
-    }
 }
 
 impl ConnectError {

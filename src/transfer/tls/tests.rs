@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::protocol::frame::{data_header, decode_frame, encode_message};
 use crate::protocol::{ErrorCode, Frame, Message};
+use rustls::{ClientConnection, ServerConnection};
 
 const T: Duration = Duration::from_secs(5);
 
@@ -475,4 +476,290 @@ fn something_else_answering_is_not_ferry() {
     });
     assert!(matches!(connect_to(addr), ConnectError::NotFerry));
     receiver.join().unwrap();
+}
+
+// --- The record layer against real handshakes --------------------------------------------
+
+/// Sends `data` through `w` and reads it back through `r` on another thread, reading with
+/// buffers of the sizes in `reads` in turn: what arrived, and how the stream ended.
+fn carry(
+    mut w: TlsWriter,
+    mut r: TlsReader,
+    data: &[u8],
+    reads: &'static [usize],
+) -> (Vec<u8>, std::io::Result<usize>) {
+    let reading = thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; reads.iter().copied().max().unwrap()];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut i = 0;
+        loop {
+            assert!(Instant::now() < deadline, "stuck reading after {} bytes", got.len());
+            let size = reads[i % reads.len()];
+            i += 1;
+            match r.read_some(&mut buf[..size]) {
+                Ok(0) => return (got, Ok(0)),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if halves_timeout(&e) => {}
+                Err(e) => return (got, Err(e)),
+            }
+        }
+    });
+    write_all(&mut w, data);
+    w.finish();
+    reading.join().unwrap()
+}
+
+/// A client context whose provider offers only `suite` (the server picks from what is offered).
+fn offering_only(suite: rustls::SupportedCipherSuite) -> TlsContext {
+    let mut c = ctx();
+    let mut provider = (*crypto_provider()).clone();
+    provider.cipher_suites = vec![suite];
+    let mut config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PeerCertVerifier::any()))
+        .with_client_cert_resolver(Arc::new(OwnKey(c.key.clone())));
+    config.enable_sni = false;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.resumption = Resumption::disabled();
+    config.enable_secret_extraction = true;
+    c.client = Arc::new(config);
+    c
+}
+
+#[test]
+fn every_cipher_suite_carries_data_both_ways() {
+    use rustls::crypto::ring::cipher_suite::*;
+    let server = ctx();
+    for (suite, name) in [
+        (TLS13_AES_128_GCM_SHA256, "TLS13_AES_128_GCM_SHA256"),
+        (TLS13_AES_256_GCM_SHA384, "TLS13_AES_256_GCM_SHA384"),
+        (TLS13_CHACHA20_POLY1305_SHA256, "TLS13_CHACHA20_POLY1305_SHA256"),
+    ] {
+        let (client, accepted) = handshake(&offering_only(suite), &server, None);
+        let (client, accepted) = (client.unwrap(), accepted.unwrap());
+        assert_eq!((client.cipher_suite.as_str(), accepted.cipher_suite.as_str()), (name, name));
+        let up = pattern(1024 * 1024 + 3, 11);
+        let down = pattern(300_000, 12);
+        let (got, end) = carry(client.writer, accepted.reader, &up, &[200_000]);
+        assert!(got == up && end.is_ok(), "{name}: client to server");
+        let (got, end) = carry(accepted.writer, client.reader, &down, &[200_000]);
+        assert!(got == down && end.is_ok(), "{name}: server to client");
+    }
+}
+
+/// Both writers update their keys every few records (as they would before the cipher's limit,
+/// millions of records in), and both readers follow.
+#[test]
+fn keys_are_updated_mid_stream_in_both_directions() {
+    let (a, b) = (ctx(), ctx());
+    let (client, server) = handshake(&a, &b, None);
+    let (mut client, mut server) = (client.unwrap(), server.unwrap());
+    client.writer.update_keys_after(3);
+    server.writer.update_keys_after(5);
+    let up = pattern(2 * 1024 * 1024, 21);
+    let down = pattern(700_000, 22);
+    let (got, end) = carry(client.writer, server.reader, &up, &[100_000]);
+    assert!(got == up, "client to server: {} of {} bytes", got.len(), up.len());
+    assert_eq!(end.unwrap(), 0);
+    let (got, end) = carry(server.writer, client.reader, &down, &[100_000]);
+    assert!(got == down, "server to client: {} of {} bytes", got.len(), down.len());
+    assert_eq!(end.unwrap(), 0);
+}
+
+/// A peer that is rustls' own record layer (as another Ferry build, or LocalSend's, would be):
+/// it sends session tickets and a KeyUpdate that asks for one back, then reads what our writer
+/// sends across our own key updates, and ends with close_notify.
+#[test]
+fn a_rustls_peer_sends_tickets_and_key_updates_and_reads_ours() {
+    let (server_ctx, client_ctx) = (ctx(), ctx());
+    let mut config = (*server_ctx.server).clone();
+    config.send_tls13_tickets = 2;
+    config.ticketer = rustls::crypto::ring::Ticketer::new().unwrap();
+    let (l, addr) = listener();
+    let up = pattern(1024 * 1024 + 5, 31);
+    let expected = up.clone();
+    let peer = thread::spawn(move || {
+        let tcp = l.accept().unwrap().0;
+        tcp.set_read_timeout(Some(T)).unwrap();
+        let mut tls = rustls::StreamOwned::new(ServerConnection::new(Arc::new(config)).unwrap(), tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        tls.write_all(b"ping").unwrap();
+        tls.conn.refresh_traffic_keys().unwrap();
+        tls.write_all(b"pong").unwrap();
+        tls.flush().unwrap();
+        let mut got = vec![0u8; expected.len()];
+        tls.read_exact(&mut got).unwrap();
+        assert!(got == expected, "rustls read other bytes than were sent");
+        let mut rest = Vec::new();
+        assert_eq!(tls.read_to_end(&mut rest).unwrap(), 0, "a clean end after the data");
+        tls.conn.send_close_notify();
+        tls.flush().unwrap();
+    });
+    let mut client = client_ctx.connect(TcpStream::connect(addr).unwrap(), None, T).unwrap();
+    let (got, _, _) = read_until(&mut client.reader, 8);
+    assert_eq!(got, b"pingpong");
+    assert_eq!(client.reader.tickets_ignored(), 2);
+    // The KeyUpdate asked for one back: it goes before this side's next data.
+    write_all(&mut client.writer, &up[..1]);
+    assert_eq!(client.writer.key_updates(), 1);
+    client.writer.update_keys_after(4);
+    write_all(&mut client.writer, &up[1..]);
+    client.writer.finish();
+    let (rest, _, end) = read_until(&mut client.reader, usize::MAX);
+    assert!(rest.is_empty());
+    assert_eq!(end.unwrap(), 0);
+    peer.join().unwrap();
+}
+
+/// Bytes that are not a record of this connection: the reader refuses them, the writer tells
+/// the other side why (bad_record_mac) and sends nothing more.
+#[test]
+fn a_forged_record_breaks_the_connection_with_an_alert() {
+    let (server_ctx, client_ctx) = (ctx(), ctx());
+    let config = server_ctx.server.clone();
+    let (l, addr) = listener();
+    let peer = thread::spawn(move || {
+        let tcp = l.accept().unwrap().0;
+        tcp.set_read_timeout(Some(T)).unwrap();
+        let mut tls = rustls::StreamOwned::new(ServerConnection::new(config).unwrap(), tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn.complete_io(&mut tls.sock).unwrap();
+        }
+        tls.write_all(b"genuine").unwrap();
+        tls.flush().unwrap();
+        // Past rustls, straight onto the socket.
+        let mut forged = vec![23, 3, 3, 0, 100];
+        forged.extend_from_slice(&pattern(100, 5));
+        tls.sock.write_all(&forged).unwrap();
+        let mut byte = [0u8; 1];
+        tls.read(&mut byte).unwrap_err()
+    });
+    let mut client = client_ctx.connect(TcpStream::connect(addr).unwrap(), None, T).unwrap();
+    let (got, _, end) = read_until(&mut client.reader, usize::MAX);
+    assert_eq!(got, b"genuine");
+    assert_eq!(end.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    // The same error on every read after it.
+    let mut buf = [0u8; 10];
+    assert_eq!(client.reader.read_some(&mut buf).unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    let refused = client.writer.write_some(&[IoSlice::new(b"more")]).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidData);
+    let heard = peer.join().unwrap();
+    let inner = heard.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+    assert_eq!(
+        inner,
+        Some(&rustls::Error::AlertReceived(rustls::AlertDescription::BadRecordMac)),
+        "{heard:?}"
+    );
+}
+
+/// A relay between client and server that passes the client's bytes on in pieces of the sizes
+/// in `pieces` (a pause now and then, so they arrive as separate reads), the server's as they
+/// come. The address to connect to instead of `to`'s.
+fn chopping_relay(to: std::net::SocketAddr, pieces: &'static [usize]) -> std::net::SocketAddr {
+    let (l, addr) = listener();
+    thread::spawn(move || {
+        let (from_client, _) = l.accept().unwrap();
+        let to_server = TcpStream::connect(to).unwrap();
+        to_server.set_nodelay(true).unwrap();
+        let (mut up_in, mut up_out) = (from_client.try_clone().unwrap(), to_server.try_clone().unwrap());
+        let (mut down_in, mut down_out) = (to_server, from_client);
+        let up = thread::spawn(move || {
+            let mut buf = vec![0u8; pieces.iter().copied().max().unwrap()];
+            let mut i = 0;
+            loop {
+                let want = pieces[i % pieces.len()];
+                i += 1;
+                match up_in.read(&mut buf[..want]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => up_out.write_all(&buf[..n]).unwrap(),
+                }
+                if i % 5 == 0 {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+            let _ = up_out.shutdown(std::net::Shutdown::Write);
+        });
+        let _ = std::io::copy(&mut down_in, &mut down_out);
+        let _ = down_out.shutdown(std::net::Shutdown::Write);
+        up.join().unwrap();
+    });
+    addr
+}
+
+/// Records arriving a byte or a few at a time, or in big runs, read with buffers from one byte
+/// to 300 KiB (the caller's buffer and the reader's own both in play): nothing lost or changed.
+#[test]
+fn records_cut_anywhere_and_read_with_any_buffer_lose_nothing() {
+    let (a, b) = (ctx(), ctx());
+    let (l, server_addr) = listener();
+    let relay = chopping_relay(server_addr, &[1, 2, 3, 5, 7, 4000, 16_405, 17_000, 90_000, 1]);
+    let b2 = b.clone();
+    let accepting = thread::spawn(move || b2.accept(l.accept().unwrap().0, T));
+    let client = a.connect(TcpStream::connect(relay).unwrap(), None, T).unwrap();
+    let server = accepting.join().unwrap().unwrap();
+    let data = pattern(3 * 1024 * 1024 + 1, 41);
+    let (got, end) =
+        carry(client.writer, server.reader, &data, &[1, 300_000, 13, 70_000, 16_384, 5000, 66_000]);
+    assert!(
+        got == data,
+        "{} of {} bytes, first difference at {:?}",
+        got.len(),
+        data.len(),
+        got.iter().zip(&data).position(|(x, y)| x != y)
+    );
+    assert_eq!(end.unwrap(), 0);
+}
+
+/// A client whose Finished, first data and close_notify leave in one write (rustls' own client
+/// does that when data is queued before the handshake ends): the server's handshake reads them
+/// together, and its reader hands out the data and then the clean end.
+#[test]
+fn data_and_close_notify_that_come_with_the_handshake_are_kept() {
+    let server = ctx();
+    let (l, addr) = listener();
+    let s = server.clone();
+    let accepting = thread::spawn(move || s.accept(l.accept().unwrap().0, T));
+    let id = DeviceIdentity::generate().unwrap();
+    let mut config = ClientConfig::builder_with_provider(crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PeerCertVerifier::any()))
+        .with_client_auth_cert(
+            vec![CertificateDer::from(id.cert_der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(id.key_der().to_vec())),
+        )
+        .unwrap();
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    let name = ServerName::try_from("ferry.invalid").unwrap();
+    let mut conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(T)).unwrap();
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        if conn.is_handshaking() {
+            conn.read_tls(&mut tcp).unwrap();
+            conn.process_new_packets().unwrap();
+        }
+    }
+    // The client's Finished is still queued: the data and the end go with it, in one write.
+    conn.writer().write_all(b"early words").unwrap();
+    conn.send_close_notify();
+    let mut flight = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut flight).unwrap();
+    }
+    tcp.write_all(&flight).unwrap();
+    let mut accepted = accepting.join().unwrap().unwrap();
+    assert_eq!(accepted.reader.waiting(), 11, "the data came in with the handshake's end");
+    let (got, _, end) = read_until(&mut accepted.reader, usize::MAX);
+    assert_eq!(got, b"early words");
+    assert_eq!(end.unwrap(), 0, "then the clean end");
 }
