@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::protocol::{CancelReason, FileResult, InstanceId, Os};
+use crate::text::display;
 
 /// Names one transfer, outgoing or incoming, for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -112,6 +113,11 @@ pub struct FileOutcome {
 
 /// Why a transfer failed, in words a person understands (`Display`), with the technical detail
 /// kept apart for logs.
+///
+/// Some variants carry text from the other computer (its ERROR text) or from the disk (a path).
+/// `Display` shows every such string through [`crate::text::display`], so wherever the sentence
+/// is shown — terminal or window — a control sequence in it is only ever seen as its escape;
+/// the serialized form (`--json`) keeps the text exact.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum TransferError {
@@ -131,17 +137,17 @@ pub enum TransferError {
     Protocol(String),
     #[error("The other computer is too busy right now. Try again in a moment.")]
     PeerOverloaded,
-    #[error("Couldn't read {path}: {reason}")]
+    #[error("Couldn't read {}: {}", display(.path), display(.reason))]
     SourceUnreadable { path: String, reason: String },
     #[error("There is nothing to send in what you chose.")]
     NothingToSend,
     #[error("Too many files at once: {count}. Ferry sends at most {max} in one go.")]
     TooManyFiles { count: u64, max: u32 },
-    #[error("Couldn't save into the receive folder: {0}")]
+    #[error("Couldn't save into the receive folder: {}", display(.0))]
     ReceiveFolder(String),
     #[error("Not enough free space in the receive folder: {needed} bytes needed, {available} available.")]
     DiskFull { needed: u64, available: u64 },
-    #[error("Something went wrong on the other computer: {0}")]
+    #[error("Something went wrong on the other computer: {}", display(.0))]
     PeerError(String),
 }
 

@@ -3,11 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::raw::{Raw, hello_as};
 use common::{free_udp_port, same_bytes, tree, write_random};
+use ferry::protocol::{Answer, ErrorCode, HelloPurpose, Message};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferry");
 
@@ -35,6 +39,82 @@ impl Drop for Reap {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A running `ferry` whose output (stdout and stderr, or a terminal's) is collected as it comes.
+struct Running {
+    child: Reap,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Running {
+    /// Spawns `cmd` with stdout and stderr piped into one collected text.
+    fn spawn(cmd: &mut Command) -> Running {
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let pipes: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        for pipe in pipes {
+            collect(pipe, out.clone());
+        }
+        Running { child: Reap(child), out }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    /// Waits up to `secs` until the output contains `what`.
+    fn wait_for(&self, what: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !self.text().contains(what) {
+            assert!(Instant::now() < deadline, "{what:?} did not appear within {secs} s:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The exit code, waiting up to `secs` for it.
+    fn exit(&mut self, secs: u64) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
+                // Let the collectors read what is left in the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "still running after {secs} s:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Appends everything `from` gives to `into`, on a thread of its own, until it ends.
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+}
+
+/// Text a hostile peer would love a terminal to obey: set the window title, clear the screen,
+/// move the cursor up over what was printed and overwrite it, turn the rest right-to-left, and
+/// a C1 CSI.
+const HOSTILE: &str = "\x1b]0;PWNED\x07\x1b[2J\x1b[1A\rAll files saved.\u{202e}fdp.exe\u{9b}31m";
+
+/// Peer text reached the terminal only as visible escapes: no byte of a control sequence.
+fn assert_escaped(text: &str) {
+    assert!(!text.contains("\x1b]0;PWNED"), "a raw escape sequence reached the terminal:\n{text:?}");
+    assert!(
+        !text.contains('\u{202e}') && !text.contains('\u{9b}'),
+        "raw controls reached the terminal:\n{text:?}"
+    );
+    assert!(text.contains("\\u{1b}]0;PWNED\\u{7}"), "the escaped form is missing:\n{text:?}");
 }
 
 #[test]
@@ -207,4 +287,120 @@ fn two_devices_with_one_name_are_not_guessed_between() {
     assert!(err.contains("Several devices are called “twin”"), "{err}");
     assert_eq!(tree(&w.join("inbox-0")).len() + tree(&w.join("inbox-1")).len(), 0);
     drop(twins);
+}
+
+#[test]
+fn a_peers_error_text_reaches_the_receiving_terminal_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[("invoice.pdf", 10)]);
+    assert_eq!(peer.until(|m| matches!(m, Message::Answer(_))), Message::Answer(Answer::AcceptAll));
+    peer.send(&Message::FileBegin { index: 0, size: 10 });
+    peer.send_data(b"12345");
+    peer.send(&Message::Error { code: ErrorCode::Internal, message: HOSTILE.into() });
+    assert_eq!(rx.exit(10), Some(1));
+    let text = rx.text();
+    assert!(text.contains("Something went wrong on the other computer"), "{text}");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert_escaped(&text);
+    assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
+}
+
+#[test]
+fn a_peers_error_text_reaches_the_sending_terminal_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(w.join("f.txt"), b"hello").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut tx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
+            .arg(w.join("f.txt")),
+    );
+    let mut peer = Raw::new(listener.accept().unwrap().0);
+    peer.until(|m| matches!(m, Message::Hello(_)));
+    peer.send(&hello_as("Kitchen\x1b[31m PC", HelloPurpose::Transfer));
+    peer.until(|m| matches!(m, Message::OfferFile(_)));
+    peer.send(&Message::Error { code: ErrorCode::Internal, message: HOSTILE.into() });
+    assert_eq!(tx.exit(10), Some(1));
+    let text = tx.text();
+    assert!(text.contains("Something went wrong on the other computer"), "{text}");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert_escaped(&text);
+}
+
+/// The y/N prompt and the progress bar, on a real (pseudo-)terminal: the offered names are
+/// listed escaped, and so is the name of the file the bar says is arriving.
+#[cfg(unix)]
+#[test]
+fn the_prompt_and_the_progress_bar_show_odd_names_escaped() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    // Wide enough for the bar to show the file's name next to it.
+    let size = rustix::termios::Winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+    rustix::termios::tcsetwinsize(&master, size).unwrap();
+    let slave_path = ptsname(&master, Vec::new()).unwrap();
+    let slave =
+        std::fs::OpenOptions::new().read(true).write(true).open(slave_path.to_str().unwrap()).unwrap();
+    let child = ferry(&w.join("cfg"), free_udp_port())
+        .args(["receive", "--once", "--port", &port.to_string()])
+        .arg("--dir")
+        .arg(w.join("inbox"))
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut rx = Running { child: Reap(child), out: Arc::new(Mutex::new(Vec::new())) };
+    let mut terminal = std::fs::File::from(master);
+    collect(terminal.try_clone().unwrap(), rx.out.clone());
+    rx.wait_for("Receiving as", 10);
+
+    let invoice = "in\u{200b}voice.pdf";
+    let evil = format!("evil{HOSTILE}.txt");
+    let content = vec![7u8; 1_200_000];
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[(&evil, 3), (invoice, content.len() as u64)]);
+    rx.wait_for("Accept? [y/N]", 10);
+    let prompt = rx.text();
+    assert_escaped(&prompt);
+    terminal.write_all(b"y\n").unwrap();
+
+    let answer = peer.until(|m| matches!(m, Message::Answer(_)));
+    let Message::Answer(answer) = answer else { unreachable!() };
+    if answer.accepts(0) {
+        peer.file(0, b"abc", b"abc");
+    }
+    assert!(answer.accepts(1), "{answer:?}");
+    // Slowly, so the progress bar is drawn with the file's name a few times.
+    peer.send(&Message::FileBegin { index: 1, size: content.len() as u64 });
+    for chunk in content.chunks(100_000) {
+        peer.send_data(chunk);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    peer.send(&Message::FileEnd { index: 1, hash: *blake3::hash(&content).as_bytes() });
+    peer.send(&Message::Done);
+    peer.until(|m| matches!(m, Message::Summary(_)));
+    rx.exit(10);
+    let text = rx.text();
+    assert!(!text.contains(invoice), "the invisible character reached the terminal:\n{text:?}");
+    let after_prompt = &text[prompt.len()..];
+    assert!(after_prompt.contains("in\\u{200b}voice.pdf"), "the bar never showed the file's name:\n{text:?}");
+    assert!(!text.contains("\x1b]0;PWNED"), "{text:?}");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 
-use super::output::{Output, count_and_size, saved};
+use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer};
 use crate::protocol::FileResult;
@@ -60,7 +60,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     out.say(format!(
                         "Declined {} from “{}”: run `ferry receive --yes` to accept without asking.",
                         count_and_size(offer.files.len(), offer.total_bytes),
-                        offer.from.name
+                        shown(&offer.from.name)
                     ));
                     Decision::Decline
                 };
@@ -70,9 +70,9 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 out.say(format!(
                     "Receiving {} from “{}”.",
                     count_and_size(files.len(), total_bytes),
-                    peer.name
+                    shown(&peer.name)
                 ));
-                out.start_bar(transfer, total_bytes, format!("from {}", peer.name));
+                out.start_bar(transfer, total_bytes, format!("from {}", shown(&peer.name)));
             }
             Event::Progress { transfer, bytes_done, bytes_total, current_file, .. } => {
                 out.progress(transfer, bytes_done, bytes_total, &current_file)
@@ -80,7 +80,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             Event::FileDone { outcome, .. }
                 if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) =>
             {
-                out.say(format!("  {}: {}", outcome.path, outcome.result.describe()));
+                out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
             }
             Event::TransferFinished { transfer, files } => {
                 out.end_bar(transfer);
@@ -117,7 +117,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     return Ok(ExitCode::from(1));
                 }
             }
-            Event::Warning(w) => out.say(format!("Warning: {w}")),
+            Event::Warning(w) => out.say(format!("Warning: {}", shown(&w))),
             Event::Stopped => return Ok(ExitCode::from(1)),
             _ => {}
         }
@@ -130,12 +130,12 @@ fn ask(offer: &IncomingOffer) -> Decision {
     let _ = writeln!(
         err,
         "\n“{}” ({}) wants to send you {}:",
-        offer.from.name,
+        shown(&offer.from.name),
         offer.from.addr.ip(),
         count_and_size(offer.files.len(), offer.total_bytes)
     );
     for f in offer.files.iter().take(PROMPT_LIST) {
-        let _ = writeln!(err, "  {:>10}  {}", HumanBytes(f.size).to_string(), f.path);
+        let _ = writeln!(err, "  {:>10}  {}", HumanBytes(f.size).to_string(), shown(&f.path));
     }
     if offer.files.len() > PROMPT_LIST {
         let _ = writeln!(err, "  ... and {} more", offer.files.len() - PROMPT_LIST);

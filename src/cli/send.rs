@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use crossbeam_channel::Receiver;
 
-use super::output::{Output, count_and_size, saved};
+use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Direction, Engine, Event, TransferId};
 use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
@@ -53,7 +53,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                     format!(
                         "Offering {} to “{}”, waiting for them to accept…",
                         count_and_size(files.len(), total_bytes),
-                        peer.name
+                        shown(&peer.name)
                     ),
                 );
                 continue;
@@ -72,7 +72,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             }
             Event::FileDone { transfer, outcome } if transfer == id => {
                 if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) {
-                    out.say(format!("  {}: {}", outcome.path, outcome.result.describe()));
+                    out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
                 }
                 continue;
             }
@@ -81,7 +81,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 out.say(format!("Sent {}.", saved(&files)));
                 let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
                 for f in &missing {
-                    out.say(format!("  {}: {}", f.path, f.result.describe()));
+                    out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
                 }
                 if missing.is_empty() { 0 } else { 1 }
             }
@@ -105,7 +105,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 1
             }
             Event::Warning(w) => {
-                out.say(format!("Warning: {w}"));
+                out.say(format!("Warning: {}", shown(&w)));
                 continue;
             }
             Event::Stopped => 1,
@@ -146,7 +146,7 @@ fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Durati
                 matches.retain(|m| m.instance != peer.instance);
                 matches.push(peer);
             } else {
-                seen.push(peer.name);
+                seen.push(shown(&peer.name).into_owned());
             }
         }
         if interrupted().load(Ordering::SeqCst) {
