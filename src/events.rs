@@ -133,8 +133,14 @@ pub enum TransferError {
         "The other computer runs a version of Ferry that cannot talk to this one. Update both to the latest version."
     )]
     IncompatibleVersion,
+    /// The other computer broke the protocol (found here; the detail says how).
     #[error("The other computer sent something Ferry doesn't understand, so the transfer was stopped.")]
     Protocol(String),
+    /// The other computer said (ERROR Protocol) that this one broke the protocol; its text.
+    #[error(
+        "The other computer could not make sense of what this one sent, so the transfer was stopped. Updating Ferry on both computers may help."
+    )]
+    RejectedByPeer(String),
     #[error("The other computer is too busy right now. Try again in a moment.")]
     PeerOverloaded,
     #[error("Couldn't read {}: {}", display(.path), display(.reason))]

@@ -1,122 +1,64 @@
 //! Peers that lie, break off or send garbage: the receiver drops them, keeps nothing under a
-//! final name, and goes on serving everyone else.
+//! final name, and goes on serving everyone else; a sender facing a broken receiver says why.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::raw::{Got, Raw, frame, hello};
 use common::{Node, same_bytes, tree, write_random};
-use ferry::engine::{Command, Decision, Event, TransferError};
-use ferry::protocol::frame::{data_header, encode_message};
-use ferry::protocol::{
-    Answer, Hello, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
-};
+use ferry::engine::{Command, Decision, Event, TransferError, TransferId};
+use ferry::protocol::frame::data_header;
+use ferry::protocol::{Answer, ErrorCode, FileResult, Hello, Message};
 
-fn frame(msg: &Message) -> Vec<u8> {
-    let mut out = Vec::new();
-    encode_message(msg, &mut out);
-    out
-}
-
-fn hello() -> Message {
-    Message::Hello(Hello {
-        version: PROTOCOL_VERSION,
-        purpose: HelloPurpose::Transfer,
-        instance: InstanceId::random(),
-        transfer_port: 1,
-        os: Os::Linux,
-        name: "Mallory".into(),
-        fingerprint: vec![],
-    })
-}
-
-/// Reads frames until `want` says stop (or 10 s pass).
-fn read_until(s: &mut TcpStream, mut want: impl FnMut(&Message) -> bool) -> Message {
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let mut buf = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        while let Ok(Some((f, n))) = ferry::protocol::frame::decode_frame(&buf) {
-            let m = match f {
-                ferry::protocol::Frame::Message(m) => m,
-                ferry::protocol::Frame::Data(_) => panic!("data from the receiver"),
-            };
-            buf.drain(..n);
-            if want(&m) {
-                return m;
-            }
-        }
-        let mut chunk = [0u8; 4096];
-        match s.read(&mut chunk) {
-            Ok(0) => panic!("closed"),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(_) => {}
-        }
-    }
-    panic!("nothing came");
-}
-
-/// Connects as a sender offering one file of `size` bytes, and returns the stream once accepted.
-fn offer_one(rx: &Node, size: u64) -> TcpStream {
-    let mut s = TcpStream::connect(rx.addr()).unwrap();
-    s.write_all(&frame(&hello())).unwrap();
-    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
-    s.write_all(&frame(&Message::Offer(Offer { file_count: 1, total_bytes: size }))).unwrap();
-    s.write_all(&frame(&Message::OfferFile(OfferFile {
-        path: "victim.jpg".into(),
-        size,
-        thumbnail: vec![],
-    })))
-    .unwrap();
+/// Connects as a sender offering one file of `size` bytes, and returns the peer once accepted.
+fn offer_one(rx: &Node, size: u64) -> Raw {
+    let mut p = Raw::connect(rx.addr());
+    p.offer(&[("victim.jpg", size)]);
     let offer = rx.wait(10.0, |e| match e {
         Event::IncomingOffer(o) => Some(o.clone()),
         _ => None,
     });
     rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
-    let answer = read_until(&mut s, |m| matches!(m, Message::Answer(_)));
+    let answer = p.until(|m| matches!(m, Message::Answer(_)));
     assert_eq!(answer, Message::Answer(Answer::AcceptAll));
-    s
+    p
 }
 
-fn data(bytes: &[u8]) -> Vec<u8> {
-    let mut out = data_header(bytes.len()).to_vec();
-    out.extend_from_slice(bytes);
-    out
+fn failure(node: &Node) -> TransferError {
+    node.wait(10.0, |e| match e {
+        Event::TransferFailed { error, .. } => Some(error.clone()),
+        _ => None,
+    })
 }
 
 #[test]
 fn corrupted_data_is_not_saved() {
     let rx = Node::start("receiver");
     let good = vec![42u8; 100_000];
-    let mut s = offer_one(&rx, good.len() as u64);
+    let mut p = offer_one(&rx, good.len() as u64);
     let mut bad = good.clone();
     bad[5000] ^= 1;
-    s.write_all(&frame(&Message::FileBegin { index: 0, size: good.len() as u64 })).unwrap();
-    s.write_all(&data(&bad)).unwrap();
-    s.write_all(&frame(&Message::FileEnd { index: 0, hash: *blake3::hash(&good).as_bytes() })).unwrap();
-    let result = read_until(&mut s, |m| matches!(m, Message::FileResult { .. }));
-    assert_eq!(result, Message::FileResult { index: 0, result: ferry::protocol::FileResult::HashMismatch });
-    s.write_all(&frame(&Message::Done)).unwrap();
-    let summary = read_until(&mut s, |m| matches!(m, Message::Summary(_)));
-    assert_eq!(summary, Message::Summary(vec![ferry::protocol::FileResult::HashMismatch]));
+    p.file(0, &bad, &good);
+    let result = p.until(|m| matches!(m, Message::FileResult { .. }));
+    assert_eq!(result, Message::FileResult { index: 0, result: FileResult::HashMismatch });
+    p.send(&Message::Done);
+    let summary = p.until(|m| matches!(m, Message::Summary(_)));
+    assert_eq!(summary, Message::Summary(vec![FileResult::HashMismatch]));
     assert_eq!(tree(&rx.received()), Vec::<String>::new());
 }
 
 #[test]
 fn a_sender_that_vanishes_mid_file_leaves_nothing() {
     let rx = Node::start("receiver");
-    let mut s = offer_one(&rx, 1_000_000);
-    s.write_all(&frame(&Message::FileBegin { index: 0, size: 1_000_000 })).unwrap();
-    s.write_all(&data(&[1u8; 300_000])).unwrap();
-    s.write_all(&data_header(300_000)[..]).unwrap();
-    s.write_all(&[1u8; 1000]).unwrap();
-    drop(s);
-    let error = rx.wait(10.0, |e| match e {
-        Event::TransferFailed { error, .. } => Some(error.clone()),
-        _ => None,
-    });
+    let mut p = offer_one(&rx, 1_000_000);
+    p.send(&Message::FileBegin { index: 0, size: 1_000_000 });
+    p.send_data(&[1u8; 300_000]);
+    p.send_raw(&data_header(300_000));
+    p.send_raw(&[1u8; 1000]);
+    drop(p);
+    let error = failure(&rx);
     assert!(matches!(error, TransferError::ConnectionLost(_)), "{error:?}");
     assert_eq!(tree(&rx.received()), Vec::<String>::new());
 }
@@ -124,41 +66,31 @@ fn a_sender_that_vanishes_mid_file_leaves_nothing() {
 #[test]
 fn more_bytes_than_offered_is_refused() {
     let rx = Node::start("receiver");
-    let mut s = offer_one(&rx, 10);
-    s.write_all(&frame(&Message::FileBegin { index: 0, size: 10 })).unwrap();
-    s.write_all(&data(&[0u8; 11])).unwrap();
-    let error = rx.wait(10.0, |e| match e {
-        Event::TransferFailed { error, .. } => Some(error.clone()),
-        _ => None,
-    });
+    let mut p = offer_one(&rx, 10);
+    p.send(&Message::FileBegin { index: 0, size: 10 });
+    p.send_data(&[0u8; 11]);
+    let error = failure(&rx);
     assert!(matches!(error, TransferError::Protocol(_)), "{error:?}");
+    assert!(matches!(
+        p.until(|m| matches!(m, Message::Error { .. })),
+        Message::Error { code: ErrorCode::Protocol, .. }
+    ));
     assert_eq!(tree(&rx.received()), Vec::<String>::new());
 }
 
 #[test]
 fn unsafe_names_are_refused_and_nothing_escapes() {
     let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
-    let mut s = TcpStream::connect(rx.addr()).unwrap();
-    s.write_all(&frame(&hello())).unwrap();
-    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
+    let mut p = Raw::connect(rx.addr());
     let names = ["../escape.txt", "/etc/passwd-ferry", "ok.txt", "a/../../b.txt", "CON", "C:evil"];
-    s.write_all(&frame(&Message::Offer(Offer {
-        file_count: names.len() as u32,
-        total_bytes: 2 * names.len() as u64,
-    })))
-    .unwrap();
-    for n in names {
-        s.write_all(&frame(&Message::OfferFile(OfferFile { path: n.into(), size: 2, thumbnail: vec![] })))
-            .unwrap();
-    }
-    let answer = read_until(&mut s, |m| matches!(m, Message::Answer(_)));
+    let files: Vec<(&str, u64)> = names.iter().map(|n| (*n, 2)).collect();
+    p.offer(&files);
+    let answer = p.until(|m| matches!(m, Message::Answer(_)));
     assert_eq!(answer, Message::Answer(Answer::AcceptSome { file_count: 6, indices: vec![2] }));
-    s.write_all(&frame(&Message::FileBegin { index: 2, size: 2 })).unwrap();
-    s.write_all(&data(b"ok")).unwrap();
-    s.write_all(&frame(&Message::FileEnd { index: 2, hash: *blake3::hash(b"ok").as_bytes() })).unwrap();
-    s.write_all(&frame(&Message::Done)).unwrap();
-    let summary = read_until(&mut s, |m| matches!(m, Message::Summary(_)));
-    use ferry::protocol::FileResult::{Saved, UnsafeName};
+    p.file(2, b"ok", b"ok");
+    p.send(&Message::Done);
+    let summary = p.until(|m| matches!(m, Message::Summary(_)));
+    use FileResult::{Saved, UnsafeName};
     assert_eq!(
         summary,
         Message::Summary(vec![UnsafeName, UnsafeName, Saved, UnsafeName, UnsafeName, UnsafeName])
@@ -173,17 +105,17 @@ fn garbage_huge_lengths_and_silence_do_not_stop_a_real_transfer() {
     let addr: SocketAddr = rx.addr();
 
     // Silent: connects and says nothing.
-    let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let silent: Vec<Raw> = (0..3).map(|_| Raw::connect(addr)).collect();
     // A 4 GiB frame announced after a proper hello.
-    let mut huge = TcpStream::connect(addr).unwrap();
-    huge.write_all(&frame(&hello())).unwrap();
-    huge.write_all(&[0xff, 0xff, 0xff, 0xff, 0x06]).unwrap();
+    let mut huge = Raw::connect(addr);
+    huge.send(&hello());
+    huge.send_raw(&[0xff, 0xff, 0xff, 0xff, 0x06]);
     // Garbage from the first byte.
-    let mut garbage = TcpStream::connect(addr).unwrap();
-    garbage.write_all(b"GET / HTTP/1.1\r\nHost: ferry\r\n\r\n").unwrap();
+    let mut garbage = Raw::connect(addr);
+    garbage.send_raw(b"GET / HTTP/1.1\r\nHost: ferry\r\n\r\n");
     // Unknown frame type.
-    let mut unknown = TcpStream::connect(addr).unwrap();
-    unknown.write_all(&[0, 0, 0, 3, 0x7f, 1, 2]).unwrap();
+    let mut unknown = Raw::connect(addr);
+    unknown.send_raw(&[0, 0, 0, 3, 0x7f, 1, 2]);
 
     let src = tempfile::tempdir().unwrap();
     write_random(&src.path().join("real.bin"), 5_000_000, 11);
@@ -195,19 +127,80 @@ fn garbage_huge_lengths_and_silence_do_not_stop_a_real_transfer() {
     });
     assert!(same_bytes(&src.path().join("real.bin"), &rx.received().join("real.bin")));
 
-    // The bad connections were dropped: reading gives EOF (or a reset), not a hang.
-    for mut s in [huge, garbage, unknown].into_iter().chain(silent) {
-        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
-        let mut buf = [0u8; 4096];
-        let deadline = Instant::now() + Duration::from_secs(8);
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => assert!(Instant::now() < deadline, "still open"),
-            }
-        }
+    // The bad connections were told why and dropped; the silent ones were dropped.
+    for mut p in [huge, garbage, unknown] {
+        let said = p.rest(Duration::from_secs(8)).expect("closed");
+        assert!(matches!(said.last(), Some(Message::Error { code: ErrorCode::Protocol, .. })), "{said:?}");
+    }
+    for mut p in silent {
+        assert!(p.rest(Duration::from_secs(8)).is_some(), "still open");
     }
     assert_eq!(tree(&rx.received()), ["real.bin"]);
+}
+
+/// The bytes of a valid HELLO frame, with its payload changed by `change` (the length is fixed
+/// up to match).
+fn hello_frame(change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut payload = frame(&hello())[5..].to_vec();
+    change(&mut payload);
+    let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+    out.push(0x01);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Offset of the name's length byte in a HELLO payload: magic, version, purpose, instance,
+/// port, os.
+const NAME_AT: usize = 4 + 2 + 1 + 16 + 2 + 1;
+
+#[test]
+fn a_malformed_hello_is_answered_with_error_protocol_before_the_close() {
+    let rx = Node::start("receiver");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("bad magic", hello_frame(|p| p[0] = b'X')),
+        ("unknown purpose", hello_frame(|p| p[6] = 3)),
+        ("trailing bytes", hello_frame(|p| p.push(0))),
+        (
+            "fingerprint over 64 bytes",
+            hello_frame(|p| {
+                p.pop();
+                p.push(65);
+                p.extend_from_slice(&[0xab; 65]);
+            }),
+        ),
+        ("truncated", hello_frame(|p| p.truncate(NAME_AT + 3))),
+        ("name not UTF-8", hello_frame(|p| p[NAME_AT + 1] = 0xff)),
+        (
+            "OFFER before HELLO",
+            frame(&Message::Offer(ferry::protocol::Offer { file_count: 0, total_bytes: 0 })),
+        ),
+        ("DATA before HELLO", common::raw::data(b"x")),
+        ("KEEPALIVE before HELLO", frame(&Message::Keepalive)),
+        ("unknown frame type", vec![0, 0, 0, 1, 0x42]),
+    ];
+    for (what, bytes) in cases {
+        let mut p = Raw::connect(rx.addr());
+        p.send_raw(&bytes);
+        let said = p.rest(Duration::from_secs(5)).unwrap_or_else(|| panic!("{what}: still open"));
+        assert!(
+            matches!(said.as_slice(), [Message::Error { code: ErrorCode::Protocol, .. }]),
+            "{what}: {said:?}"
+        );
+    }
+    // Nothing was shown to the person.
+    assert!(rx.events.try_iter().all(|e| !matches!(e, Event::IncomingOffer(_))));
+}
+
+#[test]
+fn a_hello_of_version_0_is_answered_with_unsupported_version() {
+    let rx = Node::start("receiver");
+    let mut p = Raw::connect(rx.addr());
+    p.send_raw(&hello_frame(|p| p[4..6].copy_from_slice(&[0, 0])));
+    let said = p.rest(Duration::from_secs(5)).expect("closed");
+    assert!(
+        matches!(said.as_slice(), [Message::Error { code: ErrorCode::UnsupportedVersion, .. }]),
+        "{said:?}"
+    );
 }
 
 #[test]
@@ -215,26 +208,32 @@ fn the_connection_cap_refuses_extra_connections_politely() {
     let rx = Node::start_with("receiver", |c| c.timing.max_incoming = 2);
     let _held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(rx.addr()).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
-    let mut extra = TcpStream::connect(rx.addr()).unwrap();
-    let m = read_until(&mut extra, |_| true);
-    assert!(matches!(m, Message::Error { code: ferry::protocol::ErrorCode::Overloaded, .. }), "{m:?}");
+    let mut extra = Raw::connect(rx.addr());
+    let m = extra.until(|_| true);
+    assert!(matches!(m, Message::Error { code: ErrorCode::Overloaded, .. }), "{m:?}");
 }
 
-/// A receiver that accepts, then stops reading (as if the link were cut): returns the sender's
-/// transfer id and the fake receiver's socket (kept open so nothing closes).
-fn stalled_receiver(tx: &Node, size: u64) -> (ferry::engine::TransferId, TcpStream) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// A fake receiver for `tx`'s transfer of one `size`-byte file: returns the transfer id and
+/// the peer, after it has read the sender's HELLO (it has not answered yet).
+fn fake_receiver(tx: &Node, size: u64) -> (TransferId, Raw) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let src = tempfile::tempdir().unwrap().keep();
     write_random(&src.join("big.bin"), size, 5);
     let id = tx.send(listener.local_addr().unwrap(), vec![src.join("big.bin")]);
-    let (mut s, _) = listener.accept().unwrap();
-    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
-    s.write_all(&frame(&hello())).unwrap();
-    read_until(&mut s, |m| matches!(m, Message::OfferFile(_)));
-    s.write_all(&frame(&Message::Answer(Answer::AcceptAll))).unwrap();
+    let mut p = Raw::new(listener.accept().unwrap().0);
+    p.until(|m| matches!(m, Message::Hello(_)));
+    (id, p)
+}
+
+/// A receiver that accepts, then stops reading (as if the link were cut).
+fn stalled_receiver(tx: &Node, size: u64) -> (TransferId, Raw) {
+    let (id, mut p) = fake_receiver(tx, size);
+    p.send(&hello());
+    p.until(|m| matches!(m, Message::OfferFile(_)));
+    p.send(&Message::Answer(Answer::AcceptAll));
     // Wait until the sender is streaming, then read nothing more.
     tx.wait(10.0, |e| matches!(e, Event::Progress { transfer, .. } if *transfer == id).then_some(()));
-    (id, s)
+    (id, p)
 }
 
 #[test]
@@ -266,29 +265,81 @@ fn a_sender_stuck_behind_a_dead_link_can_still_cancel_at_once() {
     assert!(asked.elapsed() < Duration::from_secs(3), "took {:?}", asked.elapsed());
 }
 
+/// The sender, told something it cannot read at each stage of the conversation, answers
+/// ERROR Protocol before it closes, and says the transfer failed.
+#[test]
+fn a_sender_answers_a_bad_frame_with_error_protocol() {
+    let tx = Node::start("sender");
+    let bad_answer = {
+        let mut f = frame(&Message::Answer(Answer::AcceptAll));
+        f[5] = 9; // no such answer kind
+        f
+    };
+    let bad_result = {
+        let mut f = frame(&Message::FileResult { index: 0, result: FileResult::Saved });
+        f[9] = 99; // no such result code
+        f
+    };
+    for stage in ["instead of HELLO", "instead of ANSWER", "while streaming"] {
+        let (id, mut p) = fake_receiver(&tx, 50 * 1024 * 1024);
+        match stage {
+            "instead of HELLO" => p.send_raw(&[0, 0, 0, 1, 0x42]),
+            "instead of ANSWER" => {
+                p.send(&hello());
+                p.until(|m| matches!(m, Message::OfferFile(_)));
+                p.send_raw(&bad_answer);
+            }
+            _ => {
+                p.send(&hello());
+                p.until(|m| matches!(m, Message::OfferFile(_)));
+                p.send(&Message::Answer(Answer::AcceptAll));
+                p.until(|m| matches!(m, Message::FileBegin { .. }));
+                p.send_raw(&bad_result);
+            }
+        }
+        let error = tx.wait(10.0, |e| match e {
+            Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+            _ => None,
+        });
+        assert!(matches!(error, TransferError::Protocol(_)), "{stage}: {error:?}");
+        p.until(|m| matches!(m, Message::Error { code: ErrorCode::Protocol, .. }));
+        assert!(p.rest(Duration::from_secs(5)).is_some(), "{stage}: the sender did not close");
+    }
+}
+
+#[test]
+fn a_sender_answers_a_receiver_of_version_0_with_unsupported_version() {
+    let tx = Node::start("sender");
+    let (id, mut p) = fake_receiver(&tx, 10);
+    let Message::Hello(h) = hello() else { unreachable!() };
+    p.send(&Message::Hello(Hello { version: 0, ..h }));
+    let error = tx.wait(10.0, |e| match e {
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, TransferError::IncompatibleVersion);
+    let said = p.rest(Duration::from_secs(5)).expect("closed");
+    assert!(
+        matches!(said.as_slice(), [Message::Error { code: ErrorCode::UnsupportedVersion, .. }]),
+        "{said:?}"
+    );
+}
+
 #[test]
 fn a_file_skipped_half_way_does_not_spoil_the_next_one() {
     let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
-    let mut s = TcpStream::connect(rx.addr()).unwrap();
-    s.write_all(&frame(&hello())).unwrap();
-    read_until(&mut s, |m| matches!(m, Message::Hello(_)));
-    s.write_all(&frame(&Message::Offer(Offer { file_count: 2, total_bytes: 2000 }))).unwrap();
-    for n in ["gone.bin", "kept.bin"] {
-        s.write_all(&frame(&Message::OfferFile(OfferFile { path: n.into(), size: 1000, thumbnail: vec![] })))
-            .unwrap();
-    }
-    read_until(&mut s, |m| matches!(m, Message::Answer(_)));
-    s.write_all(&frame(&Message::FileBegin { index: 0, size: 1000 })).unwrap();
-    s.write_all(&data(&[9u8; 400])).unwrap();
-    s.write_all(&frame(&Message::FileSkip { index: 0, reason: ferry::protocol::SkipReason::Changed }))
-        .unwrap();
+    let mut p = Raw::connect(rx.addr());
+    p.offer(&[("gone.bin", 1000), ("kept.bin", 1000)]);
+    p.until(|m| matches!(m, Message::Answer(_)));
+    p.send(&Message::FileBegin { index: 0, size: 1000 });
+    p.send_data(&[9u8; 400]);
+    p.send(&Message::FileSkip { index: 0, reason: ferry::protocol::SkipReason::Changed });
     let kept = [3u8; 1000];
-    s.write_all(&frame(&Message::FileBegin { index: 1, size: 1000 })).unwrap();
-    s.write_all(&data(&kept)).unwrap();
-    s.write_all(&frame(&Message::FileEnd { index: 1, hash: *blake3::hash(&kept).as_bytes() })).unwrap();
-    s.write_all(&frame(&Message::Done)).unwrap();
-    let summary = read_until(&mut s, |m| matches!(m, Message::Summary(_)));
-    use ferry::protocol::FileResult::{Saved, SenderSkipped};
+    p.file(1, &kept, &kept);
+    p.send(&Message::Done);
+    let summary = p.until(|m| matches!(m, Message::Summary(_)));
+    use FileResult::{Saved, SenderSkipped};
     assert_eq!(summary, Message::Summary(vec![SenderSkipped, Saved]));
     assert_eq!(tree(&rx.received()), ["kept.bin"]);
+    let _ = Got::Nothing;
 }

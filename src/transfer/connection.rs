@@ -99,15 +99,16 @@ impl FrameReader {
         Ok(frame)
     }
 
-    /// Waits up to `timeout` for a control message, skipping KEEPALIVEs; DATA here is a
-    /// protocol error. `Ok(None)` when the time ran out.
-    pub fn wait_message(&mut self, timeout: Duration) -> Result<Option<Message>, ConnError> {
+    /// Waits up to `timeout` for the first message of a connection (a HELLO, or the ERROR that
+    /// replaces it). Nothing is skipped: before the HELLOs even KEEPALIVE is out of place, and
+    /// DATA is a protocol error. `Ok(None)` when the time ran out.
+    pub fn first_message(&mut self, timeout: Duration) -> Result<Option<Message>, ConnError> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             match self.poll_frame()? {
-                Some(Frame::Message(Message::Keepalive)) | None => {}
+                None => {}
                 Some(Frame::Message(m)) => return Ok(Some(m)),
-                Some(Frame::Data(_)) => return Err(DecodeError::Invalid("file data before any file").into()),
+                Some(Frame::Data(_)) => return Err(DecodeError::Invalid("file data before HELLO").into()),
             }
         }
         Ok(None)

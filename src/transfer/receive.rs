@@ -8,19 +8,19 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
+use super::connection::{FrameReader, FrameWriter, POLL, split};
 use super::finish::{Finished, Finisher};
 use super::hashing::Hasher;
 use super::names::safe_relative_path;
 use super::store::PartFile;
-use super::{Ctx, End, Meter};
-use super::{Stop, conn_error, peer_error, write_stop};
+use super::{Ctx, End, LINGER, Meter};
+use super::{Stop, conn_stop, peer_error, protocol, write_stop};
 use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
 };
 use crate::protocol::{
     Answer, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
-    MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, clean_display_name,
+    MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, PROTOCOL_VERSION, clean_display_name,
 };
 
 /// How long a look at the socket lasts while waiting for the person's answer.
@@ -44,70 +44,62 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
     };
     writer.watch(ctx.cancel.clone());
     let peer = match handshake(ctx, &mut reader, &mut writer, setup.peer_addr) {
-        Some(peer) => peer,
-        None => return,
+        Ok(Some(peer)) => peer,
+        // A probe, answered.
+        Ok(None) => return,
+        // Nobody was shown anything: the connection just ends, with the words it calls for.
+        Err(stop) => {
+            if stop.last_words(&mut writer) {
+                reader.drain(LINGER);
+            }
+            return;
+        }
     };
     let mut session = Session { ctx, reader, writer, last_heard: Instant::now(), announced: false };
     let end = match session.run(peer, &setup) {
-        Ok(end) => end,
-        Err(Stop::Cancelled(reason)) => {
-            let _ = session.writer.send_last(&Message::Cancel(reason));
+        Ok(end) => {
             session.writer.finish();
-            session.reader.drain(Duration::from_secs(1));
-            End::Cancelled { by_peer: false, reason }
+            end
         }
-        Err(Stop::PeerCancelled(reason)) => End::Cancelled { by_peer: true, reason },
-        Err(Stop::Failed(e)) => {
-            if let TransferError::Protocol(detail) = &e {
-                let _ = session
-                    .writer
-                    .send(&Message::Error { code: ErrorCode::Protocol, message: detail.clone() });
+        Err(stop) => {
+            if stop.last_words(&mut session.writer) {
+                session.reader.drain(LINGER);
             }
-            End::Failed(e)
+            stop.into_end()
         }
     };
-    session.writer.finish();
     // A connection that broke before its offer was shown ends quietly: the person never saw it.
     if session.announced {
         ctx.end(end);
     }
 }
 
-/// HELLO both ways; `None` for a probe or a peer that does not speak Ferry.
+/// HELLO both ways; `None` for a probe (answered).
 fn handshake(
     ctx: &Ctx,
     reader: &mut FrameReader,
     writer: &mut FrameWriter,
     addr: SocketAddr,
-) -> Option<PeerInfo> {
-    let hello: Hello = match reader.wait_message(ctx.timing.handshake_timeout) {
+) -> Result<Option<PeerInfo>, Stop> {
+    let hello: Hello = match reader.first_message(ctx.timing.handshake_timeout) {
         Ok(Some(Message::Hello(h))) => h,
-        Ok(Some(_)) => {
-            let _ =
-                writer.send(&Message::Error { code: ErrorCode::Protocol, message: "expected HELLO".into() });
-            return None;
-        }
-        _ => return None,
+        Ok(Some(Message::Error { code, message })) => return Err(peer_error(code, message)),
+        Ok(Some(other)) => return Err(protocol(format!("expected HELLO, got {:?}", other.frame_type()))),
+        Ok(None) => return Err(TransferError::TimedOut.into()),
+        // Also file data before HELLO (`first_message` refuses it as a bad frame).
+        Err(e) => return Err(conn_stop(e)),
     };
-    if hello.version < 1 {
-        let _ = writer.send_last(&Message::Error {
-            code: ErrorCode::UnsupportedVersion,
-            message: "this receiver speaks protocol version 1".into(),
-        });
-        return None;
+    if hello.version < PROTOCOL_VERSION {
+        return Err(Stop::Tell(ErrorCode::UnsupportedVersion, TransferError::IncompatibleVersion));
     }
-    writer.send(&ctx.me.hello(hello.purpose)).ok()?;
+    writer.send(&ctx.me.hello(hello.purpose)).map_err(|e| write_stop(ctx, e))?;
     if hello.purpose == HelloPurpose::Probe {
         writer.finish();
         reader.drain(Duration::from_millis(500));
-        return None;
+        return Ok(None);
     }
     let name = clean_display_name(&hello.name).unwrap_or_else(|| addr.ip().to_string());
-    Some(PeerInfo { instance: hello.instance, name, os: hello.os, addr })
-}
-
-fn protocol(what: &str) -> Stop {
-    Stop::Failed(TransferError::Protocol(what.to_owned()))
+    Ok(Some(PeerInfo { instance: hello.instance, name, os: hello.os, addr }))
 }
 
 struct Session<'a> {
@@ -159,10 +151,6 @@ fn next_frame<'r>(
     }
     *last_heard = Instant::now();
     reader.take_frame().map_err(conn_stop)
-}
-
-fn conn_stop(e: ConnError) -> Stop {
-    Stop::Failed(conn_error(e))
 }
 
 impl Session<'_> {
@@ -219,10 +207,7 @@ impl Session<'_> {
             (0..file_count).filter(|&i| results[i as usize] == FileResult::NotSent).collect();
         if let Err(e) = std::fs::create_dir_all(&setup.receive_dir) {
             let error = TransferError::ReceiveFolder(format!("{}: {e}", setup.receive_dir.display()));
-            let _ = self
-                .writer
-                .send_last(&Message::Error { code: ErrorCode::Internal, message: error.to_string() });
-            return Err(error.into());
+            return Err(Stop::Tell(ErrorCode::Internal, error));
         }
         let answer = if accepted.len() == offered.len() {
             Answer::AcceptAll
@@ -294,6 +279,7 @@ impl Session<'_> {
             match next_frame(&mut self.reader, &mut self.writer, None, self.ctx, &mut self.last_heard)? {
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
+                Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),
                 Frame::Message(m) => return Ok(m),
                 Frame::Data(_) => return Err(protocol("file data out of place")),
             }
@@ -330,6 +316,9 @@ impl Session<'_> {
                 match frame {
                     Frame::Message(Message::Keepalive) => self.last_heard = Instant::now(),
                     Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
+                    Frame::Message(Message::Error { code, message }) => {
+                        return Err(peer_error(code, message));
+                    }
                     _ => return Err(protocol("unexpected frame while the offer is open")),
                 }
             }
@@ -474,9 +463,7 @@ impl Session<'_> {
                 }
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
-                Frame::Message(Message::Error { code, message }) => {
-                    return Err(peer_error(code, message).into());
-                }
+                Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),
                 Frame::Message(_) => return Err(protocol("unexpected message during the transfer")),
             }
         }

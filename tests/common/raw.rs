@@ -49,6 +49,8 @@ pub enum Got {
     Closed,
     /// Nothing within the time given.
     Nothing,
+    /// A DATA frame of this many bytes.
+    Data(usize),
 }
 
 pub struct Raw {
@@ -83,18 +85,18 @@ impl Raw {
         self.s.write_all(bytes).unwrap();
     }
 
-    /// The next message within `within` (DATA from the other side panics: no test expects it).
+    /// The next frame within `within`.
     pub fn read(&mut self, within: Duration) -> Got {
         let deadline = Instant::now() + within;
         loop {
             match decode_frame(&self.buf) {
                 Ok(Some((f, n))) => {
-                    let m = match f {
-                        Frame::Message(m) => m,
-                        Frame::Data(_) => panic!("file data from the other side"),
+                    let got = match f {
+                        Frame::Message(m) => Got::Msg(m),
+                        Frame::Data(d) => Got::Data(d.len()),
                     };
                     self.buf.drain(..n);
-                    return Got::Msg(m);
+                    return got;
                 }
                 Ok(None) => {}
                 Err(e) => panic!("the other side sent a bad frame: {e}"),
@@ -120,14 +122,15 @@ impl Raw {
         while Instant::now() < deadline {
             match self.read(Duration::from_millis(100)) {
                 Got::Msg(m) if want(&m) => return m,
-                Got::Msg(_) | Got::Nothing => {}
+                Got::Msg(_) | Got::Nothing | Got::Data(_) => {}
                 Got::Closed => panic!("closed before the awaited message"),
             }
         }
         panic!("the awaited message did not come within 10 s");
     }
 
-    /// Every message until the other side closes (at most `within`); `None` if it stayed open.
+    /// Every message (not DATA) until the other side closes (at most `within`); `None` if it
+    /// stayed open.
     pub fn rest(&mut self, within: Duration) -> Option<Vec<Message>> {
         let deadline = Instant::now() + within;
         let mut got = Vec::new();
@@ -135,7 +138,7 @@ impl Raw {
             match self.read(Duration::from_millis(50)) {
                 Got::Msg(m) => got.push(m),
                 Got::Closed => return Some(got),
-                Got::Nothing => {}
+                Got::Nothing | Got::Data(_) => {}
             }
         }
         None

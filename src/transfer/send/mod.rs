@@ -1,0 +1,359 @@
+//! The sending side of one batch: walk what the person chose, connect, offer, stream the accepted
+//! files back to back (no round trip per file), and collect the receiver's verdicts.
+//!
+//! * [`source`] — what the batch is made of (walking folders, thumbnails).
+//! * this module — the conversation on one connection, from HELLO to SUMMARY.
+
+mod source;
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
+
+use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
+use super::reading::{FileReader, Piece, ToRead};
+use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
+use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
+use crate::protocol::{
+    Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
+};
+pub use source::{SourceFile, Thumbnailer, collect};
+
+pub struct SendRequest {
+    pub to: SocketAddr,
+    pub paths: Vec<PathBuf>,
+    /// What to call the receiver until it introduces itself.
+    pub peer_name: String,
+    pub thumbnailer: Option<Thumbnailer>,
+}
+
+/// Sends one batch; every outcome, including failure, is reported through `ctx` as events.
+pub fn send(ctx: &Ctx, req: SendRequest) {
+    let end = match run(ctx, &req) {
+        Ok(end) => end,
+        Err(error) => End::Failed(error),
+    };
+    ctx.end(end);
+}
+
+/// The batch, as offered.
+struct Batch {
+    files: Vec<SourceFile>,
+    thumbnails: Vec<Vec<u8>>,
+    total_bytes: u64,
+}
+
+fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
+    let files = collect(&req.paths)?;
+    let thumbnails = source::make_thumbnails(&files, req.thumbnailer);
+    let total_bytes = files.iter().map(|f| f.size).sum();
+    (ctx.emit)(Event::TransferStarted {
+        transfer: ctx.id,
+        direction: Direction::Outgoing,
+        peer: PeerInfo {
+            instance: InstanceId([0; 16]),
+            name: req.peer_name.clone(),
+            os: Os::Unknown,
+            addr: req.to,
+        },
+        files: files
+            .iter()
+            .zip(&thumbnails)
+            .map(|(f, t)| OfferedFile { path: f.wire_path.clone(), size: f.size, thumbnail: t.clone() })
+            .collect(),
+        total_bytes,
+    });
+    let batch = Batch { files, thumbnails, total_bytes };
+
+    if let Some(reason) = ctx.cancel.requested() {
+        return Ok(End::Cancelled { by_peer: false, reason });
+    }
+    let stream = TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout)
+        .map_err(|e| TransferError::Unreachable(format!("{}: {e}", req.to)))?;
+    let (reader, writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
+    Ok(converse(ctx, &batch, reader, writer))
+}
+
+/// One connection's conversation, from our HELLO to its end.
+fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: FrameWriter) -> End {
+    writer.watch(ctx.cancel.clone());
+    let answer = match offer(ctx, batch, &mut reader, &mut writer) {
+        Ok(answer) => answer,
+        Err(stop) => return stopped(stop, &mut writer, |t| reader.drain(t)),
+    };
+    let files = &batch.files;
+    match answer {
+        Answer::Decline => return declined(&mut writer, false),
+        Answer::Busy => return declined(&mut writer, true),
+        Answer::AcceptSome { file_count, .. } if file_count as usize != files.len() => {
+            let stop = protocol("the answer is for a different number of files");
+            return stopped(stop, &mut writer, |t| reader.drain(t));
+        }
+        Answer::AcceptAll | Answer::AcceptSome { .. } => {}
+    }
+    let accepted: Vec<usize> = (0..files.len()).filter(|&i| answer.accepts(i as u32)).collect();
+    let bytes_total = accepted.iter().map(|&i| files[i].size).sum();
+    (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: accepted.len() as u32, bytes_total });
+
+    let inbox = PeerInbox::start(ctx, reader);
+    let end = match stream_files(ctx, files, &accepted, bytes_total, &mut writer, &inbox) {
+        Ok(end) => {
+            writer.finish();
+            end
+        }
+        Err(stop) => stopped(stop, &mut writer, |t| inbox.wait_closed(t)),
+    };
+    inbox.stop();
+    end
+}
+
+/// Says the last words `stop` calls for, gives the other side `LINGER` to read them (`linger`
+/// reads and discards), and turns the stop into the transfer's end.
+fn stopped(stop: Stop, writer: &mut FrameWriter, linger: impl FnOnce(Duration)) -> End {
+    if stop.last_words(writer) {
+        linger(LINGER);
+    }
+    stop.into_end()
+}
+
+fn declined(writer: &mut FrameWriter, busy: bool) -> End {
+    writer.finish();
+    End::Declined { busy }
+}
+
+/// HELLO both ways, then the offer; returns the receiver's answer.
+fn offer(
+    ctx: &Ctx,
+    batch: &Batch,
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+) -> Result<Answer, Stop> {
+    writer.send(&ctx.me.hello(HelloPurpose::Transfer)).map_err(|e| write_stop(ctx, e))?;
+    match reader.first_message(ctx.timing.handshake_timeout).map_err(conn_stop)? {
+        // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
+        Some(Message::Hello(h)) if h.version >= PROTOCOL_VERSION => {}
+        Some(Message::Hello(_)) => {
+            return Err(Stop::Tell(ErrorCode::UnsupportedVersion, TransferError::IncompatibleVersion));
+        }
+        Some(Message::Error { code, message }) => return Err(peer_error(code, message)),
+        Some(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
+        Some(other) => return Err(protocol(format!("expected HELLO, got {:?}", other.frame_type()))),
+        None => return Err(TransferError::TimedOut.into()),
+    }
+
+    let count = batch.files.len() as u32;
+    writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
+    for (f, thumbnail) in batch.files.iter().zip(&batch.thumbnails) {
+        let file = OfferFile { path: f.wire_path.clone(), size: f.size, thumbnail: thumbnail.clone() };
+        writer.queue(&Message::OfferFile(file));
+        if writer.queued() >= 256 * 1024 {
+            writer.flush().map_err(|e| write_stop(ctx, e))?;
+        }
+    }
+    writer.flush().map_err(|e| write_stop(ctx, e))?;
+    wait_answer(ctx, reader, writer)
+}
+
+/// Waits for the person on the other side to decide, sending KEEPALIVEs and watching for cancel.
+fn wait_answer(ctx: &Ctx, reader: &mut FrameReader, writer: &mut FrameWriter) -> Result<Answer, Stop> {
+    let mut last_heard = Instant::now();
+    let mut last_sent = Instant::now();
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        match reader.poll_frame().map_err(conn_stop)? {
+            None => {}
+            Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
+            Some(Frame::Message(Message::Answer(a))) => return Ok(a),
+            Some(Frame::Message(Message::Cancel(reason))) => return Err(Stop::PeerCancelled(reason)),
+            Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
+            Some(Frame::Message(other)) => {
+                return Err(protocol(format!("expected ANSWER, got {:?}", other.frame_type())));
+            }
+            Some(Frame::Data(_)) => return Err(protocol("expected ANSWER, got file data")),
+        }
+        if last_heard.elapsed() >= ctx.timing.idle_timeout {
+            return Err(TransferError::TimedOut.into());
+        }
+        if last_sent.elapsed() >= ctx.timing.keepalive_interval {
+            writer.send(&Message::Keepalive).map_err(|e| write_stop(ctx, e))?;
+            last_sent = Instant::now();
+        }
+    }
+}
+
+fn stream_files(
+    ctx: &Ctx,
+    files: &[SourceFile],
+    accepted: &[usize],
+    bytes_total: u64,
+    writer: &mut FrameWriter,
+    inbox: &PeerInbox,
+) -> Result<End, Stop> {
+    let mut meter = Meter::new(bytes_total);
+    let to_read = accepted
+        .iter()
+        .map(|&i| ToRead { index: i as u32, path: files[i].path.clone(), size: files[i].size })
+        .collect();
+    let reader = FileReader::start(format!("ferry-read-{}", ctx.id.0), to_read);
+    inbox.check(ctx, files)?;
+    while let Some(piece) = reader.next() {
+        match piece {
+            Piece::Begin { index, size } => {
+                meter.set_file(&files[index as usize].wire_path);
+                writer.queue(&Message::FileBegin { index, size });
+            }
+            Piece::Frame(frame) => {
+                writer.send_data_frame(frame.bytes()).map_err(|e| write_stop(ctx, e))?;
+                meter.add(frame.payload_len() as u64, ctx);
+                reader.recycle(frame);
+            }
+            Piece::End { index, hash } => writer.queue(&Message::FileEnd { index, hash }),
+            Piece::Skip { index, reason } => {
+                writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
+            }
+        }
+        inbox.check(ctx, files)?;
+    }
+    writer.queue(&Message::Done);
+    writer.flush().map_err(|e| write_stop(ctx, e))?;
+    meter.flush(ctx);
+
+    // Wait for the verdicts; FILE_RESULTs may still be on their way.
+    let mut last = Instant::now();
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        match inbox.rx.recv_timeout(POLL) {
+            Ok(Ok(Message::Summary(summary))) => {
+                if summary.len() != files.len() {
+                    return Err(protocol("the summary lists a different number of files"));
+                }
+                let outcomes = files
+                    .iter()
+                    .zip(summary)
+                    .enumerate()
+                    .map(|(i, (f, result))| FileOutcome {
+                        index: i as u32,
+                        path: f.wire_path.clone(),
+                        size: f.size,
+                        result,
+                        saved_as: None,
+                    })
+                    .collect();
+                return Ok(End::Finished(outcomes));
+            }
+            Ok(msg) => {
+                last = Instant::now();
+                handle_peer_message(ctx, files, msg)?;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if last.elapsed() >= ctx.timing.idle_timeout {
+                    return Err(TransferError::TimedOut.into());
+                }
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                return Err(TransferError::ConnectionLost("no summary".into()).into());
+            }
+        }
+    }
+}
+
+fn handle_peer_message(ctx: &Ctx, files: &[SourceFile], msg: Result<Message, Stop>) -> Result<(), Stop> {
+    match msg? {
+        Message::FileResult { index, result } => {
+            let i = index as usize;
+            let Some(f) = files.get(i) else {
+                return Err(protocol("result for a file that was not offered"));
+            };
+            (ctx.emit)(Event::FileDone {
+                transfer: ctx.id,
+                outcome: FileOutcome {
+                    index,
+                    path: f.wire_path.clone(),
+                    size: f.size,
+                    result,
+                    saved_as: None,
+                },
+            });
+            Ok(())
+        }
+        Message::Keepalive => Ok(()),
+        Message::Cancel(reason) => Err(Stop::PeerCancelled(reason)),
+        Message::Error { code, message } => Err(peer_error(code, message)),
+        other => Err(protocol(format!("unexpected {:?} while sending files", other.frame_type()))),
+    }
+}
+
+/// The receiver's messages during streaming, read by a thread of their own so the sender never
+/// stops writing to look for them.
+struct PeerInbox {
+    rx: Receiver<Result<Message, Stop>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl PeerInbox {
+    fn start(ctx: &Ctx, mut reader: FrameReader) -> PeerInbox {
+        let (tx, rx) = bounded(1024);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let thread = thread::Builder::new()
+            .name(format!("ferry-send-rx-{}", ctx.id.0))
+            .spawn(move || {
+                while !stop2.load(Ordering::Relaxed) {
+                    let msg = match reader.poll_frame() {
+                        Ok(None) => continue,
+                        Ok(Some(Frame::Message(m))) => Ok(m),
+                        Ok(Some(Frame::Data(_))) => Err(protocol("file data from the receiver")),
+                        Err(ConnError::Closed) => Err(TransferError::ConnectionLost("closed".into()).into()),
+                        Err(e) => Err(conn_stop(e)),
+                    };
+                    let last = msg.is_err();
+                    if tx.send(msg).is_err() || last {
+                        return;
+                    }
+                }
+            })
+            .expect("spawning a thread failed");
+        PeerInbox { rx, stop, thread: Some(thread) }
+    }
+
+    /// Handles whatever the receiver said so far, without waiting.
+    fn check(&self, ctx: &Ctx, files: &[SourceFile]) -> Result<(), Stop> {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        loop {
+            match self.rx.try_recv() {
+                Ok(msg) => handle_peer_message(ctx, files, msg)?,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => {
+                    return Err(TransferError::ConnectionLost("the reader stopped".into()).into());
+                }
+            }
+        }
+    }
+
+    /// After our last words: give the receiver up to `t` to close its side.
+    fn wait_closed(&self, t: Duration) {
+        let deadline = Instant::now() + t;
+        while let Ok(Ok(_)) = self.rx.recv_deadline(deadline) {}
+    }
+
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+const _: () = assert!(PROTOCOL_VERSION == 1, "version negotiation above assumes version 1");
