@@ -404,3 +404,51 @@ fn the_prompt_and_the_progress_bar_show_odd_names_escaped() {
     assert!(after_prompt.contains("in\\u{200b}voice.pdf"), "the bar never showed the file's name:\n{text:?}");
     assert!(!text.contains("\x1b]0;PWNED"), "{text:?}");
 }
+
+/// The receiver accepts one file of three, says its hash was wrong, then sums up "all three
+/// saved": `ferry send` says the transfer failed, and why, and exits 1.
+#[test]
+fn send_believes_its_own_evidence_over_a_lying_summary() {
+    use ferry::protocol::FileResult::{HashMismatch, Saved};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for n in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(w.join(n), n).unwrap();
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap().to_string();
+    for json in [false, true] {
+        let mut cmd = ferry(&w.join("cfg"), free_udp_port());
+        cmd.args(["send", "--to", &to]).args(["a.txt", "b.txt", "c.txt"].map(|n| w.join(n)));
+        if json {
+            cmd.arg("--json");
+        }
+        let mut tx = Running::spawn(&mut cmd);
+        let mut peer = Raw::new(listener.accept().unwrap().0);
+        peer.until(|m| matches!(m, Message::Hello(_)));
+        peer.send(&hello_as("Liar", HelloPurpose::Transfer));
+        let mut offered = 0;
+        peer.until(|m| {
+            offered += matches!(m, Message::OfferFile(_)) as u32;
+            offered == 3
+        });
+        peer.send(&Message::Answer(Answer::AcceptSome { file_count: 3, indices: vec![0] }));
+        peer.until(|m| matches!(m, Message::Done));
+        peer.send_all(&[
+            Message::FileResult { index: 0, result: HashMismatch },
+            Message::Summary(vec![Saved; 3]),
+        ]);
+        assert_eq!(tx.exit(10), Some(1), "{}", tx.text());
+        let text = tx.text();
+        assert!(!text.contains("Sent 3 files") && !text.contains("Sent 1 file"), "{text}");
+        if json {
+            assert!(text.contains("\"event\":\"transfer_failed\""), "{text}");
+            assert!(text.contains("\"kind\":\"protocol\""), "{text}");
+            assert!(!text.contains("\"event\":\"transfer_finished\""), "{text}");
+        } else {
+            assert!(text.contains("Sending failed"), "{text}");
+            assert!(text.contains("a.txt: damaged on the way, not saved"), "{text}");
+            assert!(text.contains("“a.txt” was Saved, but its FILE_RESULT said HashMismatch"), "{text}");
+        }
+    }
+}

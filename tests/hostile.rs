@@ -343,3 +343,96 @@ fn a_file_skipped_half_way_does_not_spoil_the_next_one() {
     assert_eq!(tree(&rx.received()), ["kept.bin"]);
     let _ = Got::Nothing;
 }
+
+/// A fake receiver for `tx`'s transfer of three small files: returns the transfer id and the
+/// peer, after it has read the offer (it has not answered yet).
+fn three_file_offer(tx: &Node) -> (TransferId, Raw) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let src = tempfile::tempdir().unwrap().keep();
+    for n in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(src.join(n), n).unwrap();
+    }
+    let paths = ["a.txt", "b.txt", "c.txt"].iter().map(|n| src.join(n)).collect();
+    let id = tx.send(listener.local_addr().unwrap(), paths);
+    let mut p = Raw::new(listener.accept().unwrap().0);
+    p.until(|m| matches!(m, Message::Hello(_)));
+    p.send(&hello());
+    let mut offered = 0;
+    p.until(|m| {
+        offered += matches!(m, Message::OfferFile(_)) as u32;
+        offered == 3
+    });
+    (id, p)
+}
+
+/// Every way a receiver can lie about what became of the files: each ends the transfer as a
+/// protocol error (told to the receiver), never as "finished".
+#[test]
+fn a_report_that_contradicts_what_was_sent_fails_the_transfer() {
+    use FileResult::{HashMismatch, NotAccepted, NotSent, Saved};
+    let tx = Node::start("sender");
+    let only_first = Answer::AcceptSome { file_count: 3, indices: vec![0] };
+    type Lie = (&'static str, Answer, Vec<Message>);
+    let lies: Vec<Lie> = vec![
+        (
+            "issue 9's example: one accepted, its hash wrong, all three 'saved'",
+            only_first.clone(),
+            vec![Message::FileResult { index: 0, result: HashMismatch }, Message::Summary(vec![Saved; 3])],
+        ),
+        (
+            "a summary that contradicts the file's own result",
+            Answer::AcceptAll,
+            vec![
+                Message::FileResult { index: 0, result: HashMismatch },
+                Message::FileResult { index: 1, result: Saved },
+                Message::FileResult { index: 2, result: Saved },
+                Message::Summary(vec![Saved; 3]),
+            ],
+        ),
+        ("a summary without the file results", Answer::AcceptAll, vec![Message::Summary(vec![Saved; 3])]),
+        (
+            "a summary saying the sent file was never sent",
+            only_first.clone(),
+            vec![
+                Message::FileResult { index: 0, result: Saved },
+                Message::Summary(vec![NotSent, NotAccepted, NotAccepted]),
+            ],
+        ),
+        (
+            "a result for a file that was not accepted",
+            only_first,
+            vec![Message::FileResult { index: 2, result: Saved }],
+        ),
+    ];
+    for (lie, answer, words) in lies {
+        let (id, mut p) = three_file_offer(&tx);
+        p.send(&Message::Answer(answer));
+        p.until(|m| matches!(m, Message::Done));
+        p.send_all(&words);
+        let end = tx.wait(10.0, |e| match e {
+            Event::TransferFailed { transfer, error } if *transfer == id => Some(Ok(error.clone())),
+            Event::TransferFinished { transfer, files } if *transfer == id => Some(Err(files.clone())),
+            _ => None,
+        });
+        let error = end.unwrap_or_else(|files| panic!("{lie}: reported as finished: {files:?}"));
+        assert!(matches!(error, TransferError::Protocol(_)), "{lie}: {error:?}");
+        p.until(|m| matches!(m, Message::Error { code: ErrorCode::Protocol, .. }));
+    }
+}
+
+/// A result that arrives for a file before it was sent is a lie too.
+#[test]
+fn a_result_for_a_file_not_yet_sent_fails_the_transfer() {
+    let tx = Node::start("sender");
+    let (id, mut p) = fake_receiver(&tx, 100 * 1024 * 1024);
+    p.send(&hello());
+    p.until(|m| matches!(m, Message::OfferFile(_)));
+    p.send(&Message::Answer(Answer::AcceptAll));
+    p.send(&Message::FileResult { index: 0, result: FileResult::Saved });
+    let error = tx.wait(10.0, |e| match e {
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        Event::TransferFinished { .. } => panic!("finished"),
+        _ => None,
+    });
+    assert!(matches!(error, TransferError::Protocol(_)), "{error:?}");
+}

@@ -11,7 +11,7 @@ use indicatif::HumanBytes;
 
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer};
+use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer, TransferError};
 use crate::protocol::FileResult;
 
 /// Files listed in a terminal prompt before "... and N more".
@@ -112,6 +112,9 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             Event::TransferFailed { transfer, error } => {
                 out.end_bar(transfer);
                 out.say(format!("Receiving failed: {error}"));
+                if let TransferError::Protocol(detail) = &error {
+                    out.say(format!("  ({})", shown(detail)));
+                }
                 if once {
                     engine.shutdown();
                     return Ok(ExitCode::from(1));

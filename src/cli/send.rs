@@ -11,7 +11,7 @@ use crossbeam_channel::Receiver;
 
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Direction, Engine, Event, TransferId};
+use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId};
 use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
 
 pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
@@ -102,6 +102,9 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             Event::TransferFailed { transfer, error } if transfer == id => {
                 out.end_bar(id);
                 out.say(format!("Sending failed: {error}"));
+                if let TransferError::Protocol(detail) = &error {
+                    out.say(format!("  ({})", shown(detail)));
+                }
                 1
             }
             Event::Warning(w) => {

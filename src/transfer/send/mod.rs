@@ -2,8 +2,10 @@
 //! files back to back (no round trip per file), and collect the receiver's verdicts.
 //!
 //! * [`source`] — what the batch is made of (walking folders, thumbnails).
+//! * `evidence` — what this side sent, against which every claim of the receiver is checked.
 //! * this module — the conversation on one connection, from HELLO to SUMMARY.
 
+mod evidence;
 mod source;
 
 use std::net::{SocketAddr, TcpStream};
@@ -22,6 +24,7 @@ use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, Transf
 use crate::protocol::{
     Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
 };
+use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
 
 pub struct SendRequest {
@@ -101,7 +104,8 @@ fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: Frame
     (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: accepted.len() as u32, bytes_total });
 
     let inbox = PeerInbox::start(ctx, reader);
-    let end = match stream_files(ctx, files, &accepted, bytes_total, &mut writer, &inbox) {
+    let mut evidence = Evidence::new(files.len(), &answer);
+    let end = match stream_files(ctx, files, &accepted, bytes_total, &mut writer, &inbox, &mut evidence) {
         Ok(end) => {
             writer.finish();
             end
@@ -195,6 +199,7 @@ fn stream_files(
     bytes_total: u64,
     writer: &mut FrameWriter,
     inbox: &PeerInbox,
+    evidence: &mut Evidence,
 ) -> Result<End, Stop> {
     let mut meter = Meter::new(bytes_total);
     let to_read = accepted
@@ -202,7 +207,7 @@ fn stream_files(
         .map(|&i| ToRead { index: i as u32, path: files[i].path.clone(), size: files[i].size })
         .collect();
     let reader = FileReader::start(format!("ferry-read-{}", ctx.id.0), to_read);
-    inbox.check(ctx, files)?;
+    inbox.check(ctx, files, evidence)?;
     while let Some(piece) = reader.next() {
         match piece {
             Piece::Begin { index, size } => {
@@ -214,12 +219,16 @@ fn stream_files(
                 meter.add(frame.payload_len() as u64, ctx);
                 reader.recycle(frame);
             }
-            Piece::End { index, hash } => writer.queue(&Message::FileEnd { index, hash }),
+            Piece::End { index, hash } => {
+                evidence.ended(index);
+                writer.queue(&Message::FileEnd { index, hash });
+            }
             Piece::Skip { index, reason } => {
+                evidence.skipped(index);
                 writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
             }
         }
-        inbox.check(ctx, files)?;
+        inbox.check(ctx, files, evidence)?;
     }
     writer.queue(&Message::Done);
     writer.flush().map_err(|e| write_stop(ctx, e))?;
@@ -233,9 +242,7 @@ fn stream_files(
         }
         match inbox.rx.recv_timeout(POLL) {
             Ok(Ok(Message::Summary(summary))) => {
-                if summary.len() != files.len() {
-                    return Err(protocol("the summary lists a different number of files"));
-                }
+                evidence.summary(&summary, |i| quoted(files, i)).map_err(protocol)?;
                 let outcomes = files
                     .iter()
                     .zip(summary)
@@ -252,7 +259,7 @@ fn stream_files(
             }
             Ok(msg) => {
                 last = Instant::now();
-                handle_peer_message(ctx, files, msg)?;
+                handle_peer_message(ctx, files, evidence, msg)?;
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if last.elapsed() >= ctx.timing.idle_timeout {
@@ -266,13 +273,21 @@ fn stream_files(
     }
 }
 
-fn handle_peer_message(ctx: &Ctx, files: &[SourceFile], msg: Result<Message, Stop>) -> Result<(), Stop> {
+/// “Trip/a.jpg”, for the text of a protocol error.
+fn quoted(files: &[SourceFile], i: usize) -> String {
+    format!("“{}”", files[i].wire_path)
+}
+
+fn handle_peer_message(
+    ctx: &Ctx,
+    files: &[SourceFile],
+    evidence: &mut Evidence,
+    msg: Result<Message, Stop>,
+) -> Result<(), Stop> {
     match msg? {
         Message::FileResult { index, result } => {
-            let i = index as usize;
-            let Some(f) = files.get(i) else {
-                return Err(protocol("result for a file that was not offered"));
-            };
+            evidence.result(index, result, |i| quoted(files, i)).map_err(protocol)?;
+            let f = &files[index as usize];
             (ctx.emit)(Event::FileDone {
                 transfer: ctx.id,
                 outcome: FileOutcome {
@@ -327,13 +342,13 @@ impl PeerInbox {
     }
 
     /// Handles whatever the receiver said so far, without waiting.
-    fn check(&self, ctx: &Ctx, files: &[SourceFile]) -> Result<(), Stop> {
+    fn check(&self, ctx: &Ctx, files: &[SourceFile], evidence: &mut Evidence) -> Result<(), Stop> {
         if let Some(reason) = ctx.cancel.requested() {
             return Err(Stop::Cancelled(reason));
         }
         loop {
             match self.rx.try_recv() {
-                Ok(msg) => handle_peer_message(ctx, files, msg)?,
+                Ok(msg) => handle_peer_message(ctx, files, evidence, msg)?,
                 Err(TryRecvError::Empty) => return Ok(()),
                 Err(TryRecvError::Disconnected) => {
                     return Err(TransferError::ConnectionLost("the reader stopped".into()).into());
