@@ -436,3 +436,44 @@ fn a_result_for_a_file_not_yet_sent_fails_the_transfer() {
     });
     assert!(matches!(error, TransferError::Protocol(_)), "{error:?}");
 }
+
+/// How long after a small file's FILE_END its FILE_RESULT comes back, while `keep_busy` is
+/// called every 20 ms (the sender goes on with the next file, or says nothing).
+fn result_delay(rx: &Node, mut keep_busy: impl FnMut(&mut Raw)) -> Option<Duration> {
+    let mut p = Raw::connect(rx.addr());
+    p.offer(&[("small.txt", 1000), ("big.bin", 10_000_000)]);
+    p.until(|m| matches!(m, Message::Answer(_)));
+    let small = [5u8; 1000];
+    p.file(0, &small, &small);
+    let ended = Instant::now();
+    while ended.elapsed() < Duration::from_secs(3) {
+        keep_busy(&mut p);
+        if let Got::Msg(Message::FileResult { index: 0, result }) = p.read(Duration::from_millis(20)) {
+            assert_eq!(result, FileResult::Saved);
+            return Some(ended.elapsed());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_file_result_goes_out_when_the_file_is_saved_while_the_next_file_streams() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let mut begun = false;
+    let delay = result_delay(&rx, |p| {
+        if !begun {
+            p.send(&Message::FileBegin { index: 1, size: 10_000_000 });
+            begun = true;
+        }
+        p.send_data(&[1u8; 10_000]);
+    });
+    let delay = delay.expect("no FILE_RESULT within 3 s while the next file streamed");
+    assert!(delay < Duration::from_millis(500), "FILE_RESULT after {delay:?}");
+}
+
+#[test]
+fn a_file_result_goes_out_when_the_file_is_saved_while_the_sender_is_quiet() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let delay = result_delay(&rx, |_| {}).expect("no FILE_RESULT within 3 s of a quiet sender");
+    assert!(delay < Duration::from_millis(500), "FILE_RESULT after {delay:?}");
+}

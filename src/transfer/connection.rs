@@ -33,6 +33,8 @@ pub struct FrameReader {
     end: usize,
     /// Bytes of the frame handed out last time, dropped at the next call (the frame borrowed them).
     consumed: usize,
+    /// How long one read waits now (the socket's read timeout), so that setting it again is free.
+    poll: Duration,
 }
 
 impl FrameReader {
@@ -45,12 +47,17 @@ impl FrameReader {
             start: 0,
             end: 0,
             consumed: 0,
+            poll: POLL,
         })
     }
 
-    /// How long one read waits from now on (at first [`POLL`]).
+    /// How long one read waits from now on (at first [`POLL`]). Cheap when it does not change.
     pub fn set_poll(&mut self, wait: Duration) -> io::Result<()> {
-        self.stream.set_read_timeout(Some(wait))
+        if wait != self.poll {
+            self.stream.set_read_timeout(Some(wait))?;
+            self.poll = wait;
+        }
+        Ok(())
     }
 
     /// The next frame, or `Ok(None)` when none arrived within [`POLL`].

@@ -50,6 +50,8 @@ pub struct Finisher {
     pending: Vec<Job>,
     pending_bytes: u64,
     pending_since: Instant,
+    /// Files taken whose [`Finished`] has not been collected yet.
+    outstanding: usize,
     done: Receiver<Finished>,
     thread: Option<JoinHandle<()>>,
 }
@@ -100,6 +102,7 @@ impl Finisher {
             pending: Vec::new(),
             pending_bytes: 0,
             pending_since: Instant::now(),
+            outstanding: 0,
             done,
             thread: Some(thread),
         }
@@ -111,6 +114,7 @@ impl Finisher {
             self.pending_since = Instant::now();
         }
         self.pending_bytes += part.written();
+        self.outstanding += 1;
         self.pending.push(Job { index, part, rel });
         if self.pending.len() >= HAND_OVER_FILES || self.pending_bytes >= HAND_OVER_BYTES {
             self.hand_over();
@@ -137,15 +141,22 @@ impl Finisher {
         }
     }
 
-    /// What has finished so far, without waiting.
-    pub fn ready(&self) -> impl Iterator<Item = Finished> + '_ {
-        self.done.try_iter()
+    /// What has finished so far, without waiting (nothing allocated when nothing has).
+    pub fn ready(&mut self) -> Vec<Finished> {
+        let done: Vec<Finished> = self.done.try_iter().collect();
+        self.outstanding -= done.len();
+        done
+    }
+
+    /// Are files taken whose result has not been collected? (Then a result may come any moment.)
+    pub fn waiting(&self) -> bool {
+        self.outstanding > 0
     }
 
     /// Waits for every file taken and returns what had not been collected yet.
     pub fn finish(mut self) -> Vec<Finished> {
         self.stop();
-        self.done.try_iter().collect()
+        self.ready()
     }
 
     fn stop(&mut self) {

@@ -215,7 +215,7 @@ fn stream_files(
                 writer.queue(&Message::FileBegin { index, size });
             }
             Piece::Frame(frame) => {
-                writer.send_data_frame(frame.bytes()).map_err(|e| write_stop(ctx, e))?;
+                writer.send_data_frame(frame.bytes()).map_err(|e| inbox.why_write_failed(ctx, e))?;
                 meter.add(frame.payload_len() as u64, ctx);
                 reader.recycle(frame);
             }
@@ -225,13 +225,15 @@ fn stream_files(
             }
             Piece::Skip { index, reason } => {
                 evidence.skipped(index);
-                writer.send(&Message::FileSkip { index, reason }).map_err(|e| write_stop(ctx, e))?;
+                writer
+                    .send(&Message::FileSkip { index, reason })
+                    .map_err(|e| inbox.why_write_failed(ctx, e))?;
             }
         }
         inbox.check(ctx, files, evidence)?;
     }
     writer.queue(&Message::Done);
-    writer.flush().map_err(|e| write_stop(ctx, e))?;
+    writer.flush().map_err(|e| inbox.why_write_failed(ctx, e))?;
     meter.flush(ctx);
 
     // Wait for the verdicts; FILE_RESULTs may still be on their way.
@@ -355,6 +357,30 @@ impl PeerInbox {
                 }
             }
         }
+    }
+
+    /// A write failed. When the connection died, the reading half often knows better why (it
+    /// timed out, the receiver said CANCEL or ERROR just before, or sent a bad frame) than the
+    /// write's "broken pipe": that is the explanation, if it arrives within a moment. (When the
+    /// system gives up on a dead link, only one of the two halves hears "timed out"; the other
+    /// hears "broken pipe" or the end of the stream.)
+    fn why_write_failed(&self, ctx: &Ctx, e: std::io::Error) -> Stop {
+        let stop = write_stop(ctx, e);
+        if matches!(stop, Stop::Cancelled(_)) {
+            return stop;
+        }
+        let deadline = Instant::now() + Duration::from_millis(100);
+        while let Ok(msg) = self.rx.recv_deadline(deadline) {
+            match msg {
+                // "Closed" says no more than the write's own error.
+                Err(Stop::Failed(TransferError::ConnectionLost(_))) => break,
+                Err(cause) => return cause,
+                Ok(Message::Cancel(reason)) => return Stop::PeerCancelled(reason),
+                Ok(Message::Error { code, message }) => return peer_error(code, message),
+                Ok(_) => {}
+            }
+        }
+        stop
     }
 
     /// After our last words: give the receiver up to `t` to close its side.

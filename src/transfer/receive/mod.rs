@@ -1,19 +1,21 @@
 //! The receiving side of one connection: HELLO, the offer, the person's decision, then each
 //! accepted file into a temporary file that gets its final name only once its size and hash check
 //! out. Nothing unfinished ever stands under a final name.
+//!
+//! * this module — the handshake, the offer and the decision, and the SUMMARY at the end.
+//! * `files` — the accepted files arriving, and their FILE_RESULTs.
+
+mod files;
 
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::connection::{FrameReader, FrameWriter, POLL, split};
-use super::finish::{Finished, Finisher};
-use super::hashing::Hasher;
 use super::names::safe_relative_path;
-use super::store::PartFile;
-use super::{Ctx, End, LINGER, Meter};
+use super::{Ctx, End, LINGER};
 use super::{Stop, conn_stop, peer_error, protocol, write_stop};
 use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
@@ -22,6 +24,7 @@ use crate::protocol::{
     Answer, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
     MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, PROTOCOL_VERSION, clean_display_name,
 };
+use files::Ledger;
 
 /// How long a look at the socket lasts while waiting for the person's answer.
 const GLANCE: Duration = Duration::from_millis(1);
@@ -112,24 +115,17 @@ struct Session<'a> {
     announced: bool,
 }
 
-/// One accepted file on its way in.
-struct Current {
-    index: usize,
-    /// `None` once writing failed: the rest of its bytes are read and dropped.
-    part: Option<PartFile>,
-    received: u64,
-    failed: Option<FileResult>,
-}
-
-/// The next frame, with cancel and the idle deadline checked while waiting. (A free function so
-/// that the frame borrows only the reader, not the whole session.)
+/// The next frame, with cancel and the idle deadline checked while waiting. Before each wait
+/// `between(quiet)` does what is due meanwhile and says how long the wait may last (`quiet`:
+/// the last wait ended with nothing to read). A free function so that the frame borrows only
+/// the reader.
 fn next_frame<'r>(
     reader: &'r mut FrameReader,
-    writer: &mut FrameWriter,
-    mut finisher: Option<&mut Finisher>,
     ctx: &Ctx,
     last_heard: &mut Instant,
+    mut between: impl FnMut(bool) -> Result<Duration, Stop>,
 ) -> Result<Frame<'r>, Stop> {
+    let mut quiet = false;
     loop {
         if let Some(reason) = ctx.cancel.requested() {
             return Err(Stop::Cancelled(reason));
@@ -137,17 +133,12 @@ fn next_frame<'r>(
         if last_heard.elapsed() >= ctx.timing.idle_timeout {
             return Err(TransferError::TimedOut.into());
         }
+        let wait = between(quiet)?;
+        reader.set_poll(wait).map_err(|e| conn_stop(e.into()))?;
         if reader.fill().map_err(conn_stop)? {
             break;
         }
-        // Nothing to read for a moment: a good time to send the file results queued so far, and
-        // to hand the files checked so far to the finisher.
-        if writer.queued() > 0 {
-            writer.flush().map_err(|e| write_stop(ctx, e))?;
-        }
-        if let Some(f) = finisher.as_mut() {
-            f.hand_over();
-        }
+        quiet = true;
     }
     *last_heard = Instant::now();
     reader.take_frame().map_err(conn_stop)
@@ -196,7 +187,7 @@ impl Session<'_> {
             self.reader.drain(Duration::from_secs(1));
             return Ok(End::Declined { busy: false });
         }
-        let mut results: Vec<FileResult> = (0..offered.len())
+        let results: Vec<FileResult> = (0..offered.len())
             .map(|i| match (&names[i], wanted[i]) {
                 (_, false) => FileResult::NotAccepted,
                 (None, true) => FileResult::UnsafeName,
@@ -225,12 +216,20 @@ impl Session<'_> {
             total_bytes: bytes_total,
         });
 
-        let mut saved_as: Vec<Option<PathBuf>> = vec![None; offered.len()];
-        self.receive_files(&setup.receive_dir, &offered, &names, &mut results, &mut saved_as, bytes_total)?;
+        let mut ledger = Ledger::new(self.ctx, &offered, &names, results);
+        files::receive_files(
+            &mut self.reader,
+            &mut self.writer,
+            &mut self.last_heard,
+            &setup.receive_dir,
+            &mut ledger,
+            bytes_total,
+        )?;
 
-        self.writer.send(&Message::Summary(results.clone())).map_err(|e| write_stop(self.ctx, e))?;
+        self.writer.send(&Message::Summary(ledger.results.clone())).map_err(|e| write_stop(self.ctx, e))?;
         self.writer.finish();
-        self.reader.drain(Duration::from_secs(1));
+        self.reader.drain(LINGER);
+        let Ledger { results, mut saved_as, .. } = ledger;
         Ok(End::Finished(
             offered
                 .iter()
@@ -276,7 +275,7 @@ impl Session<'_> {
     /// The next control message (KEEPALIVE skipped); DATA here is a protocol error.
     fn next_message(&mut self) -> Result<Message, Stop> {
         loop {
-            match next_frame(&mut self.reader, &mut self.writer, None, self.ctx, &mut self.last_heard)? {
+            match next_frame(&mut self.reader, self.ctx, &mut self.last_heard, |_| Ok(POLL))? {
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
                 Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),
@@ -331,190 +330,4 @@ impl Session<'_> {
             }
         }
     }
-
-    fn receive_files(
-        &mut self,
-        dir: &Path,
-        offered: &[OfferedFile],
-        names: &[Option<Vec<String>>],
-        results: &mut [FileResult],
-        saved_as: &mut [Option<PathBuf>],
-        bytes_total: u64,
-    ) -> Result<(), Stop> {
-        let ctx = self.ctx;
-        let mut meter = Meter::new(bytes_total);
-        let mut finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
-        let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
-        let mut current: Option<Current> = None;
-        let mut next_allowed = 0usize;
-        loop {
-            finisher.tick();
-            for done in finisher.ready() {
-                finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
-            }
-            let frame = next_frame(
-                &mut self.reader,
-                &mut self.writer,
-                Some(&mut finisher),
-                ctx,
-                &mut self.last_heard,
-            )?;
-            match frame {
-                Frame::Data(bytes) => {
-                    let Some(cur) = current.as_mut() else {
-                        return Err(protocol("file data outside a file"));
-                    };
-                    let size = offered[cur.index].size;
-                    cur.received += bytes.len() as u64;
-                    if cur.received > size {
-                        return Err(protocol("more bytes than offered"));
-                    }
-                    hasher.update(bytes);
-                    if let Some(part) = cur.part.as_mut()
-                        && part.write_all(bytes).is_err()
-                    {
-                        cur.part = None;
-                        cur.failed = Some(FileResult::WriteFailed);
-                    }
-                    meter.add(bytes.len() as u64, ctx);
-                }
-                Frame::Message(Message::FileBegin { index, size }) => {
-                    let i = index as usize;
-                    if current.is_some() || i < next_allowed || i >= offered.len() {
-                        return Err(protocol("FILE_BEGIN out of order"));
-                    }
-                    if results[i] != FileResult::NotSent || size != offered[i].size {
-                        return Err(protocol("FILE_BEGIN for a file that was not accepted as offered"));
-                    }
-                    next_allowed = i + 1;
-                    meter.set_file(&offered[i].path);
-                    hasher.begin(size);
-                    let part = PartFile::create(dir).ok();
-                    let failed = part.is_none().then_some(FileResult::WriteFailed);
-                    current = Some(Current { index: i, part, received: 0, failed });
-                }
-                Frame::Message(Message::FileEnd { index, hash }) => {
-                    let Some(cur) = current.take() else { return Err(protocol("FILE_END outside a file")) };
-                    if cur.index != index as usize {
-                        return Err(protocol("FILE_END for another file"));
-                    }
-                    let i = cur.index;
-                    let size = offered[i].size;
-                    // Always taken, so the next file's hash starts fresh.
-                    let digest = hasher.finish();
-                    let failed = if let Some(failed) = cur.failed {
-                        Some(failed)
-                    } else if cur.received != size {
-                        Some(FileResult::SizeMismatch)
-                    } else if digest != hash {
-                        Some(FileResult::HashMismatch)
-                    } else {
-                        None
-                    };
-                    match (failed, cur.part) {
-                        (None, Some(mut part)) => {
-                            part.done_writing();
-                            let rel = names[i].clone().expect("accepted files have safe names");
-                            finisher.submit(i, part, rel);
-                        }
-                        (failed, _) => finish_file(
-                            ctx,
-                            &mut self.writer,
-                            i,
-                            failed.unwrap_or(FileResult::WriteFailed),
-                            offered,
-                            results,
-                            saved_as,
-                        )?,
-                    }
-                }
-                Frame::Message(Message::FileSkip { index, .. }) => {
-                    let i = index as usize;
-                    match current.take() {
-                        Some(cur) if cur.index == i => hasher.reset(),
-                        Some(_) => return Err(protocol("FILE_SKIP for another file")),
-                        None if i >= next_allowed
-                            && i < offered.len()
-                            && results[i] == FileResult::NotSent =>
-                        {
-                            next_allowed = i + 1;
-                        }
-                        None => return Err(protocol("FILE_SKIP out of order")),
-                    }
-                    finish_file(
-                        ctx,
-                        &mut self.writer,
-                        i,
-                        FileResult::SenderSkipped,
-                        offered,
-                        results,
-                        saved_as,
-                    )?;
-                }
-                Frame::Message(Message::Done) => {
-                    if current.is_some() {
-                        return Err(protocol("DONE in the middle of a file"));
-                    }
-                    meter.flush(ctx);
-                    for done in finisher.finish() {
-                        finished(ctx, &mut self.writer, done, offered, results, saved_as)?;
-                    }
-                    return Ok(());
-                }
-                Frame::Message(Message::Keepalive) => {}
-                Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
-                Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),
-                Frame::Message(_) => return Err(protocol("unexpected message during the transfer")),
-            }
-        }
-    }
-}
-
-/// A file the finisher is done with: saved under its final name, or not.
-fn finished(
-    ctx: &Ctx,
-    writer: &mut FrameWriter,
-    done: Finished,
-    offered: &[OfferedFile],
-    results: &mut [FileResult],
-    saved_as: &mut [Option<PathBuf>],
-) -> Result<(), Stop> {
-    let result = match done.result {
-        Ok(path) => {
-            saved_as[done.index] = Some(path);
-            FileResult::Saved
-        }
-        Err(_) => FileResult::WriteFailed,
-    };
-    finish_file(ctx, writer, done.index, result, offered, results, saved_as)
-}
-
-/// Records one file's result, tells the sender (queued: no round trip) and the front end.
-fn finish_file(
-    ctx: &Ctx,
-    writer: &mut FrameWriter,
-    i: usize,
-    result: FileResult,
-    offered: &[OfferedFile],
-    results: &mut [FileResult],
-    saved_as: &[Option<PathBuf>],
-) -> Result<(), Stop> {
-    results[i] = result;
-    // Queued, not written: results of small files share a packet. They go out when 4 KiB have
-    // gathered, after 100 ms, or when the sender pauses (see `next_frame`).
-    writer.queue(&Message::FileResult { index: i as u32, result });
-    if writer.queued() >= 4096 || writer.queued_for() >= Duration::from_millis(100) {
-        writer.flush().map_err(|e| write_stop(ctx, e))?;
-    }
-    (ctx.emit)(Event::FileDone {
-        transfer: ctx.id,
-        outcome: FileOutcome {
-            index: i as u32,
-            path: offered[i].path.clone(),
-            size: offered[i].size,
-            result,
-            saved_as: saved_as[i].clone(),
-        },
-    });
-    Ok(())
 }
