@@ -477,3 +477,33 @@ fn a_file_result_goes_out_when_the_file_is_saved_while_the_sender_is_quiet() {
     let delay = result_delay(&rx, |_| {}).expect("no FILE_RESULT within 3 s of a quiet sender");
     assert!(delay < Duration::from_millis(500), "FILE_RESULT after {delay:?}");
 }
+
+/// The receive folder is swapped for a symlink to another folder while a file is on its way:
+/// that file and the next one still land in the folder that was opened for the transfer, and
+/// nothing lands at the link's target.
+#[cfg(unix)]
+#[test]
+fn a_receive_folder_replaced_by_a_symlink_mid_transfer_is_not_followed() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let outside = tempfile::tempdir().unwrap();
+    let mut p = Raw::connect(rx.addr());
+    p.offer(&[("first.bin", 200_000), ("Album/second.bin", 1000)]);
+    assert_eq!(p.until(|m| matches!(m, Message::Answer(_))), Message::Answer(Answer::AcceptAll));
+    let first = vec![1u8; 200_000];
+    p.send(&Message::FileBegin { index: 0, size: first.len() as u64 });
+    p.send_data(&first[..100_000]);
+    // Let the receiver start the file, then swap the folder under it.
+    rx.wait(10.0, |e| matches!(e, Event::Progress { bytes_done, .. } if *bytes_done > 0).then_some(()));
+    let moved = rx.dir.path().join("moved-away");
+    std::fs::rename(rx.received(), &moved).unwrap();
+    std::os::unix::fs::symlink(outside.path(), rx.received()).unwrap();
+
+    p.send_data(&first[100_000..]);
+    p.send(&Message::FileEnd { index: 0, hash: *blake3::hash(&first).as_bytes() });
+    p.file(1, &[2u8; 1000], &[2u8; 1000]);
+    p.send(&Message::Done);
+    let summary = p.until(|m| matches!(m, Message::Summary(_)));
+    assert_eq!(summary, Message::Summary(vec![FileResult::Saved, FileResult::Saved]));
+    assert_eq!(tree(outside.path()), Vec::<String>::new(), "files landed at the link's target");
+    assert_eq!(tree(&moved), ["Album/second.bin", "first.bin"]);
+}

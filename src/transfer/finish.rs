@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use super::store::{self, PartFile};
+use super::store::{self, PartFile, ReceiveFolder};
 
 /// Most files flushed and named in one go.
 const MAX_BATCH: usize = 1024;
@@ -58,7 +58,7 @@ pub struct Finisher {
 
 impl Finisher {
     /// Starts the thread that persists into `root`.
-    pub fn start(root: PathBuf, name: String) -> Finisher {
+    pub fn start(root: ReceiveFolder, name: String) -> Finisher {
         let (jobs, job_rx) = unbounded::<Vec<Job>>();
         let (done_tx, done) = unbounded();
         let thread = thread::Builder::new()
@@ -180,7 +180,7 @@ impl Drop for Finisher {
 mod tests {
     use super::*;
 
-    fn checked(root: &std::path::Path, content: &[u8]) -> PartFile {
+    fn checked(root: &ReceiveFolder, content: &[u8]) -> PartFile {
         let mut part = PartFile::create(root).unwrap();
         part.write_all(content).unwrap();
         part
@@ -200,9 +200,10 @@ mod tests {
 
     #[test]
     fn a_lone_small_file_is_saved_without_waiting_for_the_end() {
-        let root = tempfile::tempdir().unwrap();
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
-        finisher.submit(7, checked(root.path(), b"one"), vec!["one.jpg".into()]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = ReceiveFolder::open(dir.path()).unwrap();
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
+        finisher.submit(7, checked(&root, b"one"), vec!["one.jpg".into()]);
         let got = collect(&mut finisher, 1);
         assert_eq!(got.len(), 1, "the file was handed over by tick()");
         assert_eq!(got[0].index, 7);
@@ -212,11 +213,12 @@ mod tests {
 
     #[test]
     fn every_file_taken_is_saved_by_finish_and_by_drop() {
-        let root = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = ReceiveFolder::open(dir.path()).unwrap();
         let count = HAND_OVER_FILES * 2 + 5;
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
         for i in 0..count {
-            finisher.submit(i, checked(root.path(), format!("{i}").as_bytes()), vec![format!("{i}.jpg")]);
+            finisher.submit(i, checked(&root, format!("{i}").as_bytes()), vec![format!("{i}.jpg")]);
         }
         let mut indices: Vec<usize> = finisher.finish().into_iter().map(|f| f.index).collect();
         indices.sort_unstable();
@@ -224,8 +226,8 @@ mod tests {
         assert_eq!(std::fs::read_to_string(root.path().join("3.jpg")).unwrap(), "3");
 
         // A transfer that fails drops its finisher: what was checked is kept all the same.
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
-        finisher.submit(0, checked(root.path(), b"kept"), vec!["kept.jpg".into()]);
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
+        finisher.submit(0, checked(&root, b"kept"), vec!["kept.jpg".into()]);
         drop(finisher);
         assert_eq!(std::fs::read(root.path().join("kept.jpg")).unwrap(), b"kept");
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::super::connection::{FrameReader, FrameWriter, POLL};
 use super::super::finish::{Finished, Finisher};
 use super::super::hashing::Hasher;
-use super::super::store::PartFile;
+use super::super::store::{PartFile, ReceiveFolder};
 use super::super::{Ctx, Meter, Stop, peer_error, protocol, write_stop};
 use super::next_frame;
 use crate::events::{Event, FileOutcome, OfferedFile};
@@ -120,20 +120,20 @@ struct Current {
     failed: Option<FileResult>,
 }
 
-/// Receives the accepted files (those whose result is still NotSent in `ledger`) into `dir`,
+/// Receives the accepted files (those whose result is still NotSent in `ledger`) into `folder`,
 /// until DONE.
 pub(super) fn receive_files(
     reader: &mut FrameReader,
     writer: &mut FrameWriter,
     last_heard: &mut Instant,
-    dir: &std::path::Path,
+    folder: &ReceiveFolder,
     ledger: &mut Ledger,
     bytes_total: u64,
 ) -> Result<(), Stop> {
     let ctx = ledger.ctx;
     let offered = ledger.offered;
     let mut meter = Meter::new(bytes_total);
-    let mut finisher = Finisher::start(dir.to_path_buf(), format!("ferry-finish-{}", ctx.id.0));
+    let mut finisher = Finisher::start(folder.clone(), format!("ferry-finish-{}", ctx.id.0));
     let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
     let mut current: Option<Current> = None;
     let mut next_allowed = 0usize;
@@ -169,7 +169,7 @@ pub(super) fn receive_files(
                 next_allowed = i + 1;
                 meter.set_file(&offered[i].path);
                 hasher.begin(size);
-                let part = PartFile::create(dir).ok();
+                let part = PartFile::create(folder).ok();
                 let failed = part.is_none().then_some(FileResult::WriteFailed);
                 current = Some(Current { index: i, part, received: 0, failed });
             }

@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::connection::{FrameReader, FrameWriter, POLL, split};
 use super::names::safe_relative_path;
+use super::store::ReceiveFolder;
 use super::{Ctx, End, LINGER};
 use super::{Stop, conn_stop, peer_error, protocol, write_stop};
 use crate::events::{
@@ -196,10 +197,13 @@ impl Session<'_> {
             .collect();
         let accepted: Vec<u32> =
             (0..file_count).filter(|&i| results[i as usize] == FileResult::NotSent).collect();
-        if let Err(e) = std::fs::create_dir_all(&setup.receive_dir) {
-            let error = TransferError::ReceiveFolder(format!("{}: {e}", setup.receive_dir.display()));
-            return Err(Stop::Tell(ErrorCode::Internal, error));
-        }
+        // The one time this transfer looks the receive folder up by its name (store.rs).
+        let folder = std::fs::create_dir_all(&setup.receive_dir)
+            .and_then(|()| ReceiveFolder::open(&setup.receive_dir))
+            .map_err(|e| {
+                let error = TransferError::ReceiveFolder(format!("{}: {e}", setup.receive_dir.display()));
+                Stop::Tell(ErrorCode::Internal, error)
+            })?;
         let answer = if accepted.len() == offered.len() {
             Answer::AcceptAll
         } else {
@@ -221,7 +225,7 @@ impl Session<'_> {
             &mut self.reader,
             &mut self.writer,
             &mut self.last_heard,
-            &setup.receive_dir,
+            &folder,
             &mut ledger,
             bytes_total,
         )?;

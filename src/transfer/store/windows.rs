@@ -1,7 +1,10 @@
 //! Path-based version for Windows: each folder is checked with `symlink_metadata` (which
-//! reports junctions as links too) right before use.
+//! reports junctions as links too) right before use. std offers no handle-relative file
+//! operations there, so a folder swapped for a junction between a check and a use (which
+//! needs a local program racing the receiver) is the one gap the Unix version closes.
 
 use super::{in_the_way, taken};
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +38,22 @@ impl Dir {
         &self.path
     }
 
-    pub fn place(&self, tmp: &Path, name: &str) -> io::Result<()> {
+    /// A new file `name` in this folder; fails if anything already has that name.
+    pub fn create_new(&self, name: &str) -> io::Result<File> {
+        OpenOptions::new().write(true).create_new(true).open(self.path.join(name))
+    }
+
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        std::fs::remove_file(self.path.join(name))
+    }
+
+    pub fn sync_file_system(&self) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Moves `tmp` in `from` to `name` in this folder, never replacing anything.
+    pub fn place(&self, from: &Dir, tmp: &str, name: &str) -> io::Result<()> {
+        let tmp = &from.path.join(tmp);
         let target = self.path.join(name);
         match std::fs::hard_link(tmp, &target) {
             Ok(()) => {
