@@ -214,7 +214,13 @@ pub enum Event {
         transfer: TransferId,
         files: Vec<FileOutcome>,
     },
-    /// The receiver said no (`busy`: it could not take a batch now).
+    /// An outgoing transfer waits for the other side (see [`WaitReason`]).
+    TransferWaiting {
+        transfer: TransferId,
+        reason: WaitReason,
+    },
+    /// The receiver said no (`busy`: it could not take a batch now, and kept saying so while
+    /// this side tried again).
     TransferDeclined {
         transfer: TransferId,
         busy: bool,
@@ -234,6 +240,20 @@ pub enum Event {
     Stopped,
 }
 
+/// Why an outgoing transfer is waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WaitReason {
+    /// The other side is busy (too many connections, or it cannot take a batch now). This side
+    /// tries again by itself in `retry_in_ms` — this was refusal number `attempt` — for up to
+    /// [`Timing::busy_retry_for`] in all, then the transfer fails (or is declined as busy).
+    /// A window shows "waiting for Kitchen PC (busy)".
+    Busy { retry_in_ms: u64, attempt: u32 },
+    /// The offer has reached the other side; a person there is deciding. (Sent after every
+    /// connection that got this far, so it also says that a `Busy` wait is over.)
+    Answer,
+}
+
 /// Called after every event so a window can repaint without polling.
 pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
@@ -244,14 +264,17 @@ pub struct Timing {
     pub announce_interval: Duration,
     /// A peer not heard from for this long leaves the table (about three announce periods).
     pub peer_timeout: Duration,
-    /// HELLO and OFFER must be exchanged within this.
+    /// Connecting, and each side's HELLO, must be done within this.
     pub handshake_timeout: Duration,
+    /// A receiver drops a connection whose whole offer (OFFER and every OFFER_FILE) has not
+    /// arrived this long after its HELLO went out; KEEPALIVEs do not extend it.
+    pub offer_timeout: Duration,
+    /// A sender told "busy" keeps trying again (with growing pauses) for this long.
+    pub busy_retry_for: Duration,
     /// A connection with no progress for this long is dropped.
     pub idle_timeout: Duration,
     /// While a side waits (for a person's answer, say), it sends a KEEPALIVE this often.
     pub keepalive_interval: Duration,
-    /// Most connections handled at once, incoming; more are refused.
-    pub max_incoming: usize,
 }
 
 impl Default for Timing {
@@ -260,9 +283,10 @@ impl Default for Timing {
             announce_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_millis(6500),
             handshake_timeout: Duration::from_secs(5),
+            offer_timeout: Duration::from_secs(30),
+            busy_retry_for: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(5),
-            max_incoming: 16,
         }
     }
 }

@@ -452,3 +452,35 @@ fn send_believes_its_own_evidence_over_a_lying_summary() {
         }
     }
 }
+
+/// Issue 9's check: while another computer (127.0.0.2) holds forty idle connections to the
+/// receiver, `ferry send` from this one succeeds on its first command, without being told
+/// "busy".
+#[test]
+fn send_gets_through_while_another_address_holds_forty_idle_connections() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg-rx"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let to = SocketAddr::from(([127, 0, 0, 1], port));
+    let _squatters: Vec<std::net::TcpStream> =
+        (0..40).map(|_| common::connect_from([127, 0, 0, 2].into(), to)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    write_random(&w.join("photo.jpg"), 300_000, 8);
+    let out = ferry(&w.join("cfg-tx"), free_udp_port())
+        .args(["send", "--to", &to.to_string()])
+        .arg(w.join("photo.jpg"))
+        .output()
+        .unwrap();
+    let say = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{say}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(say.contains("Sent 1 file") && !say.contains("busy"), "{say}");
+    assert_eq!(rx.exit(10), Some(0));
+    assert!(same_bytes(&w.join("photo.jpg"), &w.join("inbox/photo.jpg")));
+}

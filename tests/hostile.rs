@@ -103,18 +103,20 @@ fn garbage_huge_lengths_and_silence_do_not_stop_a_real_transfer() {
     let tx = Node::start("sender");
     let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
     let addr: SocketAddr = rx.addr();
+    // The bad ones come from two other computers, the real sender from 127.0.0.1.
+    let from = |n: u8| Raw::new(common::connect_from([127, 0, 0, n].into(), addr));
 
     // Silent: connects and says nothing.
-    let silent: Vec<Raw> = (0..3).map(|_| Raw::connect(addr)).collect();
+    let silent: Vec<Raw> = (0..3).map(|_| from(2)).collect();
     // A 4 GiB frame announced after a proper hello.
-    let mut huge = Raw::connect(addr);
+    let mut huge = from(3);
     huge.send(&hello());
     huge.send_raw(&[0xff, 0xff, 0xff, 0xff, 0x06]);
     // Garbage from the first byte.
-    let mut garbage = Raw::connect(addr);
+    let mut garbage = from(3);
     garbage.send_raw(b"GET / HTTP/1.1\r\nHost: ferry\r\n\r\n");
     // Unknown frame type.
-    let mut unknown = Raw::connect(addr);
+    let mut unknown = from(3);
     unknown.send_raw(&[0, 0, 0, 3, 0x7f, 1, 2]);
 
     let src = tempfile::tempdir().unwrap();
@@ -205,7 +207,7 @@ fn a_hello_of_version_0_is_answered_with_unsupported_version() {
 
 #[test]
 fn the_connection_cap_refuses_extra_connections_politely() {
-    let rx = Node::start_with("receiver", |c| c.timing.max_incoming = 2);
+    let rx = Node::start_with("receiver", |c| c.admission.total = 2);
     let _held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(rx.addr()).unwrap()).collect();
     std::thread::sleep(Duration::from_millis(300));
     let mut extra = Raw::connect(rx.addr());
@@ -506,4 +508,120 @@ fn a_receive_folder_replaced_by_a_symlink_mid_transfer_is_not_followed() {
     assert_eq!(summary, Message::Summary(vec![FileResult::Saved, FileResult::Saved]));
     assert_eq!(tree(outside.path()), Vec::<String>::new(), "files landed at the link's target");
     assert_eq!(tree(&moved), ["Album/second.bin", "first.bin"]);
+}
+
+/// Connections that finish HELLO and then only send KEEPALIVEs are dropped once the offer is
+/// overdue: keepalives do not extend the deadline.
+#[test]
+fn keepalives_do_not_hold_the_door_open_without_an_offer() {
+    let rx = Node::start_with("receiver", |c| c.timing.offer_timeout = Duration::from_secs(1));
+    let mut p = Raw::connect(rx.addr());
+    p.handshake();
+    let start = Instant::now();
+    let closed = loop {
+        p.send(&Message::Keepalive);
+        match p.read(Duration::from_millis(100)) {
+            Got::Msg(Message::Error { code: ErrorCode::Protocol, .. }) | Got::Closed => {
+                break start.elapsed();
+            }
+            _ => assert!(start.elapsed() < Duration::from_secs(4), "still open after 4 s of keepalives"),
+        }
+    };
+    assert!(closed >= Duration::from_millis(900), "closed after {closed:?}, before the deadline");
+}
+
+/// Forty silent connections from one address take at most its share of the door; a sender on
+/// another address gets in on its first try.
+#[test]
+fn idle_connections_from_one_address_do_not_lock_out_another() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    let tx = Node::start("sender");
+    let squatters: Vec<TcpStream> =
+        (0..40).map(|_| common::connect_from([127, 0, 0, 2].into(), rx.addr())).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("real.bin"), 100_000, 3);
+    let id = tx.send(rx.addr(), vec![src.path().join("real.bin")]);
+    tx.wait(10.0, |e| match e {
+        Event::TransferFinished { transfer, .. } if *transfer == id => Some(()),
+        Event::TransferWaiting { transfer, .. }
+            if *transfer == id
+                && matches!(
+                    e,
+                    Event::TransferWaiting { reason: ferry::engine::WaitReason::Busy { .. }, .. }
+                ) =>
+        {
+            panic!("the sender was told the receiver is busy")
+        }
+        Event::TransferFailed { transfer, error } if *transfer == id => panic!("{error:?}"),
+        _ => None,
+    });
+    assert!(same_bytes(&src.path().join("real.bin"), &rx.received().join("real.bin")));
+    // Most of the forty were refused at once, politely.
+    let refused = squatters
+        .into_iter()
+        .filter_map(|s| Raw::new(s).rest(Duration::from_millis(200)))
+        .filter(|said| matches!(said.as_slice(), [Message::Error { code: ErrorCode::Overloaded, .. }]))
+        .count();
+    assert!(refused >= 30, "only {refused} of 40 were refused");
+}
+
+/// A receiver that is busy for a moment: the sender says it is waiting, tries again by
+/// itself, and gets through.
+#[test]
+fn a_sender_told_busy_tries_again_by_itself() {
+    let rx = Node::start_with("receiver", |c| {
+        c.accept_automatically = true;
+        c.admission.total = 1;
+        c.timing.handshake_timeout = Duration::from_millis(1500);
+    });
+    let tx = Node::start("sender");
+    // Holds the only slot until the receiver's handshake timeout drops it.
+    let _squatter = TcpStream::connect(rx.addr()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("x.bin"), 10_000, 4);
+    let id = tx.send(rx.addr(), vec![src.path().join("x.bin")]);
+    let mut waited = false;
+    tx.wait(20.0, |e| match e {
+        Event::TransferWaiting { transfer, reason: ferry::engine::WaitReason::Busy { .. } }
+            if *transfer == id =>
+        {
+            waited = true;
+            None
+        }
+        Event::TransferFinished { transfer, .. } if *transfer == id => Some(()),
+        Event::TransferFailed { transfer, error } if *transfer == id => panic!("{error:?}"),
+        _ => None,
+    });
+    assert!(waited, "no 'waiting (busy)' event");
+    assert!(same_bytes(&src.path().join("x.bin"), &rx.received().join("x.bin")));
+}
+
+/// ... and gives up, saying so, when the receiver stays busy.
+#[test]
+fn a_sender_gives_up_when_the_receiver_stays_busy() {
+    let rx = Node::start_with("receiver", |c| c.admission.total = 1);
+    let tx = Node::start_with("sender", |c| c.timing.busy_retry_for = Duration::from_secs(2));
+    // An offer nobody answers holds the only slot.
+    let mut holder = Raw::connect(rx.addr());
+    holder.offer(&[("held.txt", 1)]);
+    rx.wait(10.0, |e| matches!(e, Event::IncomingOffer(_)).then_some(()));
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("x"), b"x").unwrap();
+    let start = Instant::now();
+    let id = tx.send(rx.addr(), vec![src.path().join("x")]);
+    let mut waits = 0;
+    let error = tx.wait(20.0, |e| match e {
+        Event::TransferWaiting { transfer, .. } if *transfer == id => {
+            waits += 1;
+            None
+        }
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, TransferError::PeerOverloaded);
+    assert!(waits >= 2, "tried again only {waits} times");
+    assert!(start.elapsed() >= Duration::from_millis(1500), "gave up after {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_secs(6), "gave up after {:?}", start.elapsed());
 }

@@ -11,7 +11,7 @@ use crossbeam_channel::Receiver;
 
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId};
+use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, WaitReason};
 use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
 
 pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
@@ -36,6 +36,9 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
     let id = TransferId::next();
     let _ = engine.commands().send(Command::Send { id, to: addr, paths });
     let mut cancel_sent = false;
+    // What the spinner says while the other side decides, and who that is.
+    let mut offering = String::new();
+    let mut peer_name = addr.to_string();
     loop {
         if interrupted().load(Ordering::SeqCst) && !cancel_sent {
             out.say("Cancelling.");
@@ -48,14 +51,26 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             Event::TransferStarted { transfer, direction: Direction::Outgoing, peer, files, total_bytes }
                 if transfer == id =>
             {
-                out.waiting(
-                    id,
-                    format!(
-                        "Offering {} to “{}”, waiting for them to accept…",
-                        count_and_size(files.len(), total_bytes),
-                        shown(&peer.name)
-                    ),
+                peer_name = shown(&peer.name).into_owned();
+                offering = format!(
+                    "Offering {} to “{peer_name}”, waiting for them to accept…",
+                    count_and_size(files.len(), total_bytes),
                 );
+                out.waiting(id, offering.clone());
+                continue;
+            }
+            Event::TransferWaiting { transfer, reason } if transfer == id => {
+                match reason {
+                    WaitReason::Busy { retry_in_ms, .. } => {
+                        let text = format!(
+                            "“{peer_name}” is busy; trying again in {:.1} s…",
+                            retry_in_ms as f64 / 1000.0
+                        );
+                        out.say(&text);
+                        out.waiting(id, text);
+                    }
+                    WaitReason::Answer => out.waiting(id, offering.clone()),
+                }
                 continue;
             }
             Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::admission::Limits;
 use crate::events::Timing;
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
 
@@ -36,6 +37,8 @@ pub struct EngineConfig {
     /// Put JPEG thumbnails of images in outgoing offers.
     pub thumbnails: bool,
     pub timing: Timing,
+    /// How many incoming connections are let in at once, in all and per address.
+    pub admission: Limits,
 }
 
 impl EngineConfig {
@@ -60,6 +63,7 @@ impl EngineConfig {
             remembered_peers: Vec::new(),
             thumbnails: false,
             timing: Timing::default(),
+            admission: Limits::default(),
         }
     }
 }

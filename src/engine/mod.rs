@@ -24,6 +24,7 @@ pub use api::*;
 pub use config::{EngineConfig, env, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
+use crate::admission::{Admission, Refusal, Ticket};
 use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};
 use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message};
 use crate::transfer::receive::{ReceiveSetup, receive};
@@ -75,9 +76,10 @@ impl Engine {
         let listener_thread = {
             let stop = listener_stop.clone();
             let tx = internal_tx.clone();
+            let admission = Admission::new(config.admission);
             thread::Builder::new()
                 .name("ferry-listener".into())
-                .spawn(move || accept_loop(listener, stop, tx))
+                .spawn(move || accept_loop(listener, admission, stop, tx))
                 .expect("spawning a thread failed")
         };
 
@@ -181,7 +183,8 @@ fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfi
 
 /// What the engine's own threads tell its loop.
 enum Internal {
-    Accepted(TcpStream, SocketAddr),
+    /// A connection the admission let in, with its place.
+    Accepted(TcpStream, SocketAddr, Ticket),
     Discovery(DiscoveryEvent),
     Probed(Peer),
     Ended(TransferId),
@@ -282,7 +285,7 @@ impl Core {
 
     fn internal(&mut self, msg: Internal) {
         match msg {
-            Internal::Accepted(stream, addr) => self.accepted(stream, addr),
+            Internal::Accepted(stream, addr, ticket) => self.accepted(stream, addr, ticket),
             Internal::Discovery(DiscoveryEvent::Seen(peer) | DiscoveryEvent::Updated(peer)) => {
                 self.peer(peer)
             }
@@ -325,18 +328,14 @@ impl Core {
         }
     }
 
-    fn accepted(&mut self, stream: TcpStream, peer_addr: SocketAddr) {
-        let incoming = self.transfers.values().filter(|t| t.decisions.is_some()).count();
-        if incoming >= self.config.timing.max_incoming {
-            refuse_overloaded(stream);
-            return;
-        }
+    fn accepted(&mut self, stream: TcpStream, peer_addr: SocketAddr, ticket: Ticket) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let setup = ReceiveSetup {
             peer_addr,
             receive_dir: self.config.receive_dir.clone(),
             accept_automatically: self.config.accept_automatically,
             decisions: rx,
+            ticket,
         };
         self.spawn(TransferId::next(), "recv", Some(tx), move |ctx| receive(&ctx, stream, setup));
     }
@@ -414,7 +413,9 @@ impl Core {
     }
 }
 
-fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, tx: Sender<Internal>) {
+/// Accepts connections; the admission decides at once who is let in (the engine gets those)
+/// and who is refused (told so here, without waiting for anything).
+fn accept_loop(listener: TcpListener, admission: Admission, stop: Arc<AtomicBool>, tx: Sender<Internal>) {
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -422,8 +423,13 @@ fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, tx: Sender<Internal
         match conn {
             Ok(stream) => {
                 let Ok(addr) = stream.peer_addr() else { continue };
-                if tx.send(Internal::Accepted(stream, addr)).is_err() {
-                    return;
+                match admission.try_admit(addr.ip()) {
+                    Ok(ticket) => {
+                        if tx.send(Internal::Accepted(stream, addr, ticket)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(refusal) => refuse(stream, refusal),
                 }
             }
             // Out of file descriptors and the like: wait a moment instead of spinning.
@@ -442,12 +448,12 @@ fn wake_listener(addr: SocketAddr) {
     let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(1));
 }
 
-/// Too many connections: say so without blocking the engine, and close.
-fn refuse_overloaded(stream: TcpStream) {
+/// Not let in: say why (ERROR Overloaded) without blocking, and close.
+fn refuse(stream: TcpStream, refusal: Refusal) {
     use std::io::Write;
     let mut bytes = Vec::new();
     crate::protocol::frame::encode_message(
-        &Message::Error { code: ErrorCode::Overloaded, message: "too many transfers at once".into() },
+        &Message::Error { code: ErrorCode::Overloaded, message: refusal.to_string() },
         &mut bytes,
     );
     let _ = stream.set_nonblocking(true);

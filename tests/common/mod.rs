@@ -139,3 +139,13 @@ pub fn same_bytes(a: &Path, b: &Path) -> bool {
     };
     hash(a) == hash(b)
 }
+
+/// A TCP connection to `to` from the local address `from` (any of 127.0.0.0/8 on loopback),
+/// as if from another computer.
+pub fn connect_from(from: Ipv4Addr, to: SocketAddr) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::new(IpAddr::V4(from), 0).into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
+}

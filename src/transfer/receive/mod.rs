@@ -18,6 +18,7 @@ use super::names::safe_relative_path;
 use super::store::ReceiveFolder;
 use super::{Ctx, End, LINGER};
 use super::{Stop, conn_stop, peer_error, protocol, write_stop};
+use crate::admission::Ticket;
 use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
 };
@@ -37,11 +38,13 @@ pub struct ReceiveSetup {
     pub accept_automatically: bool,
     /// The person's answer to this connection's offer arrives here.
     pub decisions: Receiver<Decision>,
+    /// This connection's place ([`crate::admission`]); engaged once its offer is complete.
+    pub ticket: Ticket,
 }
 
 /// Handles one incoming connection to its end, reporting through `ctx`. A probe (someone adding
 /// us by address) is answered and produces no event.
-pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
+pub fn receive(ctx: &Ctx, stream: TcpStream, mut setup: ReceiveSetup) {
     let (mut reader, mut writer) = match split(stream, ctx.timing.idle_timeout) {
         Ok(halves) => halves,
         Err(_) => return,
@@ -59,8 +62,10 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, setup: ReceiveSetup) {
             return;
         }
     };
-    let mut session = Session { ctx, reader, writer, last_heard: Instant::now(), announced: false };
-    let end = match session.run(peer, &setup) {
+    let offer_due = Instant::now() + ctx.timing.offer_timeout;
+    let mut session =
+        Session { ctx, reader, writer, last_heard: Instant::now(), offer_due, announced: false };
+    let end = match session.run(peer, &mut setup) {
         Ok(end) => {
             session.writer.finish();
             end
@@ -112,6 +117,8 @@ struct Session<'a> {
     writer: FrameWriter,
     /// Last time anything arrived: the idle deadline counts from here.
     last_heard: Instant,
+    /// The whole offer must have arrived by then (PROTOCOL.md §7); KEEPALIVEs do not move it.
+    offer_due: Instant,
     /// The person has been shown this transfer (offer or start), so its end must be reported.
     announced: bool,
 }
@@ -146,8 +153,10 @@ fn next_frame<'r>(
 }
 
 impl Session<'_> {
-    fn run(&mut self, peer: PeerInfo, setup: &ReceiveSetup) -> Result<End, Stop> {
+    fn run(&mut self, peer: PeerInfo, setup: &mut ReceiveSetup) -> Result<End, Stop> {
         let (offer, files) = self.read_offer()?;
+        // It has shown what it wants: no longer one of its address's idle connections.
+        setup.ticket.engage();
         let names: Vec<Option<Vec<String>>> =
             files.iter().map(|f| safe_relative_path(&f.path).ok()).collect();
         let offered: Vec<OfferedFile> = files
@@ -276,10 +285,16 @@ impl Session<'_> {
         Ok((total, files))
     }
 
-    /// The next control message (KEEPALIVE skipped); DATA here is a protocol error.
+    /// The next message of the offer (KEEPALIVE skipped), by the offer's deadline; DATA here is
+    /// a protocol error.
     fn next_message(&mut self) -> Result<Message, Stop> {
+        let due = self.offer_due;
+        let in_time = |_| match due.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(left.min(POLL)),
+            _ => Err(protocol("the offer did not arrive in time")),
+        };
         loop {
-            match next_frame(&mut self.reader, self.ctx, &mut self.last_heard, |_| Ok(POLL))? {
+            match next_frame(&mut self.reader, self.ctx, &mut self.last_heard, in_time)? {
                 Frame::Message(Message::Keepalive) => {}
                 Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
                 Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
 use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
-use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError};
+use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
 use crate::protocol::{
     Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
 };
@@ -73,13 +73,61 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
     });
     let batch = Batch { files, thumbnails, total_bytes };
 
-    if let Some(reason) = ctx.cancel.requested() {
-        return Ok(End::Cancelled { by_peer: false, reason });
+    // A receiver that is busy (too many connections, or it cannot take a batch now) is asked
+    // again, with growing pauses, for up to `busy_retry_for`; the person sees that we wait.
+    let mut busy = Retry::new(ctx.timing.busy_retry_for);
+    let mut last_busy = None;
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Ok(End::Cancelled { by_peer: false, reason });
+        }
+        let stream = match TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout) {
+            Ok(stream) => stream,
+            // Busy a moment ago, gone now (it is closing, say): busy is the better answer.
+            Err(_) if last_busy.is_some() => return Ok(last_busy.expect("checked")),
+            Err(e) => return Err(TransferError::Unreachable(format!("{}: {e}", req.to))),
+        };
+        let (reader, writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
+        let end = converse(ctx, &batch, reader, writer);
+        if !matches!(end, End::Failed(TransferError::PeerOverloaded) | End::Declined { busy: true }) {
+            return Ok(end);
+        }
+        let Some(wait) = busy.next_wait() else { return Ok(end) };
+        last_busy = Some(end);
+        let reason = WaitReason::Busy { retry_in_ms: wait.as_millis() as u64, attempt: busy.attempts };
+        (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason });
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            if ctx.cancel.requested().is_some() {
+                break; // said at the top of the loop
+            }
+            thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
+        }
     }
-    let stream = TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout)
-        .map_err(|e| TransferError::Unreachable(format!("{}: {e}", req.to)))?;
-    let (reader, writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
-    Ok(converse(ctx, &batch, reader, writer))
+}
+
+/// When to ask a busy receiver again: after 0.5 s, 1 s, 2 s, then every 4 s (each ± 20 %, so
+/// senders turned away together do not come back together); the last pause is cut so that the
+/// last try comes when `budget` is used up.
+struct Retry {
+    budget: Duration,
+    started: Instant,
+    attempts: u32,
+}
+
+impl Retry {
+    fn new(budget: Duration) -> Retry {
+        Retry { budget, started: Instant::now(), attempts: 0 }
+    }
+
+    /// The pause before the next try, or `None`: give up.
+    fn next_wait(&mut self) -> Option<Duration> {
+        let base = Duration::from_millis(500) * 2u32.pow(self.attempts.min(3));
+        let jitter = 0.8 + 0.4 * f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX);
+        let left = self.budget.saturating_sub(self.started.elapsed());
+        self.attempts += 1;
+        (left >= Duration::from_millis(100)).then(|| base.mul_f64(jitter).min(left))
+    }
 }
 
 /// One connection's conversation, from our HELLO to its end.
@@ -160,6 +208,7 @@ fn offer(
         }
     }
     writer.flush().map_err(|e| write_stop(ctx, e))?;
+    (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
     wait_answer(ctx, reader, writer)
 }
 
