@@ -162,8 +162,9 @@ pub enum TransferError {
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum Event {
-    /// The engine is accepting transfers at `transfer_addr`; `discovery` says whether broadcast
-    /// discovery could start.
+    /// The engine is running and accepting transfers at `transfer_addr` (port 0: it accepts
+    /// none, see `EngineConfig::listen`); `discovery` says whether broadcast discovery could
+    /// start.
     Ready {
         transfer_addr: SocketAddr,
         discovery: bool,

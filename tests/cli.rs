@@ -484,3 +484,88 @@ fn send_gets_through_while_another_address_holds_forty_idle_connections() {
     assert_eq!(rx.exit(10), Some(0));
     assert!(same_bytes(&w.join("photo.jpg"), &w.join("inbox/photo.jpg")));
 }
+
+/// TCP ports the process `pid` listens on (Linux: its socket inodes, matched in /proc/net/tcp*).
+#[cfg(target_os = "linux")]
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is f[1] ("0100007F:D11B"), st is f[3] ("0A" = LISTEN), inode is f[9].
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                ports.push(u16::from_str_radix(f[1].rsplit(':').next().unwrap(), 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
+/// A socket on the discovery port that hears every datagram sent there (it shares the port).
+fn discovery_tap(port: u16) -> std::net::UdpSocket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.into()
+}
+
+/// `ferry send` and `ferry peers` accept nothing: no listening socket while they run, a HELLO
+/// and a SEARCH that say "transfer port 0", and the receive folder left alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn send_and_peers_never_listen_and_never_touch_the_receive_folder() {
+    use ferry::protocol::{Datagram, DatagramKind};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(w.join("f.txt"), b"hello").unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut tx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .env("HOME", &home)
+            .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
+            .arg(w.join("f.txt")),
+    );
+    let mut peer = Raw::new(listener.accept().unwrap().0);
+    let Message::Hello(h) = peer.until(|m| matches!(m, Message::Hello(_))) else { unreachable!() };
+    assert_eq!(h.transfer_port, 0, "ferry send says it accepts transfers");
+    peer.send(&hello_as("Receiver", HelloPurpose::Transfer));
+    peer.until(|m| matches!(m, Message::OfferFile(_)));
+    assert_eq!(listening_ports(tx.child.0.id()), Vec::<u16>::new(), "ferry send listens");
+    peer.send(&Message::Answer(Answer::Decline));
+    assert_eq!(tx.exit(10), Some(3), "{}", tx.text());
+
+    let disc = free_udp_port();
+    let tap = discovery_tap(disc);
+    let mut peers =
+        Running::spawn(ferry(&w.join("cfg"), disc).env("HOME", &home).args(["peers", "--wait", "1.5"]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 2048];
+    let search = loop {
+        assert!(Instant::now() < deadline, "no SEARCH from ferry peers");
+        let Ok(n) = tap.recv(&mut buf) else { continue };
+        match Datagram::decode(&buf[..n]) {
+            Ok(d) if d.kind == DatagramKind::Search => break d,
+            _ => {}
+        }
+    };
+    assert_eq!(search.transfer_port, 0, "ferry peers says it accepts transfers");
+    assert_eq!(listening_ports(peers.child.0.id()), Vec::<u16>::new(), "ferry peers listens");
+    assert_eq!(peers.exit(10), Some(0));
+
+    assert!(!home.join("Downloads").exists(), "the receive folder was created");
+}

@@ -47,8 +47,8 @@ fn two_engines_find_each_other_within_a_second_and_forget_after_goodbye() {
     let port = free_udp_port();
     let (a, _da) = engine("Alice's laptop", port, |_| {});
     let (b, _db, b_id) = engine_with_id("Bob 的电脑", port, |_| {});
-    let b_addr = b.transfer_addr();
-    let a_addr = a.transfer_addr();
+    let b_addr = b.transfer_addr().unwrap();
+    let a_addr = a.transfer_addr().unwrap();
     wait_for(&a, Duration::from_secs(1), |e| {
         matches!(e, Event::PeerSeen(p) if p.instance == b_id && p.name == "Bob 的电脑"
             && p.addr.port() == b_addr.port() && p.source == PeerSource::Discovered)
@@ -91,11 +91,11 @@ fn a_silent_peer_expires() {
 fn a_peer_added_by_address_is_confirmed_by_hello() {
     let (a, _da) = engine("adder", free_udp_port(), |c| c.discovery = false);
     let (b, _db) = engine("far away", free_udp_port(), |c| c.discovery = false);
-    a.commands().send(ferry::engine::Command::AddPeer(b.transfer_addr().to_string())).unwrap();
+    a.commands().send(ferry::engine::Command::AddPeer(b.transfer_addr().unwrap().to_string())).unwrap();
     wait_for(
         &a,
         Duration::from_secs(5),
-        |e| matches!(e, Event::PeerSeen(p) if p.name == "far away" && p.source == PeerSource::Manual && p.addr == b.transfer_addr()),
+        |e| matches!(e, Event::PeerSeen(p) if p.name == "far away" && p.source == PeerSource::Manual && p.addr == b.transfer_addr().unwrap()),
     );
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     a.commands().send(ferry::engine::Command::AddPeer(dead.to_string())).unwrap();
@@ -109,10 +109,32 @@ fn a_peer_added_by_address_is_confirmed_by_hello() {
 #[test]
 fn remembered_peers_are_probed_at_start() {
     let (b, _db) = engine("remembered", free_udp_port(), |c| c.discovery = false);
-    let addr = b.transfer_addr().to_string();
+    let addr = b.transfer_addr().unwrap().to_string();
     let (a, _da) = engine("starter", free_udp_port(), |c| {
         c.discovery = false;
         c.remembered_peers = vec![addr];
     });
     wait_for(&a, Duration::from_secs(5), |e| matches!(e, Event::PeerSeen(p) if p.name == "remembered"));
+}
+
+/// An engine that only looks (the command line's `send` and `peers`): nothing to connect to,
+/// "port 0" in its ready event, no receive folder made — and it still finds others at once,
+/// by a SEARCH they answer although it says it accepts no transfers.
+#[test]
+fn an_engine_that_only_looks_accepts_nothing_and_still_finds_others() {
+    let port = free_udp_port();
+    // Announces only every 30 s: only the reply to the SEARCH can be heard within a second.
+    let (_r, _dr, r_id) =
+        engine_with_id("Receiver", port, |c| c.timing.announce_interval = Duration::from_secs(30));
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config("Looker", dir.path(), Some(port));
+    c.listen = false;
+    c.announce = false;
+    let looker = Engine::start(c, Arc::new(|| {})).unwrap();
+    assert_eq!(looker.transfer_addr(), None);
+    let events = looker.events();
+    let ready = events.recv_timeout(Duration::from_secs(1)).unwrap();
+    assert!(matches!(ready, Event::Ready { transfer_addr, .. } if transfer_addr.port() == 0), "{ready:?}");
+    wait_for(&looker, Duration::from_secs(1), |e| matches!(e, Event::PeerSeen(p) if p.instance == r_id));
+    assert!(!dir.path().join("received").exists(), "the receive folder was created");
 }

@@ -12,7 +12,9 @@ use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Engine, Event, Peer};
 
 pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
+    // Only looking: no listening socket, not a device to list.
     let mut config = engine_config(net, Some(0))?;
+    config.listen = false;
     config.announce = false;
     let discovery_port = config.discovery_port;
     let engine = Engine::start(config, no_waker())?;

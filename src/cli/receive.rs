@@ -35,7 +35,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
     let interactive = !yes && std::io::stdin().is_terminal();
     out.say(format!(
         "Receiving as “{name}” on port {}. Files go to {}. Press Ctrl+C to stop.",
-        engine.transfer_addr().port(),
+        engine.transfer_addr().map_or(0, |a| a.port()),
         dir.display()
     ));
     if !yes && !interactive {

@@ -21,8 +21,9 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
         }
     }
     let direct = parse_address(to);
-    // A sender accepts nothing, so any free port will do, and it does not announce itself.
+    // A sender accepts nothing (no listening socket at all), and is not a device to list.
     let mut config = engine_config(net, Some(0))?;
+    config.listen = false;
     config.discovery = direct.is_none();
     config.announce = false;
     let engine = Engine::start(config, no_waker())?;

@@ -358,9 +358,11 @@ fn a_node_that_does_not_announce_still_finds_others() {
     let net = TestNet::new();
     let a = start(net.config("A", 7001));
     let fast = Duration::from_millis(30);
-    let quiet =
-        start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 7002) });
+    // It accepts no transfers: its SEARCH says transfer port 0, and is answered all the same.
+    let quiet = start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 0) });
     assert_eq!(seen(&quiet.events, a.id).map(|p| p.addr), Some(localhost(7001)));
+    let search = net.tap_for(quiet.id, DatagramKind::Search, WAIT).expect("a SEARCH");
+    assert_eq!(search.transfer_port, 0);
     // It asked with a SEARCH, which A answers without listing it.
     let listed = wait_for(
         &a.events,

@@ -42,38 +42,49 @@ pub enum StartError {
 pub struct Engine {
     commands: Sender<Command>,
     events: Receiver<Event>,
-    transfer_addr: SocketAddr,
+    /// `None` for an engine that does not receive ([`EngineConfig::listen`]).
+    transfer_addr: Option<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Binds the transfer port, starts discovery and every background thread. `waker` is called
-    /// after each event. Discovery that cannot start is a [`Event::Warning`], not an error: sending
-    /// by address still works.
-    pub fn start(config: EngineConfig, waker: Waker) -> Result<Engine, StartError> {
+    /// Binds the transfer port (if it receives at all), starts discovery and every background
+    /// thread. `waker` is called after each event. Discovery that cannot start is a
+    /// [`Event::Warning`], not an error: sending by address still works.
+    pub fn start(mut config: EngineConfig, waker: Waker) -> Result<Engine, StartError> {
         let (event_tx, events) = unbounded();
         let emit: Emit = Arc::new(move |event| {
             if event_tx.send(event).is_ok() {
                 waker();
             }
         });
-        let addr = SocketAddr::new(config.bind, config.transfer_port);
-        let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
-        let transfer_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+        // Only an engine that receives can be listed as a device.
+        config.announce &= config.listen;
+        let listener = if config.listen {
+            let addr = SocketAddr::new(config.bind, config.transfer_port);
+            let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+            Some((listener, bound))
+        } else {
+            None
+        };
+        let transfer_addr = listener.as_ref().map(|(_, addr)| *addr);
         let (commands, command_rx) = unbounded();
         let (internal_tx, internal_rx) = unbounded();
 
-        match std::fs::create_dir_all(&config.receive_dir) {
-            // Temporary files a crash left behind (older than an hour, so never a live one).
-            Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
-            Err(e) => emit(Event::Warning(format!(
-                "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
-                config.receive_dir.display()
-            ))),
+        if config.listen {
+            match std::fs::create_dir_all(&config.receive_dir) {
+                // Temporary files a crash left behind (older than an hour, so never a live one).
+                Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
+                Err(e) => emit(Event::Warning(format!(
+                    "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
+                    config.receive_dir.display()
+                ))),
+            }
         }
 
         let listener_stop = Arc::new(AtomicBool::new(false));
-        let listener_thread = {
+        let listener_thread = listener.map(|(listener, _)| {
             let stop = listener_stop.clone();
             let tx = internal_tx.clone();
             let admission = Admission::new(config.admission);
@@ -81,11 +92,13 @@ impl Engine {
                 .name("ferry-listener".into())
                 .spawn(move || accept_loop(listener, admission, stop, tx))
                 .expect("spawning a thread failed")
-        };
+        });
+        // What HELLO and discovery say: 0 is "accepts no transfers".
+        let transfer_port = transfer_addr.map_or(0, |a| a.port());
 
         let discovery = if config.discovery {
             let tx = internal_tx.clone();
-            let started = Discovery::start(discovery_config(&config, transfer_addr.port()), move |e| {
+            let started = Discovery::start(discovery_config(&config, transfer_port), move |e| {
                 let _ = tx.send(Internal::Discovery(e));
             });
             match started {
@@ -100,14 +113,17 @@ impl Engine {
         } else {
             None
         };
-        emit(Event::Ready { transfer_addr, discovery: discovery.is_some() });
+        emit(Event::Ready {
+            transfer_addr: transfer_addr.unwrap_or(SocketAddr::new(config.bind, 0)),
+            discovery: discovery.is_some(),
+        });
 
         let mut core = Core {
             identity: Identity {
                 instance: config.instance,
                 name: config.device_name.clone(),
                 os: config.os,
-                transfer_port: transfer_addr.port(),
+                transfer_port,
             },
             config,
             emit,
@@ -117,7 +133,7 @@ impl Engine {
             peers: HashMap::new(),
             discovery,
             listener_stop,
-            listener_thread: Some(listener_thread),
+            listener_thread,
             transfer_addr,
             stopping: Arc::new(AtomicBool::new(false)),
         };
@@ -141,8 +157,8 @@ impl Engine {
         self.events.clone()
     }
 
-    /// The address the transfer listener is bound to.
-    pub fn transfer_addr(&self) -> SocketAddr {
+    /// The address the transfer listener is bound to; `None` when this engine does not receive.
+    pub fn transfer_addr(&self) -> Option<SocketAddr> {
         self.transfer_addr
     }
 
@@ -210,7 +226,7 @@ struct Core {
     discovery: Option<Discovery>,
     listener_stop: Arc<AtomicBool>,
     listener_thread: Option<JoinHandle<()>>,
-    transfer_addr: SocketAddr,
+    transfer_addr: Option<SocketAddr>,
     /// Set at shutdown; probes look at it between reads.
     stopping: Arc<AtomicBool>,
 }
@@ -267,7 +283,9 @@ impl Core {
                     }
                 }
                 if let Some(dir) = s.receive_dir {
-                    if let Err(e) = std::fs::create_dir_all(&dir) {
+                    if self.config.listen
+                        && let Err(e) = std::fs::create_dir_all(&dir)
+                    {
                         (self.emit)(Event::Warning(format!(
                             "Couldn't create the receive folder {}: {e}",
                             dir.display()
@@ -396,7 +414,9 @@ impl Core {
             t.decisions = None;
         }
         self.listener_stop.store(true, Ordering::SeqCst);
-        wake_listener(self.transfer_addr);
+        if let Some(addr) = self.transfer_addr {
+            wake_listener(addr);
+        }
         if let Some(d) = self.discovery.take() {
             d.shutdown();
         }

@@ -63,7 +63,7 @@ impl Node {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.engine.transfer_addr()
+        self.engine.transfer_addr().expect("this node receives")
     }
 
     pub fn received(&self) -> PathBuf {
