@@ -138,3 +138,80 @@ fn an_engine_that_only_looks_accepts_nothing_and_still_finds_others() {
     wait_for(&looker, Duration::from_secs(1), |e| matches!(e, Event::PeerSeen(p) if p.instance == r_id));
     assert!(!dir.path().join("received").exists(), "the receive folder was created");
 }
+
+/// A flood of spoofed announcements — 512 made-up devices from 32 addresses, each repeated
+/// every 100 ms, more than the table holds — does not keep a real device off the list: it
+/// shows within 2 s of appearing. (Bounded: at most ~6 s and ~30 000 datagrams, all on
+/// loopback.)
+#[test]
+fn a_real_device_shows_within_two_seconds_during_a_flood() {
+    use ferry::protocol::{Datagram, DatagramKind, Os};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let port = free_udp_port();
+    let (observer, _d) = engine("Observer", port, |_| {});
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let target = std::net::SocketAddr::from(([127, 255, 255, 255], port));
+            let sockets: Vec<std::net::UdpSocket> = (0..32)
+                .map(|i| {
+                    let s =
+                        std::net::UdpSocket::bind((std::net::Ipv4Addr::new(127, 0, 0, 100 + i), 0)).unwrap();
+                    s.set_broadcast(true).unwrap();
+                    s
+                })
+                .collect();
+            let datagrams: Vec<Vec<u8>> = (0..512u16)
+                .map(|n| {
+                    let mut id = [0xee; 16];
+                    id[..2].copy_from_slice(&n.to_be_bytes());
+                    let d = Datagram {
+                        kind: DatagramKind::Announce,
+                        instance: InstanceId(id),
+                        transfer_port: 9000,
+                        os: Os::Linux,
+                        name: format!("spoof {n}"),
+                        fingerprint: vec![],
+                    };
+                    d.encode()
+                })
+                .collect();
+            let start = Instant::now();
+            let mut sent = 0;
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(6) {
+                for (n, d) in datagrams.iter().enumerate() {
+                    let _ = sockets[n % 32].send_to(d, target);
+                    sent += 1;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            sent
+        })
+    };
+    // The table fills up first.
+    let events = observer.events();
+    let mut spoofed = 0;
+    let filled = Instant::now() + Duration::from_secs(3);
+    while spoofed < 250 {
+        match events.recv_deadline(filled) {
+            Ok(Event::PeerSeen(p)) if p.name.starts_with("spoof") => spoofed += 1,
+            Ok(_) => {}
+            Err(_) => panic!("the flood listed only {spoofed} devices"),
+        }
+    }
+    // Half a second more of flooding, then the real device appears in the middle of it.
+    std::thread::sleep(Duration::from_millis(500));
+    let appeared = Instant::now();
+    let (_real, _dr, real_id) = engine_with_id("Real device", port, |_| {});
+    wait_for(&observer, Duration::from_secs(2), |e| matches!(e, Event::PeerSeen(p) if p.instance == real_id));
+    let shown = appeared.elapsed();
+    // And it stays listed while the flood goes on.
+    let until = Instant::now() + Duration::from_secs(1);
+    while let Ok(e) = events.recv_deadline(until) {
+        assert!(!matches!(e, Event::PeerLost(id) if id == real_id), "the flood pushed the real device out");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    eprintln!("the real device showed {shown:?} after it started, during a flood of {sent} datagrams");
+}
