@@ -569,3 +569,34 @@ fn send_and_peers_never_listen_and_never_touch_the_receive_folder() {
 
     assert!(!home.join("Downloads").exists(), "the receive folder was created");
 }
+
+/// With --yes, every file that was not saved is named, with the reason in plain words: a name
+/// refused in the answer (never sent, so no per-file event) as much as a file damaged on the way.
+#[test]
+fn receive_names_each_file_it_did_not_save() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[("ok.txt", 2), ("a/../../escape.txt", 2), ("damaged.bin", 5)]);
+    let Message::Answer(answer) = peer.until(|m| matches!(m, Message::Answer(_))) else { unreachable!() };
+    assert!(answer.accepts(0) && !answer.accepts(1) && answer.accepts(2), "{answer:?}");
+    peer.file(0, b"ok", b"ok");
+    peer.file(2, b"12345", b"other");
+    peer.send(&Message::Done);
+    peer.until(|m| matches!(m, Message::Summary(_)));
+    assert_eq!(rx.exit(10), Some(1));
+    let text = rx.text();
+    assert!(text.contains("a/../../escape.txt: refused: its name is not allowed"), "{text}");
+    assert!(text.contains("damaged.bin: damaged on the way, not saved"), "{text}");
+    assert_eq!(text.matches("damaged.bin:").count(), 1, "named twice:\n{text}");
+    assert!(text.contains("2 of the files were not saved"), "{text}");
+    assert_eq!(tree(&w.join("inbox")), ["ok.txt"]);
+}

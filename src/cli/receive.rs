@@ -1,5 +1,6 @@
 //! `ferry receive`: wait for offers, ask (or accept with `--yes`), save, report.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use indicatif::HumanBytes;
 
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer, TransferError};
+use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer, TransferError, TransferId};
 use crate::protocol::FileResult;
 
 /// Files listed in a terminal prompt before "... and N more".
@@ -41,6 +42,9 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
     if !yes && !interactive {
         out.say("Not on a terminal and no --yes: every offer will be declined.");
     }
+    // The files of each transfer already named as not saved (as their result came), so the
+    // summary at the end names the others — files refused before any byte was sent.
+    let mut named: HashMap<TransferId, HashSet<u32>> = HashMap::new();
 
     loop {
         if interrupted().load(Ordering::SeqCst) {
@@ -77,17 +81,17 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             Event::Progress { transfer, bytes_done, bytes_total, current_file, .. } => {
                 out.progress(transfer, bytes_done, bytes_total, &current_file)
             }
-            Event::FileDone { outcome, .. }
-                if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) =>
-            {
+            Event::FileDone { transfer, outcome } if not_saved(outcome.result) => {
                 out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
+                named.entry(transfer).or_default().insert(outcome.index);
             }
             Event::TransferFinished { transfer, files } => {
                 out.end_bar(transfer);
-                let problems = files
-                    .iter()
-                    .filter(|f| !matches!(f.result, FileResult::Saved | FileResult::NotAccepted))
-                    .count();
+                let named = named.remove(&transfer).unwrap_or_default();
+                for f in files.iter().filter(|f| not_saved(f.result) && !named.contains(&f.index)) {
+                    out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
+                }
+                let problems = files.iter().filter(|f| not_saved(f.result)).count();
                 out.say(format!("Saved {} in {}.", saved(&files), dir.display()));
                 if problems > 0 {
                     out.say(format!("{problems} of the files were not saved (see above)."));
@@ -125,6 +129,11 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             _ => {}
         }
     }
+}
+
+/// A file the person was offered and that did not end up saved (not one they left out).
+fn not_saved(result: FileResult) -> bool {
+    !matches!(result, FileResult::Saved | FileResult::NotAccepted)
 }
 
 /// Lists the offer and asks y/N on the terminal.

@@ -40,6 +40,8 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
     // What the spinner says while the other side decides, and who that is.
     let mut offering = String::new();
     let mut peer_name = addr.to_string();
+    // Files already named as not saved, as their result came.
+    let mut named: Vec<u32> = Vec::new();
     loop {
         if interrupted().load(Ordering::SeqCst) && !cancel_sent {
             out.say("Cancelling.");
@@ -89,6 +91,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             Event::FileDone { transfer, outcome } if transfer == id => {
                 if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) {
                     out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
+                    named.push(outcome.index);
                 }
                 continue;
             }
@@ -96,7 +99,7 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 out.end_bar(id);
                 out.say(format!("Sent {}.", saved(&files)));
                 let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
-                for f in &missing {
+                for f in missing.iter().filter(|f| !named.contains(&f.index)) {
                     out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
                 }
                 if missing.is_empty() { 0 } else { 1 }
