@@ -600,3 +600,28 @@ fn receive_names_each_file_it_did_not_save() {
     assert!(text.contains("2 of the files were not saved"), "{text}");
     assert_eq!(tree(&w.join("inbox")), ["ok.txt"]);
 }
+
+/// The other computer's Ferry is closed mid-file: `ferry receive` says so in those words.
+#[test]
+fn receive_says_when_ferry_was_closed_on_the_other_computer() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--json", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("\"event\":\"ready\"", 10);
+    write_random(&w.join("big.bin"), 300 * 1024 * 1024, 4);
+    let tx = common::Node::start("Kitchen PC");
+    tx.send(SocketAddr::from(([127, 0, 0, 1], port)), vec![w.join("big.bin")]);
+    rx.wait_for("\"bytes_done\"", 20);
+    tx.engine.shutdown();
+    assert_eq!(rx.exit(10), Some(4));
+    let text = rx.text();
+    assert!(text.contains("Ferry was closed on the other computer."), "{text}");
+    assert!(text.contains("\"reason\":\"shutdown\""), "{text}");
+    assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
+}

@@ -13,7 +13,7 @@ use indicatif::HumanBytes;
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Decision, Direction, Engine, Event, IncomingOffer, TransferError, TransferId};
-use crate::protocol::FileResult;
+use crate::protocol::{CancelReason, FileResult};
 
 /// Files listed in a terminal prompt before "... and N more".
 const PROMPT_LIST: usize = 20;
@@ -101,12 +101,14 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     return Ok(ExitCode::from(if problems == 0 { 0 } else { 1 }));
                 }
             }
-            Event::TransferCancelled { transfer, by_peer, .. } => {
+            Event::TransferCancelled { transfer, by_peer, reason } => {
                 out.end_bar(transfer);
-                out.say(if by_peer {
-                    "The sender cancelled. Nothing unfinished was kept."
-                } else {
-                    "Cancelled. Nothing unfinished was kept."
+                out.say(match (by_peer, reason) {
+                    (true, CancelReason::Shutdown) => {
+                        "Ferry was closed on the other computer. Nothing unfinished was kept."
+                    }
+                    (true, CancelReason::User) => "The sender cancelled. Nothing unfinished was kept.",
+                    (false, _) => "Cancelled. Nothing unfinished was kept.",
                 });
                 if once {
                     engine.shutdown();

@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, WaitReason};
-use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
+use crate::protocol::{CancelReason, DEFAULT_TRANSFER_PORT, FileResult};
 
 pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
     for p in &paths {
@@ -113,9 +113,13 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 });
                 3
             }
-            Event::TransferCancelled { transfer, by_peer, .. } if transfer == id => {
+            Event::TransferCancelled { transfer, by_peer, reason } if transfer == id => {
                 out.end_bar(id);
-                out.say(if by_peer { "The receiver cancelled." } else { "Cancelled." });
+                out.say(match (by_peer, reason) {
+                    (true, CancelReason::Shutdown) => "Ferry was closed on the other computer.",
+                    (true, CancelReason::User) => "The receiver cancelled.",
+                    (false, _) => "Cancelled.",
+                });
                 if cancel_sent { 130 } else { 4 }
             }
             Event::TransferFailed { transfer, error } if transfer == id => {

@@ -327,7 +327,12 @@ impl Session<'_> {
             }
             match decisions.recv_timeout(POLL) {
                 Ok(d) => return Ok(Some(d)),
-                Err(RecvTimeoutError::Disconnected) => return Ok(None),
+                // The engine lets go of the answer when it shuts down, right after it asked every
+                // transfer to cancel: then the app is closing, and that is what to say.
+                Err(RecvTimeoutError::Disconnected) => match self.ctx.cancel.requested() {
+                    Some(reason) => return Err(Stop::Cancelled(reason)),
+                    None => return Ok(None),
+                },
                 Err(RecvTimeoutError::Timeout) => {}
             }
             while let Some(frame) = self.reader.poll_frame().map_err(conn_stop)? {
