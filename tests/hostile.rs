@@ -180,8 +180,10 @@ fn a_malformed_hello_is_answered_with_error_protocol_before_the_close() {
         ("KEEPALIVE before HELLO", frame(&Message::Keepalive)),
         ("unknown frame type", vec![0, 0, 0, 1, 0x42]),
     ];
-    for (what, bytes) in cases {
-        let mut p = Raw::connect(rx.addr());
+    // Each from an address of its own: one address's connections that have not shown an offer
+    // yet are few (and a closed one's place comes back a moment after the close).
+    for (n, (what, bytes)) in cases.into_iter().enumerate() {
+        let mut p = Raw::new(common::connect_from([127, 0, 0, 20 + n as u8].into(), rx.addr()));
         p.send_raw(&bytes);
         let said = p.rest(Duration::from_secs(5)).unwrap_or_else(|| panic!("{what}: still open"));
         assert!(
@@ -624,4 +626,55 @@ fn a_sender_gives_up_when_the_receiver_stays_busy() {
     assert!(waits >= 2, "tried again only {waits} times");
     assert!(start.elapsed() >= Duration::from_millis(1500), "gave up after {:?}", start.elapsed());
     assert!(start.elapsed() < Duration::from_secs(6), "gave up after {:?}", start.elapsed());
+}
+
+/// An offer of nothing is not shown to anyone: it is a protocol error.
+#[test]
+fn an_offer_of_no_files_is_a_protocol_error() {
+    let rx = Node::start("receiver");
+    let mut p = Raw::connect(rx.addr());
+    p.offer(&[]);
+    let said = p.rest(Duration::from_secs(5)).expect("closed");
+    assert!(matches!(said.as_slice(), [Message::Error { code: ErrorCode::Protocol, .. }]), "{said:?}");
+    assert!(rx.events.try_iter().all(|e| !matches!(e, Event::IncomingOffer(_))));
+}
+
+/// An offer whose total is not the sum of its sizes is a protocol error.
+#[test]
+fn an_offer_whose_total_is_not_the_sum_of_its_sizes_is_a_protocol_error() {
+    let rx = Node::start("receiver");
+    let mut p = Raw::connect(rx.addr());
+    p.handshake();
+    p.send_all(&[
+        Message::Offer(ferry::protocol::Offer { file_count: 1, total_bytes: 1 }),
+        Message::OfferFile(ferry::protocol::OfferFile { path: "a".into(), size: 2, thumbnail: vec![] }),
+    ]);
+    let said = p.rest(Duration::from_secs(5)).expect("closed");
+    assert!(matches!(said.as_slice(), [Message::Error { code: ErrorCode::Protocol, .. }]), "{said:?}");
+}
+
+/// DONE before every accepted file has had its FILE_END or FILE_SKIP is a protocol error; so
+/// is a FILE_BEGIN whose size is not the offered one, and a FILE_BEGIN or FILE_SKIP for any
+/// file but the next accepted one.
+#[test]
+fn done_too_early_and_a_file_begin_of_another_size_are_protocol_errors() {
+    let rx = Node::start_with("receiver", |c| c.accept_automatically = true);
+    for case in ["done too early", "other size", "jumps over a file", "skips over a file"] {
+        let mut p = Raw::connect(rx.addr());
+        p.offer(&[("a.txt", 1), ("b.txt", 1), ("c.txt", 1)]);
+        p.until(|m| matches!(m, Message::Answer(_)));
+        p.file(0, b"a", b"a");
+        match case {
+            "done too early" => p.send(&Message::Done),
+            "other size" => p.send(&Message::FileBegin { index: 1, size: 2 }),
+            "jumps over a file" => p.file(2, b"c", b"c"),
+            _ => p.send(&Message::FileSkip { index: 2, reason: ferry::protocol::SkipReason::Unreadable }),
+        }
+        let said = p.rest(Duration::from_secs(5)).expect("closed");
+        assert!(
+            matches!(said.last(), Some(Message::Error { code: ErrorCode::Protocol, .. })),
+            "{case}: {said:?}"
+        );
+        assert!(!said.iter().any(|m| matches!(m, Message::Summary(_))), "{case}: {said:?}");
+    }
 }

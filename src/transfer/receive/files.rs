@@ -136,7 +136,12 @@ pub(super) fn receive_files(
     let mut finisher = Finisher::start(folder.clone(), format!("ferry-finish-{}", ctx.id.0));
     let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
     let mut current: Option<Current> = None;
+    // Files below this index are done with (ended, skipped, or not accepted).
     let mut next_allowed = 0usize;
+    // The accepted file the sender must send next (files come in index order, none left out).
+    let next_accepted = |ledger: &Ledger, from: usize| {
+        (from..offered.len()).find(|&j| ledger.results[j] == FileResult::NotSent)
+    };
     loop {
         let frame = next_frame(reader, ctx, last_heard, |quiet| due(writer, &mut finisher, ledger, quiet))?;
         match frame {
@@ -160,11 +165,11 @@ pub(super) fn receive_files(
             }
             Frame::Message(Message::FileBegin { index, size }) => {
                 let i = index as usize;
-                if current.is_some() || i < next_allowed || i >= offered.len() {
-                    return Err(protocol("FILE_BEGIN out of order"));
+                if current.is_some() || Some(i) != next_accepted(ledger, next_allowed) {
+                    return Err(protocol("FILE_BEGIN for another file than the next accepted one"));
                 }
-                if ledger.results[i] != FileResult::NotSent || size != offered[i].size {
-                    return Err(protocol("FILE_BEGIN for a file that was not accepted as offered"));
+                if size != offered[i].size {
+                    return Err(protocol("FILE_BEGIN with another size than the offered one"));
                 }
                 next_allowed = i + 1;
                 meter.set_file(&offered[i].path);
@@ -204,19 +209,19 @@ pub(super) fn receive_files(
                 match current.take() {
                     Some(cur) if cur.index == i => hasher.reset(),
                     Some(_) => return Err(protocol("FILE_SKIP for another file")),
-                    None if i >= next_allowed
-                        && i < offered.len()
-                        && ledger.results[i] == FileResult::NotSent =>
-                    {
-                        next_allowed = i + 1;
-                    }
-                    None => return Err(protocol("FILE_SKIP out of order")),
+                    None if Some(i) == next_accepted(ledger, next_allowed) => next_allowed = i + 1,
+                    None => return Err(protocol("FILE_SKIP for another file than the next accepted one")),
                 }
                 ledger.record(writer, i, FileResult::SenderSkipped)?;
             }
             Frame::Message(Message::Done) => {
                 if current.is_some() {
                     return Err(protocol("DONE in the middle of a file"));
+                }
+                // Every accepted file has had FILE_END or FILE_SKIP by now. (Files with the
+                // finisher are still NotSent in the ledger, but below `next_allowed`.)
+                if next_accepted(ledger, next_allowed).is_some() {
+                    return Err(protocol("DONE before every accepted file was sent"));
                 }
                 meter.flush(ctx);
                 ledger.collect(writer, finisher.finish())?;

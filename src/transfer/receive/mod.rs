@@ -264,6 +264,9 @@ impl Session<'_> {
             Message::Offer(o) => o,
             _ => return Err(protocol("expected OFFER")),
         };
+        if offer.file_count == 0 {
+            return Err(protocol("an offer of no files"));
+        }
         let mut files = Vec::with_capacity(offer.file_count.min(1024) as usize);
         let (mut path_bytes, mut thumb_bytes, mut total) = (0u64, 0u64, 0u64);
         while files.len() < offer.file_count as usize {
