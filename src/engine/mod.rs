@@ -87,6 +87,8 @@ impl Engine {
         let listener_thread = listener.map(|(listener, _)| {
             let stop = listener_stop.clone();
             let tx = internal_tx.clone();
+            // One admission per engine: every listener it runs (the LocalSend server too, once
+            // there is one) must be handed a clone of this same one, so the limits hold across them.
             let admission = Admission::new(config.admission);
             thread::Builder::new()
                 .name("ferry-listener".into())

@@ -447,3 +447,22 @@ impl PeerInbox {
 }
 
 const _: () = assert!(PROTOCOL_VERSION == 1, "version negotiation above assumes version 1");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_retries_grow_then_stay_at_four_seconds_within_the_budget() {
+        let mut retry = Retry::new(Duration::from_secs(60));
+        for base in [0.5, 1.0, 2.0, 4.0, 4.0, 4.0] {
+            let wait = retry.next_wait().expect("within the budget").as_secs_f64();
+            assert!(wait >= base * 0.8 - 1e-9 && wait <= base * 1.2 + 1e-9, "{wait} for {base}");
+        }
+        assert_eq!(retry.attempts, 6);
+        // The last pause is cut to what is left; nothing left: give up.
+        let mut retry = Retry::new(Duration::from_millis(300));
+        assert!(retry.next_wait().unwrap() <= Duration::from_millis(300));
+        assert_eq!(Retry::new(Duration::ZERO).next_wait(), None);
+    }
+}
