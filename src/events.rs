@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::protocol::{CancelReason, FileResult, InstanceId, Os};
+use crate::text::display;
 
 /// Names one transfer, outgoing or incoming, for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -119,6 +120,11 @@ pub struct FileOutcome {
 
 /// Why a transfer failed, in words a person understands (`Display`), with the technical detail
 /// kept apart for logs.
+///
+/// Some variants carry text from the other computer (its ERROR text) or from the disk (a path).
+/// `Display` shows every such string through [`crate::text::display`], so wherever the sentence
+/// is shown — terminal or window — a control sequence in it is only ever seen as its escape;
+/// the serialized form (`--json`) keeps the text exact.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum TransferError {
@@ -134,21 +140,27 @@ pub enum TransferError {
         "The other computer runs a version of Ferry that cannot talk to this one. Update both to the latest version."
     )]
     IncompatibleVersion,
+    /// The other computer broke the protocol (found here; the detail says how).
     #[error("The other computer sent something Ferry doesn't understand, so the transfer was stopped.")]
     Protocol(String),
+    /// The other computer said (ERROR Protocol) that this one broke the protocol; its text.
+    #[error(
+        "The other computer could not make sense of what this one sent, so the transfer was stopped. Updating Ferry on both computers may help."
+    )]
+    RejectedByPeer(String),
     #[error("The other computer is too busy right now. Try again in a moment.")]
     PeerOverloaded,
-    #[error("Couldn't read {path}: {reason}")]
+    #[error("Couldn't read {}: {}", display(.path), display(.reason))]
     SourceUnreadable { path: String, reason: String },
     #[error("There is nothing to send in what you chose.")]
     NothingToSend,
     #[error("Too many files at once: {count}. Ferry sends at most {max} in one go.")]
     TooManyFiles { count: u64, max: u32 },
-    #[error("Couldn't save into the receive folder: {0}")]
+    #[error("Couldn't save into the receive folder: {}", display(.0))]
     ReceiveFolder(String),
     #[error("Not enough free space in the receive folder: {needed} bytes needed, {available} available.")]
     DiskFull { needed: u64, available: u64 },
-    #[error("Something went wrong on the other computer: {0}")]
+    #[error("Something went wrong on the other computer: {}", display(.0))]
     PeerError(String),
 }
 
@@ -157,8 +169,9 @@ pub enum TransferError {
 #[derive(Clone, Debug, serde::Serialize)]
 #[serde(tag = "event", content = "data", rename_all = "snake_case")]
 pub enum Event {
-    /// The engine is accepting transfers at `transfer_addr`; `discovery` says whether broadcast
-    /// discovery could start.
+    /// The engine is running and accepting transfers at `transfer_addr` (port 0: it accepts
+    /// none, see `EngineConfig::listen`); `discovery` says whether broadcast discovery could
+    /// start.
     Ready {
         transfer_addr: SocketAddr,
         discovery: bool,
@@ -209,7 +222,13 @@ pub enum Event {
         transfer: TransferId,
         files: Vec<FileOutcome>,
     },
-    /// The receiver said no (`busy`: it could not take a batch now).
+    /// An outgoing transfer waits for the other side (see [`WaitReason`]).
+    TransferWaiting {
+        transfer: TransferId,
+        reason: WaitReason,
+    },
+    /// The receiver said no (`busy`: it could not take a batch now, and kept saying so while
+    /// this side tried again).
     TransferDeclined {
         transfer: TransferId,
         busy: bool,
@@ -229,6 +248,20 @@ pub enum Event {
     Stopped,
 }
 
+/// Why an outgoing transfer is waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WaitReason {
+    /// The other side is busy (too many connections, or it cannot take a batch now). This side
+    /// tries again by itself in `retry_in_ms` — this was refusal number `attempt` — for up to
+    /// [`Timing::busy_retry_for`] in all, then the transfer fails (or is declined as busy).
+    /// A window shows "waiting for Kitchen PC (busy)".
+    Busy { retry_in_ms: u64, attempt: u32 },
+    /// The offer has reached the other side; a person there is deciding. (Sent after every
+    /// connection that got this far, so it also says that a `Busy` wait is over.)
+    Answer,
+}
+
 /// Called after every event so a window can repaint without polling.
 pub type Waker = std::sync::Arc<dyn Fn() + Send + Sync>;
 
@@ -239,14 +272,17 @@ pub struct Timing {
     pub announce_interval: Duration,
     /// A peer not heard from for this long leaves the table (about three announce periods).
     pub peer_timeout: Duration,
-    /// HELLO and OFFER must be exchanged within this.
+    /// Connecting, and each side's HELLO, must be done within this.
     pub handshake_timeout: Duration,
+    /// A receiver drops a connection whose whole offer (OFFER and every OFFER_FILE) has not
+    /// arrived this long after its HELLO went out; KEEPALIVEs do not extend it.
+    pub offer_timeout: Duration,
+    /// A sender told "busy" keeps trying again (with growing pauses) for this long.
+    pub busy_retry_for: Duration,
     /// A connection with no progress for this long is dropped.
     pub idle_timeout: Duration,
     /// While a side waits (for a person's answer, say), it sends a KEEPALIVE this often.
     pub keepalive_interval: Duration,
-    /// Most connections handled at once, incoming; more are refused.
-    pub max_incoming: usize,
 }
 
 impl Default for Timing {
@@ -255,9 +291,10 @@ impl Default for Timing {
             announce_interval: Duration::from_secs(2),
             peer_timeout: Duration::from_millis(6500),
             handshake_timeout: Duration::from_secs(5),
+            offer_timeout: Duration::from_secs(30),
+            busy_retry_for: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(30),
             keepalive_interval: Duration::from_secs(5),
-            max_incoming: 16,
         }
     }
 }

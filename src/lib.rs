@@ -3,6 +3,7 @@
 //! The layers, bottom up (arrows point one way only):
 //!
 //! * [`text`] — untrusted text made fit to show (terminal and window alike). Pure.
+//! * [`admission`] — who may open a connection: counts by address and stage, for every listener.
 //! * [`identity`] — this device's key and certificate; fingerprints name devices.
 //! * [`protocol`] — the wire format: discovery datagrams, TCP frames, messages, limits. Pure.
 //! * [`events`] — the vocabulary the layers share: events, peers, outcomes, errors, timings.
@@ -15,6 +16,7 @@
 //! * [`cli`] — the headless front end (`ferry send`, `ferry receive`, `ferry peers`).
 //! * [`ui`] — the window (egui). Nothing below it knows egui exists.
 
+pub mod admission;
 pub mod cli;
 pub mod discovery;
 pub mod engine;

@@ -3,11 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::raw::{Raw, hello_as};
 use common::{free_udp_port, same_bytes, tree, write_random};
+use ferry::protocol::{Answer, ErrorCode, HelloPurpose, Message};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferry");
 
@@ -35,6 +39,82 @@ impl Drop for Reap {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A running `ferry` whose output (stdout and stderr, or a terminal's) is collected as it comes.
+struct Running {
+    child: Reap,
+    out: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Running {
+    /// Spawns `cmd` with stdout and stderr piped into one collected text.
+    fn spawn(cmd: &mut Command) -> Running {
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let pipes: [Box<dyn Read + Send>; 2] =
+            [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        for pipe in pipes {
+            collect(pipe, out.clone());
+        }
+        Running { child: Reap(child), out }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.out.lock().unwrap()).into_owned()
+    }
+
+    /// Waits up to `secs` until the output contains `what`.
+    fn wait_for(&self, what: &str, secs: u64) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !self.text().contains(what) {
+            assert!(Instant::now() < deadline, "{what:?} did not appear within {secs} s:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The exit code, waiting up to `secs` for it.
+    fn exit(&mut self, secs: u64) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.0.try_wait().unwrap() {
+                // Let the collectors read what is left in the pipes.
+                std::thread::sleep(Duration::from_millis(100));
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "still running after {secs} s:\n{}", self.text());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Appends everything `from` gives to `into`, on a thread of its own, until it ends.
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+}
+
+/// Text a hostile peer would love a terminal to obey: set the window title, clear the screen,
+/// move the cursor up over what was printed and overwrite it, turn the rest right-to-left, and
+/// a C1 CSI.
+const HOSTILE: &str = "\x1b]0;PWNED\x07\x1b[2J\x1b[1A\rAll files saved.\u{202e}fdp.exe\u{9b}31m";
+
+/// Peer text reached the terminal only as visible escapes: no byte of a control sequence.
+fn assert_escaped(text: &str) {
+    assert!(!text.contains("\x1b]0;PWNED"), "a raw escape sequence reached the terminal:\n{text:?}");
+    assert!(
+        !text.contains('\u{202e}') && !text.contains('\u{9b}'),
+        "raw controls reached the terminal:\n{text:?}"
+    );
+    assert!(text.contains("\\u{1b}]0;PWNED\\u{7}"), "the escaped form is missing:\n{text:?}");
 }
 
 #[test]
@@ -207,4 +287,345 @@ fn two_devices_with_one_name_are_not_guessed_between() {
     assert!(err.contains("Several devices are called “twin”"), "{err}");
     assert_eq!(tree(&w.join("inbox-0")).len() + tree(&w.join("inbox-1")).len(), 0);
     drop(twins);
+}
+
+#[test]
+fn a_peers_error_text_reaches_the_receiving_terminal_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[("invoice.pdf", 10)]);
+    assert_eq!(peer.until(|m| matches!(m, Message::Answer(_))), Message::Answer(Answer::AcceptAll));
+    peer.send(&Message::FileBegin { index: 0, size: 10 });
+    peer.send_data(b"12345");
+    peer.send(&Message::Error { code: ErrorCode::Internal, message: HOSTILE.into() });
+    assert_eq!(rx.exit(10), Some(1));
+    let text = rx.text();
+    assert!(text.contains("Something went wrong on the other computer"), "{text}");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert_escaped(&text);
+    assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
+}
+
+#[test]
+fn a_peers_error_text_reaches_the_sending_terminal_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    std::fs::write(w.join("f.txt"), b"hello").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut tx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
+            .arg(w.join("f.txt")),
+    );
+    let mut peer = Raw::new(listener.accept().unwrap().0);
+    peer.until(|m| matches!(m, Message::Hello(_)));
+    peer.send(&hello_as("Kitchen\x1b[31m PC", HelloPurpose::Transfer));
+    peer.until(|m| matches!(m, Message::OfferFile(_)));
+    peer.send(&Message::Error { code: ErrorCode::Internal, message: HOSTILE.into() });
+    assert_eq!(tx.exit(10), Some(1));
+    let text = tx.text();
+    assert!(text.contains("Something went wrong on the other computer"), "{text}");
+    assert!(!text.contains('\x1b'), "{text:?}");
+    assert_escaped(&text);
+}
+
+/// The y/N prompt and the progress bar, on a real (pseudo-)terminal: the offered names are
+/// listed escaped, and so is the name of the file the bar says is arriving.
+#[cfg(unix)]
+#[test]
+fn the_prompt_and_the_progress_bar_show_odd_names_escaped() {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    use std::io::Write;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    // Wide enough for the bar to show the file's name next to it.
+    let size = rustix::termios::Winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+    rustix::termios::tcsetwinsize(&master, size).unwrap();
+    let slave_path = ptsname(&master, Vec::new()).unwrap();
+    let slave =
+        std::fs::OpenOptions::new().read(true).write(true).open(slave_path.to_str().unwrap()).unwrap();
+    let child = ferry(&w.join("cfg"), free_udp_port())
+        .args(["receive", "--once", "--port", &port.to_string()])
+        .arg("--dir")
+        .arg(w.join("inbox"))
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut rx = Running { child: Reap(child), out: Arc::new(Mutex::new(Vec::new())) };
+    let mut terminal = std::fs::File::from(master);
+    collect(terminal.try_clone().unwrap(), rx.out.clone());
+    rx.wait_for("Receiving as", 10);
+
+    let invoice = "in\u{200b}voice.pdf";
+    let evil = format!("evil{HOSTILE}.txt");
+    let content = vec![7u8; 1_200_000];
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[(&evil, 3), (invoice, content.len() as u64)]);
+    rx.wait_for("Accept? [y/N]", 10);
+    let prompt = rx.text();
+    assert_escaped(&prompt);
+    terminal.write_all(b"y\n").unwrap();
+
+    let answer = peer.until(|m| matches!(m, Message::Answer(_)));
+    let Message::Answer(answer) = answer else { unreachable!() };
+    if answer.accepts(0) {
+        peer.file(0, b"abc", b"abc");
+    }
+    assert!(answer.accepts(1), "{answer:?}");
+    // Slowly, so the progress bar is drawn with the file's name a few times.
+    peer.send(&Message::FileBegin { index: 1, size: content.len() as u64 });
+    for chunk in content.chunks(100_000) {
+        peer.send_data(chunk);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    peer.send(&Message::FileEnd { index: 1, hash: *blake3::hash(&content).as_bytes() });
+    peer.send(&Message::Done);
+    peer.until(|m| matches!(m, Message::Summary(_)));
+    rx.exit(10);
+    let text = rx.text();
+    assert!(!text.contains(invoice), "the invisible character reached the terminal:\n{text:?}");
+    let after_prompt = &text[prompt.len()..];
+    assert!(after_prompt.contains("in\\u{200b}voice.pdf"), "the bar never showed the file's name:\n{text:?}");
+    assert!(!text.contains("\x1b]0;PWNED"), "{text:?}");
+}
+
+/// The receiver accepts one file of three, says its hash was wrong, then sums up "all three
+/// saved": `ferry send` says the transfer failed, and why, and exits 1.
+#[test]
+fn send_believes_its_own_evidence_over_a_lying_summary() {
+    use ferry::protocol::FileResult::{HashMismatch, Saved};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for n in ["a.txt", "b.txt", "c.txt"] {
+        std::fs::write(w.join(n), n).unwrap();
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap().to_string();
+    for json in [false, true] {
+        let mut cmd = ferry(&w.join("cfg"), free_udp_port());
+        cmd.args(["send", "--to", &to]).args(["a.txt", "b.txt", "c.txt"].map(|n| w.join(n)));
+        if json {
+            cmd.arg("--json");
+        }
+        let mut tx = Running::spawn(&mut cmd);
+        let mut peer = Raw::new(listener.accept().unwrap().0);
+        peer.until(|m| matches!(m, Message::Hello(_)));
+        peer.send(&hello_as("Liar", HelloPurpose::Transfer));
+        let mut offered = 0;
+        peer.until(|m| {
+            offered += matches!(m, Message::OfferFile(_)) as u32;
+            offered == 3
+        });
+        peer.send(&Message::Answer(Answer::AcceptSome { file_count: 3, indices: vec![0] }));
+        peer.until(|m| matches!(m, Message::Done));
+        peer.send_all(&[
+            Message::FileResult { index: 0, result: HashMismatch },
+            Message::Summary(vec![Saved; 3]),
+        ]);
+        assert_eq!(tx.exit(10), Some(1), "{}", tx.text());
+        let text = tx.text();
+        assert!(!text.contains("Sent 3 files") && !text.contains("Sent 1 file"), "{text}");
+        if json {
+            assert!(text.contains("\"event\":\"transfer_failed\""), "{text}");
+            assert!(text.contains("\"kind\":\"protocol\""), "{text}");
+            assert!(!text.contains("\"event\":\"transfer_finished\""), "{text}");
+        } else {
+            assert!(text.contains("Sending failed"), "{text}");
+            assert!(text.contains("a.txt: damaged on the way, not saved"), "{text}");
+            assert!(text.contains("“a.txt” was Saved, but its FILE_RESULT said HashMismatch"), "{text}");
+        }
+    }
+}
+
+/// Issue 9's check: while another computer (127.0.0.2) holds forty idle connections to the
+/// receiver, `ferry send` from this one succeeds on its first command, without being told
+/// "busy".
+// Other loopback addresses than 127.0.0.1 (as if from other computers): not on macOS, which
+// has only 127.0.0.1 on lo0.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn send_gets_through_while_another_address_holds_forty_idle_connections() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg-rx"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let to = SocketAddr::from(([127, 0, 0, 1], port));
+    let _squatters: Vec<std::net::TcpStream> =
+        (0..40).map(|_| common::connect_from([127, 0, 0, 2].into(), to)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    write_random(&w.join("photo.jpg"), 300_000, 8);
+    let out = ferry(&w.join("cfg-tx"), free_udp_port())
+        .args(["send", "--to", &to.to_string()])
+        .arg(w.join("photo.jpg"))
+        .output()
+        .unwrap();
+    let say = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{say}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(say.contains("Sent 1 file") && !say.contains("busy"), "{say}");
+    assert_eq!(rx.exit(10), Some(0));
+    assert!(same_bytes(&w.join("photo.jpg"), &w.join("inbox/photo.jpg")));
+}
+
+/// TCP ports the process `pid` listens on (Linux: its socket inodes, matched in /proc/net/tcp*).
+#[cfg(target_os = "linux")]
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else { continue };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address is f[1] ("0100007F:D11B"), st is f[3] ("0A" = LISTEN), inode is f[9].
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                ports.push(u16::from_str_radix(f[1].rsplit(':').next().unwrap(), 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
+/// A socket on the discovery port that hears every datagram sent there (it shares the port).
+#[cfg(target_os = "linux")]
+fn discovery_tap(port: u16) -> std::net::UdpSocket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    s.set_reuse_address(true).unwrap();
+    s.set_reuse_port(true).unwrap();
+    s.bind(&SocketAddr::from(([0, 0, 0, 0], port)).into()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.into()
+}
+
+/// `ferry send` and `ferry peers` accept nothing: no listening socket while they run, a HELLO
+/// and a SEARCH that say "transfer port 0", and the receive folder left alone.
+#[cfg(target_os = "linux")]
+#[test]
+fn send_and_peers_never_listen_and_never_touch_the_receive_folder() {
+    use ferry::protocol::{Datagram, DatagramKind};
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let home = w.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(w.join("f.txt"), b"hello").unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut tx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .env("HOME", &home)
+            .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
+            .arg(w.join("f.txt")),
+    );
+    let mut peer = Raw::new(listener.accept().unwrap().0);
+    let Message::Hello(h) = peer.until(|m| matches!(m, Message::Hello(_))) else { unreachable!() };
+    assert_eq!(h.transfer_port, 0, "ferry send says it accepts transfers");
+    peer.send(&hello_as("Receiver", HelloPurpose::Transfer));
+    peer.until(|m| matches!(m, Message::OfferFile(_)));
+    assert_eq!(listening_ports(tx.child.0.id()), Vec::<u16>::new(), "ferry send listens");
+    peer.send(&Message::Answer(Answer::Decline));
+    assert_eq!(tx.exit(10), Some(3), "{}", tx.text());
+
+    let disc = free_udp_port();
+    let tap = discovery_tap(disc);
+    let mut peers =
+        Running::spawn(ferry(&w.join("cfg"), disc).env("HOME", &home).args(["peers", "--wait", "1.5"]));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 2048];
+    let search = loop {
+        assert!(Instant::now() < deadline, "no SEARCH from ferry peers");
+        let Ok(n) = tap.recv(&mut buf) else { continue };
+        match Datagram::decode(&buf[..n]) {
+            Ok(d) if d.kind == DatagramKind::Search => break d,
+            _ => {}
+        }
+    };
+    assert_eq!(search.transfer_port, 0, "ferry peers says it accepts transfers");
+    assert_eq!(listening_ports(peers.child.0.id()), Vec::<u16>::new(), "ferry peers listens");
+    assert_eq!(peers.exit(10), Some(0));
+
+    assert!(!home.join("Downloads").exists(), "the receive folder was created");
+}
+
+/// With --yes, every file that was not saved is named, with the reason in plain words: a name
+/// refused in the answer (never sent, so no per-file event) as much as a file damaged on the way.
+#[test]
+fn receive_names_each_file_it_did_not_save() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("Receiving as", 10);
+    let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+    peer.offer(&[("ok.txt", 2), ("a/../../escape.txt", 2), ("damaged.bin", 5)]);
+    let Message::Answer(answer) = peer.until(|m| matches!(m, Message::Answer(_))) else { unreachable!() };
+    assert!(answer.accepts(0) && !answer.accepts(1) && answer.accepts(2), "{answer:?}");
+    peer.file(0, b"ok", b"ok");
+    peer.file(2, b"12345", b"other");
+    peer.send(&Message::Done);
+    peer.until(|m| matches!(m, Message::Summary(_)));
+    assert_eq!(rx.exit(10), Some(1));
+    let text = rx.text();
+    assert!(text.contains("a/../../escape.txt: refused: its name is not allowed"), "{text}");
+    assert!(text.contains("damaged.bin: damaged on the way, not saved"), "{text}");
+    assert_eq!(text.matches("damaged.bin:").count(), 1, "named twice:\n{text}");
+    assert!(text.contains("2 of the files were not saved"), "{text}");
+    assert_eq!(tree(&w.join("inbox")), ["ok.txt"]);
+}
+
+/// The other computer's Ferry is closed mid-file: `ferry receive` says so in those words.
+#[test]
+fn receive_says_when_ferry_was_closed_on_the_other_computer() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let mut rx = Running::spawn(
+        ferry(&w.join("cfg"), free_udp_port())
+            .args(["receive", "--yes", "--once", "--json", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox")),
+    );
+    rx.wait_for("\"event\":\"ready\"", 10);
+    write_random(&w.join("big.bin"), 300 * 1024 * 1024, 4);
+    let tx = common::Node::start("Kitchen PC");
+    tx.send(SocketAddr::from(([127, 0, 0, 1], port)), vec![w.join("big.bin")]);
+    rx.wait_for("\"bytes_done\"", 20);
+    tx.engine.shutdown();
+    assert_eq!(rx.exit(10), Some(4));
+    let text = rx.text();
+    assert!(text.contains("Ferry was closed on the other computer."), "{text}");
+    assert!(text.contains("\"reason\":\"shutdown\""), "{text}");
+    assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::free_udp_port;
 use ferry::transfer::names::{numbered, numbered_folder, safe_relative_path};
-use ferry::transfer::store::{PartFile, Taken, persist_all};
+use ferry::transfer::store::{PartFile, ReceiveFolder, Taken, persist_all};
 use serde_json::Value;
 
 fn protocol_md() -> String {
@@ -105,12 +105,13 @@ fn collision_vectors_match_the_store() {
         }
         // As the receiver does: names made safe first, refused ones never reach the store.
         let batch: Vec<String> = v["batch"].as_array().unwrap().iter().map(|b| name(b).unwrap()).collect();
+        let folder = ReceiveFolder::open(r).unwrap();
         let mut files = Vec::new();
         let mut slots = Vec::new();
         for (i, offered) in batch.iter().enumerate() {
             match safe_relative_path(offered) {
                 Ok(rel) => {
-                    let mut part = PartFile::create(r).unwrap();
+                    let mut part = PartFile::create(&folder).unwrap();
                     part.write_all(format!("file {i}").as_bytes()).unwrap();
                     files.push((part, rel));
                     slots.push(Some(files.len() - 1));
@@ -118,7 +119,7 @@ fn collision_vectors_match_the_store() {
                 Err(_) => slots.push(None),
             }
         }
-        let results = persist_all(r, files, &mut Taken::new());
+        let results = persist_all(&folder, files, &mut Taken::new());
         let got: Vec<Option<String>> = slots
             .iter()
             .map(|slot| {

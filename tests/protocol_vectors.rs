@@ -24,10 +24,15 @@ fn protocol_md() -> String {
 
 /// Every `Vector: label` + hex block in the document, by label.
 fn vectors(doc: &str) -> BTreeMap<String, Vec<u8>> {
+    blocks(doc, "Vector:")
+}
+
+/// Every `<marker> label` + hex block in the document, by label.
+fn blocks(doc: &str, marker: &str) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut lines = doc.lines();
     while let Some(line) = lines.next() {
-        let Some(label) = line.trim().strip_prefix("Vector:") else { continue };
+        let Some(label) = line.trim().strip_prefix(marker) else { continue };
         let label = label.trim().to_owned();
         // The next non-blank line must open the hex block.
         let opening = lines.by_ref().find(|l| !l.trim().is_empty());
@@ -90,7 +95,54 @@ fn expected_datagrams() -> Vec<(&'static str, Datagram)> {
                 fingerprint: vec![],
             },
         ),
+        (
+            "search_only_looking",
+            Datagram {
+                kind: DatagramKind::Search,
+                instance: id("00112233445566778899aabbccddeeff"),
+                transfer_port: 0,
+                os: Os::Linux,
+                name: "Kitchen PC".into(),
+                fingerprint: vec![],
+            },
+        ),
     ]
+}
+
+/// The refused vectors this test knows: datagrams, then frames.
+const REFUSED_DATAGRAMS: &[&str] = &["announce_blank_name", "announce_port_0"];
+const REFUSED_FRAMES: &[&str] = &[
+    "answer_padding_bit",
+    "control_frame_over_64_kib",
+    "hello_trailing_byte",
+    "hello_unknown_purpose",
+    "length_0",
+    "summary_unknown_code",
+    "unknown_type",
+];
+
+#[test]
+fn refused_vectors_are_refused() {
+    let doc = protocol_md();
+    let datagrams = blocks(&doc, "Refused datagram:");
+    let frames = blocks(&doc, "Refused frame:");
+    assert_eq!(datagrams.keys().map(String::as_str).collect::<Vec<_>>(), REFUSED_DATAGRAMS);
+    assert_eq!(frames.keys().map(String::as_str).collect::<Vec<_>>(), REFUSED_FRAMES);
+    for (label, bytes) in &datagrams {
+        assert!(Datagram::decode(bytes).is_err(), "refused datagram {label} decoded");
+    }
+    for (label, bytes) in &frames {
+        // Refused, not "more bytes needed": every one of them is refused from what is there.
+        assert!(decode_frame(bytes).is_err(), "refused frame {label}: {:?}", decode_frame(bytes));
+    }
+    // Each differs from a valid vector only where its comment says: fixed up, it decodes.
+    let mut fixed = datagrams["announce_port_0"].clone();
+    fixed[22..24].copy_from_slice(&53531u16.to_be_bytes());
+    assert_eq!(fixed, vector(&vectors(&doc), "announce"));
+    let mut fixed = frames["hello_trailing_byte"].clone();
+    fixed.pop();
+    fixed[3] = 0x26;
+    assert_eq!(fixed, vector(&vectors(&doc), "hello"));
 }
 
 /// The message each control-frame vector is documented to decode to.

@@ -372,3 +372,41 @@ fn answering_an_offer_again_and_again_does_not_stall_the_engine() {
     });
     assert_eq!(tree(&rx.received()), Vec::<String>::new());
 }
+
+/// When Ferry is closed on one computer, the other side's transfer ends "cancelled: the app was
+/// closed there" (reason Shutdown), at every stage: offer open, or file on its way; either side.
+#[test]
+fn closing_ferry_on_one_side_tells_the_other_why() {
+    use ferry::protocol::CancelReason;
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("big.bin"), 400 * 1024 * 1024, 3);
+    for (stage, close_sender) in
+        [("offer open", true), ("offer open", false), ("streaming", true), ("streaming", false)]
+    {
+        let tx = Node::start("sender");
+        let rx = Node::start("receiver");
+        tx.send(rx.addr(), vec![src.path().join("big.bin")]);
+        let offer = rx.wait(10.0, |e| match e {
+            Event::IncomingOffer(o) => Some(o.clone()),
+            _ => None,
+        });
+        if stage == "streaming" {
+            rx.commands
+                .send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll })
+                .unwrap();
+            rx.wait(10.0, |e| {
+                matches!(e, Event::Progress { bytes_done, .. } if *bytes_done > 0).then_some(())
+            });
+        }
+        let (closing, other) = if close_sender { (tx, rx) } else { (rx, tx) };
+        closing.engine.shutdown();
+        let reason = other.wait(10.0, |e| match e {
+            Event::TransferCancelled { by_peer: true, reason, .. } => Some(*reason),
+            Event::TransferFailed { error, .. } => panic!("{stage}: a failure, not a cancel: {error:?}"),
+            Event::TransferDeclined { .. } => panic!("{stage}: declined, not cancelled"),
+            _ => None,
+        });
+        assert_eq!(reason, CancelReason::Shutdown, "{stage}, sender closed: {close_sender}");
+        drop(closing.dir);
+    }
+}

@@ -82,7 +82,8 @@ pub enum Cmd {
 /// Flags every subcommand shares.
 #[derive(Args, Debug, Clone)]
 pub struct NetArgs {
-    /// TCP port to accept transfers on (default 53531; `send` and `peers` use any free port).
+    /// TCP port to accept transfers on (default 53531). Only `receive` listens: `send` and `peers`
+    /// accept nothing.
     #[arg(long, global = true, value_name = "PORT")]
     pub port: Option<u16>,
     /// UDP port for discovery (default 53530).

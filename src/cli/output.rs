@@ -1,5 +1,9 @@
 //! What the command line prints: progress bars and sentences for people, or one JSON object per
 //! line (`--json`) for scripts. Human sentences go to stderr in JSON mode so stdout stays parseable.
+//!
+//! Every string that came from another computer (file names, device names, error texts) is
+//! shown through [`crate::text::display`] (re-exported here as [`shown`]): a control sequence in
+//! it reaches the terminal only as a visible escape (`evil\u{1b}[31m.txt`). JSON stays exact.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,6 +11,7 @@ use std::time::Duration;
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{Event, TransferId};
+pub use crate::text::display as shown;
 
 pub struct Output {
     json: bool,
@@ -76,7 +81,7 @@ impl Output {
         if let Some(bar) = self.bars.get(&id) {
             bar.set_length(total);
             bar.set_position(done);
-            bar.set_message(current.to_owned());
+            bar.set_message(shown(current).into_owned());
         }
     }
 

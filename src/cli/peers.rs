@@ -7,12 +7,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use super::output::Output;
+use super::output::{Output, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Engine, Event, Peer};
 
 pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
+    // Only looking: no listening socket, not a device to list.
     let mut config = engine_config(net, Some(0))?;
+    config.listen = false;
     config.announce = false;
     let discovery_port = config.discovery_port;
     let engine = Engine::start(config, no_waker())?;
@@ -30,7 +32,7 @@ pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
                 out.event(&event);
                 peers.remove(&id.to_hex());
             }
-            Event::Warning(w) => out.say(format!("Warning: {w}")),
+            Event::Warning(w) => out.say(format!("Warning: {}", shown(w))),
             _ => {}
         }
         if interrupted().load(Ordering::SeqCst) {
@@ -45,10 +47,11 @@ pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
                  network, and that the firewall allows UDP port {discovery_port}."
             );
         } else {
-            let width = peers.values().map(|p| p.name.chars().count()).max().unwrap_or(4).max(4);
+            let name = |p: &Peer| shown(&p.name).into_owned();
+            let width = peers.values().map(|p| name(p).chars().count()).max().unwrap_or(4).max(4);
             println!("{:width$}  {:22}  OS", "NAME", "ADDRESS");
             for p in peers.values() {
-                println!("{:width$}  {:22}  {}", p.name, p.addr.to_string(), p.os.label());
+                println!("{:width$}  {:22}  {}", name(p), p.addr.to_string(), p.os.label());
             }
         }
     }

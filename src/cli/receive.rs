@@ -1,5 +1,6 @@
 //! `ferry receive`: wait for offers, ask (or accept with `--yes`), save, report.
 
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,10 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use indicatif::HumanBytes;
 
-use super::output::{Output, count_and_size, saved};
+use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile};
-use crate::protocol::FileResult;
+use crate::engine::{
+    Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, TransferError,
+    TransferId,
+};
+use crate::protocol::{CancelReason, FileResult};
 use crate::text::display;
 
 /// Files listed in a terminal prompt before "... and N more".
@@ -36,12 +40,15 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
     let interactive = !yes && std::io::stdin().is_terminal();
     out.say(format!(
         "Receiving as “{name}” on port {}. Files go to {}. Press Ctrl+C to stop.",
-        engine.transfer_addr().port(),
+        engine.transfer_addr().map_or(0, |a| a.port()),
         dir.display()
     ));
     if !yes && !interactive {
         out.say("Not on a terminal and no --yes: every offer will be declined.");
     }
+    // The files of each transfer already named as not saved (as their result came), so the
+    // summary at the end names the others — files refused before any byte was sent.
+    let mut named: HashMap<TransferId, HashSet<u32>> = HashMap::new();
 
     loop {
         if interrupted().load(Ordering::SeqCst) {
@@ -61,7 +68,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     out.say(format!(
                         "Declined {} from “{}”: run `ferry receive --yes` to accept without asking.",
                         count_and_size(offer.files.len(), offer.total_bytes),
-                        offer.from.name
+                        shown(&offer.from.name)
                     ));
                     Decision::Decline
                 };
@@ -71,24 +78,24 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 out.say(format!(
                     "Receiving {} from “{}”.",
                     count_and_size(files.len(), total_bytes),
-                    peer.name
+                    shown(&peer.name)
                 ));
-                out.start_bar(transfer, total_bytes, format!("from {}", peer.name));
+                out.start_bar(transfer, total_bytes, format!("from {}", shown(&peer.name)));
             }
             Event::Progress { transfer, bytes_done, bytes_total, current_file, .. } => {
                 out.progress(transfer, bytes_done, bytes_total, &current_file)
             }
-            Event::FileDone { outcome, .. }
-                if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) =>
-            {
-                out.say(format!("  {}: {}", outcome.path, outcome.result.describe()));
+            Event::FileDone { transfer, outcome } if not_saved(outcome.result) => {
+                out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
+                named.entry(transfer).or_default().insert(outcome.index);
             }
             Event::TransferFinished { transfer, files } => {
                 out.end_bar(transfer);
-                let problems = files
-                    .iter()
-                    .filter(|f| !matches!(f.result, FileResult::Saved | FileResult::NotAccepted))
-                    .count();
+                let named = named.remove(&transfer).unwrap_or_default();
+                for f in files.iter().filter(|f| not_saved(f.result) && !named.contains(&f.index)) {
+                    out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
+                }
+                let problems = files.iter().filter(|f| not_saved(f.result)).count();
                 out.say(format!("Saved {} in {}.", saved(&files), dir.display()));
                 let renamed: Vec<String> =
                     files.iter().filter_map(|f| saved_as_another_name(f, &dir)).collect();
@@ -109,12 +116,14 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                     return Ok(ExitCode::from(if problems == 0 { 0 } else { 1 }));
                 }
             }
-            Event::TransferCancelled { transfer, by_peer, .. } => {
+            Event::TransferCancelled { transfer, by_peer, reason } => {
                 out.end_bar(transfer);
-                out.say(if by_peer {
-                    "The sender cancelled. Nothing unfinished was kept."
-                } else {
-                    "Cancelled. Nothing unfinished was kept."
+                out.say(match (by_peer, reason) {
+                    (true, CancelReason::Shutdown) => {
+                        "Ferry was closed on the other computer. Nothing unfinished was kept."
+                    }
+                    (true, CancelReason::User) => "The sender cancelled. Nothing unfinished was kept.",
+                    (false, _) => "Cancelled. Nothing unfinished was kept.",
                 });
                 if once {
                     engine.shutdown();
@@ -124,16 +133,24 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             Event::TransferFailed { transfer, error } => {
                 out.end_bar(transfer);
                 out.say(format!("Receiving failed: {error}"));
+                if let TransferError::Protocol(detail) = &error {
+                    out.say(format!("  ({})", shown(detail)));
+                }
                 if once {
                     engine.shutdown();
                     return Ok(ExitCode::from(1));
                 }
             }
-            Event::Warning(w) => out.say(format!("Warning: {w}")),
+            Event::Warning(w) => out.say(format!("Warning: {}", shown(&w))),
             Event::Stopped => return Ok(ExitCode::from(1)),
             _ => {}
         }
     }
+}
+
+/// A file the person was offered and that did not end up saved (not one they left out).
+fn not_saved(result: FileResult) -> bool {
+    !matches!(result, FileResult::Saved | FileResult::NotAccepted)
 }
 
 /// Lists the offer and asks y/N on the terminal.
@@ -142,7 +159,7 @@ fn ask(offer: &IncomingOffer) -> Decision {
     let _ = writeln!(
         err,
         "\n“{}” ({}) wants to send you {}:",
-        offer.from.name,
+        shown(&offer.from.name),
         offer.from.addr.ip(),
         count_and_size(offer.files.len(), offer.total_bytes)
     );

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 use crossbeam_channel::Receiver;
 
-use super::output::{Output, count_and_size, saved};
+use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Direction, Engine, Event, TransferId};
-use crate::protocol::{DEFAULT_TRANSFER_PORT, FileResult};
+use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, WaitReason};
+use crate::protocol::{CancelReason, DEFAULT_TRANSFER_PORT, FileResult};
 
 pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
     for p in &paths {
@@ -21,8 +21,9 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
         }
     }
     let direct = parse_address(to);
-    // A sender accepts nothing, so any free port will do, and it does not announce itself.
+    // A sender accepts nothing (no listening socket at all), and is not a device to list.
     let mut config = engine_config(net, Some(0))?;
+    config.listen = false;
     config.discovery = direct.is_none();
     config.announce = false;
     let engine = Engine::start(config, no_waker())?;
@@ -36,6 +37,11 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
     let id = TransferId::next();
     let _ = engine.commands().send(Command::Send { id, to: addr, paths });
     let mut cancel_sent = false;
+    // What the spinner says while the other side decides, and who that is.
+    let mut offering = String::new();
+    let mut peer_name = addr.to_string();
+    // Files already named as not saved, as their result came.
+    let mut named: Vec<u32> = Vec::new();
     loop {
         if interrupted().load(Ordering::SeqCst) && !cancel_sent {
             out.say("Cancelling.");
@@ -48,14 +54,26 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             Event::TransferStarted { transfer, direction: Direction::Outgoing, peer, files, total_bytes }
                 if transfer == id =>
             {
-                out.waiting(
-                    id,
-                    format!(
-                        "Offering {} to “{}”, waiting for them to accept…",
-                        count_and_size(files.len(), total_bytes),
-                        peer.name
-                    ),
+                peer_name = shown(&peer.name).into_owned();
+                offering = format!(
+                    "Offering {} to “{peer_name}”, waiting for them to accept…",
+                    count_and_size(files.len(), total_bytes),
                 );
+                out.waiting(id, offering.clone());
+                continue;
+            }
+            Event::TransferWaiting { transfer, reason } if transfer == id => {
+                match reason {
+                    WaitReason::Busy { retry_in_ms, .. } => {
+                        let text = format!(
+                            "“{peer_name}” is busy; trying again in {:.1} s…",
+                            retry_in_ms as f64 / 1000.0
+                        );
+                        out.say(&text);
+                        out.waiting(id, text);
+                    }
+                    WaitReason::Answer => out.waiting(id, offering.clone()),
+                }
                 continue;
             }
             Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {
@@ -72,7 +90,8 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
             }
             Event::FileDone { transfer, outcome } if transfer == id => {
                 if !matches!(outcome.result, FileResult::Saved | FileResult::NotAccepted) {
-                    out.say(format!("  {}: {}", outcome.path, outcome.result.describe()));
+                    out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
+                    named.push(outcome.index);
                 }
                 continue;
             }
@@ -80,8 +99,8 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 out.end_bar(id);
                 out.say(format!("Sent {}.", saved(&files)));
                 let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
-                for f in &missing {
-                    out.say(format!("  {}: {}", f.path, f.result.describe()));
+                for f in missing.iter().filter(|f| !named.contains(&f.index)) {
+                    out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
                 }
                 if missing.is_empty() { 0 } else { 1 }
             }
@@ -94,18 +113,25 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 });
                 3
             }
-            Event::TransferCancelled { transfer, by_peer, .. } if transfer == id => {
+            Event::TransferCancelled { transfer, by_peer, reason } if transfer == id => {
                 out.end_bar(id);
-                out.say(if by_peer { "The receiver cancelled." } else { "Cancelled." });
+                out.say(match (by_peer, reason) {
+                    (true, CancelReason::Shutdown) => "Ferry was closed on the other computer.",
+                    (true, CancelReason::User) => "The receiver cancelled.",
+                    (false, _) => "Cancelled.",
+                });
                 if cancel_sent { 130 } else { 4 }
             }
             Event::TransferFailed { transfer, error } if transfer == id => {
                 out.end_bar(id);
                 out.say(format!("Sending failed: {error}"));
+                if let TransferError::Protocol(detail) = &error {
+                    out.say(format!("  ({})", shown(detail)));
+                }
                 1
             }
             Event::Warning(w) => {
-                out.say(format!("Warning: {w}"));
+                out.say(format!("Warning: {}", shown(&w)));
                 continue;
             }
             Event::Stopped => 1,
@@ -146,7 +172,7 @@ fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Durati
                 matches.retain(|m| m.instance != peer.instance);
                 matches.push(peer);
             } else {
-                seen.push(peer.name);
+                seen.push(shown(&peer.name).into_owned());
             }
         }
         if interrupted().load(Ordering::SeqCst) {

@@ -40,8 +40,11 @@ use worker::{Control, Worker};
 use crate::events::Peer;
 use crate::protocol::{InstanceId, Os};
 
-/// Most peers kept in the table; new peers beyond it are ignored until one leaves.
+/// Most peers kept in the table (see `table` for who gets a place when it is full).
 pub const MAX_PEERS: usize = 256;
+/// Most peers in the table first heard from one source address: a flood from one computer
+/// lists at most this many made-up devices and leaves the rest of the table to others.
+pub const MAX_PEERS_PER_ADDRESS: usize = 16;
 
 /// Decoded datagrams waiting for the main loop; more are dropped, as a full socket buffer would.
 const INBOX_CAPACITY: usize = 256;
@@ -56,7 +59,8 @@ pub struct DiscoveryConfig {
     pub os: Os,
     /// The TCP port we accept transfers on; peers combine it with our source IP.
     pub transfer_port: u16,
-    /// Source address of our own sends: `0.0.0.0` normally, `127.0.0.1` in tests.
+    /// The address both sockets keep to: `0.0.0.0` normally (every interface), `127.0.0.1` in
+    /// tests. See `net` for what the listening socket binds then.
     pub bind: IpAddr,
     /// The discovery UDP port every node shares.
     pub port: u16,
@@ -102,7 +106,7 @@ impl Discovery {
         on_event: impl Fn(DiscoveryEvent) + Send + Sync + 'static,
     ) -> io::Result<Discovery> {
         let port = cfg.port;
-        let shared = Arc::new(net::listen_socket(port).map_err(|e| {
+        let shared = Arc::new(net::listen_socket(cfg.bind, port).map_err(|e| {
             io::Error::new(e.kind(), format!("Couldn't listen for other devices on UDP port {port}: {e}"))
         })?);
         let own = Arc::new(net::send_socket(cfg.bind).map_err(|e| {

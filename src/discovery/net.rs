@@ -5,6 +5,14 @@
 //! to a shared port reaches only *one* of the sockets sharing it, so replies could land in
 //! another process. Everything we send therefore leaves from a second socket on a port only we
 //! hold, and the unicast replies to our queries come back to it.
+//!
+//! **Bound to one address** (`--bind ADDR`, `FERRY_BIND`): both sockets keep to that address's
+//! network. The sending socket binds ADDR itself. The listening socket cannot: on Linux, macOS
+//! and the BSDs a socket bound to a unicast address hears no broadcasts at all, so it binds the
+//! directed broadcast address of ADDR's subnet (`127.255.255.255` for `127.0.0.1/8`), which
+//! hears exactly the broadcasts sent to that subnet — not those arriving on other interfaces,
+//! and not 255.255.255.255 (every node sends to both, §3.2 of PROTOCOL.md). Windows delivers
+//! broadcasts to a socket bound to the interface's own address, so there it binds ADDR.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -31,31 +39,71 @@ pub(super) struct Received {
     pub from: SocketAddr,
 }
 
-/// The socket every node on this host shares to hear broadcasts on `port`.
-pub(super) fn listen_socket(port: u16) -> io::Result<UdpSocket> {
+/// The socket every node on this host shares to hear broadcasts on `port`: for `bind` (0.0.0.0
+/// or one address), see the module docs.
+pub(super) fn listen_socket(bind: IpAddr, port: u16) -> io::Result<UdpSocket> {
+    let address = listen_address(ipv4(bind)?)?;
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     // Both must be set before bind, or the second node on this host gets "address in use".
     socket.set_reuse_address(true)?;
     #[cfg(all(unix, not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))))]
     socket.set_reuse_port(true)?;
-    socket.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into())?;
+    // Room for a burst (a flood, or many nodes answering at once) while the reader catches up;
+    // the system caps it at what it allows.
+    let _ = socket.set_recv_buffer_size(1 << 20);
+    socket.bind(&SocketAddr::from((address, port)).into())?;
     socket.set_read_timeout(Some(READ_TIMEOUT))?;
     Ok(socket.into())
 }
 
-/// Our own socket, on a port nobody else holds: we send everything from it and replies to our
-/// queries arrive on it.
-pub(super) fn send_socket(bind: IpAddr) -> io::Result<UdpSocket> {
-    let bind = match bind {
-        IpAddr::V4(a) => a,
-        IpAddr::V6(a) if a.is_unspecified() => Ipv4Addr::UNSPECIFIED,
+/// What the listening socket binds for `bind` (module docs): 0.0.0.0 stays; one address becomes
+/// its subnet's directed broadcast address (the address itself on Windows, and for a /31 or /32,
+/// which have none).
+pub(super) fn listen_address(bind: Ipv4Addr) -> io::Result<Ipv4Addr> {
+    if bind.is_unspecified() || cfg!(windows) {
+        return Ok(bind);
+    }
+    let interfaces = if_addrs::get_if_addrs()?;
+    let on = |v4: &if_addrs::Ifv4Addr| {
+        let mask = v4.netmask.to_bits();
+        v4.ip == bind || (v4.ip.to_bits() & mask == bind.to_bits() & mask && bind.is_loopback())
+    };
+    // The interface that has the address (or, for 127.x.y.z, the loopback network it is on).
+    let found = interfaces
+        .iter()
+        .filter_map(|i| match &i.addr {
+            if_addrs::IfAddr::V4(v4) if on(v4) => Some(v4),
+            _ => None,
+        })
+        .min_by_key(|v4| v4.ip != bind);
+    let v4 = found.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::AddrNotAvailable,
+            format!("no network interface has the address {bind}"),
+        )
+    })?;
+    Ok(directed_broadcast(v4.ip, v4.netmask).unwrap_or(bind))
+}
+
+/// Discovery is IPv4 only: an IPv4 address, the IPv6 unspecified address as 0.0.0.0, or an
+/// IPv4-mapped one.
+fn ipv4(bind: IpAddr) -> io::Result<Ipv4Addr> {
+    match bind {
+        IpAddr::V4(a) => Ok(a),
+        IpAddr::V6(a) if a.is_unspecified() => Ok(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(a) => a.to_ipv4_mapped().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "discovery works over IPv4 only; bind an IPv4 address",
             )
-        })?,
-    };
+        }),
+    }
+}
+
+/// Our own socket, on a port nobody else holds: we send everything from it and replies to our
+/// queries arrive on it.
+pub(super) fn send_socket(bind: IpAddr) -> io::Result<UdpSocket> {
+    let bind = ipv4(bind)?;
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     // Without it, sending to a broadcast address fails with "permission denied".
     socket.set_broadcast(true)?;
@@ -169,6 +217,21 @@ mod tests {
         assert_eq!(b([10, 0, 0, 5], [255, 255, 255, 252]), Some([10, 0, 0, 7].into()));
         assert_eq!(b([10, 0, 0, 5], [255, 255, 255, 254]), None);
         assert_eq!(b([10, 0, 0, 5], [255, 255, 255, 255]), None);
+    }
+
+    /// `--bind 127.0.0.1` listens on loopback's broadcast address only, so datagrams arriving on
+    /// any other interface are never heard; no `--bind` listens everywhere.
+    #[cfg(not(windows))]
+    #[test]
+    fn a_bound_node_listens_on_its_subnets_broadcast_address_only() {
+        assert_eq!(listen_address(Ipv4Addr::UNSPECIFIED).unwrap(), Ipv4Addr::UNSPECIFIED);
+        assert_eq!(listen_address(Ipv4Addr::LOCALHOST).unwrap(), Ipv4Addr::new(127, 255, 255, 255));
+        assert_eq!(listen_address(Ipv4Addr::new(127, 0, 0, 7)).unwrap(), Ipv4Addr::new(127, 255, 255, 255));
+        let socket = listen_socket(Ipv4Addr::LOCALHOST.into(), 0).unwrap();
+        assert_eq!(socket.local_addr().unwrap().ip(), IpAddr::from([127, 255, 255, 255]));
+        // TEST-NET-3: no interface here has it.
+        let err = listen_address(Ipv4Addr::new(203, 0, 113, 9)).unwrap_err();
+        assert!(err.to_string().contains("no network interface has the address 203.0.113.9"), "{err}");
     }
 
     #[test]

@@ -2,9 +2,23 @@
 //!
 //! Every method takes "now" as an argument, so the table can be tested without waiting, and
 //! every change that someone outside should hear about comes back as a [`DiscoveryEvent`].
+//!
+//! **Room for new arrivals.** Anyone on the network can send datagrams with made-up instance
+//! ids (and forged source addresses), so the table is shared out by source address:
+//!
+//! * one address holds at most `per_address` entries; new ids from an address that has its
+//!   share are ignored (a flood from one computer shows at most that many devices);
+//! * when the table is full, a new peer from an address that holds fewer entries than the
+//!   fullest address, by at least two, takes the place of the entry heard from least recently
+//!   among that fullest address's (a `Lost` for it, then the `Seen`). Otherwise it is ignored.
+//!
+//! So a real device with an address of its own is listed at once even while a flood from a few
+//! addresses keeps the table full; to keep it out, a flood must come from as many forged
+//! addresses as the table has entries, each re-sent within the peer timeout. (The "by two"
+//! keeps two floods from trading places forever: every eviction makes the shares more even.)
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::DiscoveryEvent;
@@ -13,9 +27,13 @@ use crate::protocol::{InstanceId, Os};
 
 pub(super) struct PeerTable {
     entries: HashMap<InstanceId, Entry>,
+    /// How many entries were first heard from each source address (see the module docs).
+    by_address: HashMap<IpAddr, usize>,
     /// Most peers kept; a flood of made-up instance ids must not grow memory (or the UI's list)
     /// without bound.
     cap: usize,
+    /// Most entries first heard from one source address.
+    per_address: usize,
     /// A peer not heard from for this long is dropped.
     timeout: Duration,
     /// How long the address we know stays preferred while the same peer is also heard from
@@ -26,6 +44,9 @@ pub(super) struct PeerTable {
 
 struct Entry {
     peer: Peer,
+    /// The source address it was first heard from: what its place in the table counts against
+    /// (it stays the same when the peer moves, so a flood cannot shift its share around).
+    origin: IpAddr,
     /// Last datagram of any kind from this peer; drives expiry.
     last_seen: Instant,
     /// Last datagram that came from exactly `peer.addr`'s IP; drives `address_hold`.
@@ -33,14 +54,21 @@ struct Entry {
 }
 
 impl PeerTable {
-    pub(super) fn new(cap: usize, timeout: Duration, address_hold: Duration) -> Self {
-        PeerTable { entries: HashMap::new(), cap, timeout, address_hold }
+    pub(super) fn new(cap: usize, per_address: usize, timeout: Duration, address_hold: Duration) -> Self {
+        PeerTable {
+            entries: HashMap::new(),
+            by_address: HashMap::new(),
+            cap,
+            per_address,
+            timeout,
+            address_hold,
+        }
     }
 
     /// Notes that `instance` was heard from at `addr` (source IP + its transfer port). `name`
-    /// must already be cleaned for display. Returns `Seen` for a new peer, `Updated` when its
-    /// name, OS or address changed, and nothing for a plain "still here" or a new peer beyond
-    /// the cap.
+    /// must already be cleaned for display. Returns `Seen` for a new peer (after the `Lost` of
+    /// the entry it displaced, if any), `Updated` when its name, OS or address changed, and
+    /// nothing for a plain "still here" or a new peer that finds no room (module docs).
     pub(super) fn observe(
         &mut self,
         instance: InstanceId,
@@ -48,14 +76,9 @@ impl PeerTable {
         os: Os,
         addr: SocketAddr,
         now: Instant,
-    ) -> Option<DiscoveryEvent> {
+    ) -> Vec<DiscoveryEvent> {
         let Some(entry) = self.entries.get_mut(&instance) else {
-            if self.entries.len() >= self.cap {
-                return None;
-            }
-            let peer = Peer { instance, name, os, addr, source: PeerSource::Discovered };
-            self.entries.insert(instance, Entry { peer: peer.clone(), last_seen: now, addr_heard: now });
-            return Some(DiscoveryEvent::Seen(peer));
+            return self.arrive(instance, name, os, addr, now);
         };
         entry.last_seen = now;
         let mut changed = false;
@@ -80,25 +103,80 @@ impl PeerTable {
             entry.peer.os = os;
             changed = true;
         }
-        changed.then(|| DiscoveryEvent::Updated(entry.peer.clone()))
+        changed.then(|| DiscoveryEvent::Updated(entry.peer.clone())).into_iter().collect()
+    }
+
+    /// A peer not in the table: let in if there is room for its address (module docs).
+    fn arrive(
+        &mut self,
+        instance: InstanceId,
+        name: String,
+        os: Os,
+        addr: SocketAddr,
+        now: Instant,
+    ) -> Vec<DiscoveryEvent> {
+        let origin = addr.ip();
+        let mine = self.by_address.get(&origin).copied().unwrap_or(0);
+        if mine >= self.per_address {
+            return Vec::new();
+        }
+        let mut events = Vec::new();
+        if self.entries.len() >= self.cap {
+            let Some((&fullest, &most)) = self.by_address.iter().max_by_key(|(_, n)| **n) else {
+                return events;
+            };
+            if mine + 1 >= most {
+                return events;
+            }
+            let oldest = self
+                .entries
+                .iter()
+                .filter(|(_, e)| e.origin == fullest)
+                .min_by_key(|(_, e)| e.last_seen)
+                .map(|(id, _)| *id);
+            if let Some(event) = oldest.and_then(|id| self.remove(id)) {
+                events.push(event);
+            }
+        }
+        let peer = Peer { instance, name, os, addr, source: PeerSource::Discovered };
+        self.entries.insert(instance, Entry { peer: peer.clone(), origin, last_seen: now, addr_heard: now });
+        *self.by_address.entry(origin).or_default() += 1;
+        events.push(DiscoveryEvent::Seen(peer));
+        events
     }
 
     /// The peer said goodbye.
     pub(super) fn remove(&mut self, instance: InstanceId) -> Option<DiscoveryEvent> {
-        self.entries.remove(&instance).map(|_| DiscoveryEvent::Lost(instance))
+        let entry = self.entries.remove(&instance)?;
+        self.forget_origin(entry.origin);
+        Some(DiscoveryEvent::Lost(instance))
+    }
+
+    fn forget_origin(&mut self, origin: IpAddr) {
+        if let Some(n) = self.by_address.get_mut(&origin) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_address.remove(&origin);
+            }
+        }
     }
 
     /// Drops every peer not heard from for the timeout.
     pub(super) fn expire(&mut self, now: Instant) -> Vec<DiscoveryEvent> {
         let timeout = self.timeout;
         let mut lost = Vec::new();
+        let mut origins = Vec::new();
         self.entries.retain(|&id, e| {
             let keep = now.saturating_duration_since(e.last_seen) < timeout;
             if !keep {
                 lost.push(DiscoveryEvent::Lost(id));
+                origins.push(e.origin);
             }
             keep
         });
+        for origin in origins {
+            self.forget_origin(origin);
+        }
         lost
     }
 
@@ -115,15 +193,17 @@ impl PeerTable {
 
 #[cfg(test)]
 mod tests {
-    use std::net::{IpAddr, Ipv4Addr};
+    use std::net::Ipv4Addr;
 
     use super::*;
 
     const TIMEOUT: Duration = Duration::from_secs(6);
     const HOLD: Duration = Duration::from_secs(3);
 
-    fn id(n: u8) -> InstanceId {
-        InstanceId([n; 16])
+    fn id(n: u16) -> InstanceId {
+        let mut b = [0u8; 16];
+        b[..2].copy_from_slice(&n.to_be_bytes());
+        InstanceId(b)
     }
 
     fn addr(last: u8, port: u16) -> SocketAddr {
@@ -131,7 +211,13 @@ mod tests {
     }
 
     fn table() -> PeerTable {
-        PeerTable::new(256, TIMEOUT, HOLD)
+        PeerTable::new(256, 16, TIMEOUT, HOLD)
+    }
+
+    /// The one event an observation gave, if any.
+    fn one(events: Vec<DiscoveryEvent>) -> Option<DiscoveryEvent> {
+        assert!(events.len() <= 1, "{events:?}");
+        events.into_iter().next()
     }
 
     fn name(ev: Option<DiscoveryEvent>) -> Option<String> {
@@ -145,7 +231,7 @@ mod tests {
     fn new_peer_is_seen_then_quiet_until_something_changes() {
         let mut t = table();
         let t0 = Instant::now();
-        let ev = t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0);
+        let ev = one(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0));
         let Some(DiscoveryEvent::Seen(p)) = ev else { panic!("expected Seen, got {ev:?}") };
         assert_eq!(
             p,
@@ -157,13 +243,13 @@ mod tests {
                 source: PeerSource::Discovered
             }
         );
-        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0 + HOLD), None);
+        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0 + HOLD), vec![]);
 
-        let ev = t.observe(id(1), "B".into(), Os::Linux, addr(2, 9000), t0 + HOLD);
+        let ev = one(t.observe(id(1), "B".into(), Os::Linux, addr(2, 9000), t0 + HOLD));
         assert!(matches!(&ev, Some(DiscoveryEvent::Updated(p)) if p.name == "B"), "{ev:?}");
-        let ev = t.observe(id(1), "B".into(), Os::Windows, addr(2, 9000), t0 + HOLD);
+        let ev = one(t.observe(id(1), "B".into(), Os::Windows, addr(2, 9000), t0 + HOLD));
         assert!(matches!(&ev, Some(DiscoveryEvent::Updated(p)) if p.os == Os::Windows), "{ev:?}");
-        let ev = t.observe(id(1), "B".into(), Os::Windows, addr(2, 9001), t0 + HOLD);
+        let ev = one(t.observe(id(1), "B".into(), Os::Windows, addr(2, 9001), t0 + HOLD));
         assert!(matches!(&ev, Some(DiscoveryEvent::Updated(p)) if p.addr == addr(2, 9001)), "{ev:?}");
         assert_eq!(t.len(), 1);
     }
@@ -175,10 +261,10 @@ mod tests {
         t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0);
         // Heard through another interface while the first address is still alive: keep it.
         let soon = t0 + Duration::from_millis(500);
-        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(3, 9000), soon), None);
-        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), soon), None);
+        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(3, 9000), soon), vec![]);
+        assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), soon), vec![]);
         // Only the second address for longer than the hold: the peer moved.
-        let ev = t.observe(id(1), "A".into(), Os::Linux, addr(3, 9000), soon + HOLD);
+        let ev = one(t.observe(id(1), "A".into(), Os::Linux, addr(3, 9000), soon + HOLD));
         assert!(matches!(&ev, Some(DiscoveryEvent::Updated(p)) if p.addr == addr(3, 9000)), "{ev:?}");
     }
 
@@ -197,8 +283,9 @@ mod tests {
 
         assert_eq!(t.remove(id(2)), Some(DiscoveryEvent::Lost(id(2))));
         assert_eq!(t.next_expiry(), None);
+        assert!(t.by_address.is_empty(), "{:?}", t.by_address);
         // Heard again after leaving: a fresh sighting.
-        let ev = t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0 + TIMEOUT * 2);
+        let ev = one(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0 + TIMEOUT * 2));
         assert!(matches!(ev, Some(DiscoveryEvent::Seen(_))));
     }
 
@@ -213,23 +300,73 @@ mod tests {
     }
 
     #[test]
-    fn new_peers_beyond_the_cap_are_ignored_but_known_ones_still_update() {
-        let mut t = PeerTable::new(3, TIMEOUT, HOLD);
+    fn one_address_holds_at_most_its_share() {
+        let mut t = table();
         let t0 = Instant::now();
-        for n in 0..3 {
-            assert!(t.observe(id(n), "p".into(), Os::Linux, addr(n, 9000), t0).is_some());
+        for n in 0..40 {
+            t.observe(id(n), "spoof".into(), Os::Linux, addr(66, 9000), t0);
         }
-        assert_eq!(t.observe(id(7), "q".into(), Os::Linux, addr(7, 9000), t0), None);
-        assert_eq!(t.len(), 3);
+        assert_eq!(t.len(), 16);
+        // Those it holds still update; the rest stay out.
         assert_eq!(
-            name(t.observe(id(1), "renamed".into(), Os::Linux, addr(1, 9000), t0)).as_deref(),
+            name(one(t.observe(id(3), "renamed".into(), Os::Linux, addr(66, 9000), t0))).as_deref(),
             Some("renamed")
         );
-        // Room again once one leaves.
-        t.remove(id(0));
+        assert_eq!(t.observe(id(39), "spoof".into(), Os::Linux, addr(66, 9000), t0), vec![]);
+        // Another address is not affected.
         assert!(matches!(
-            t.observe(id(7), "q".into(), Os::Linux, addr(7, 9000), t0),
+            one(t.observe(id(100), "real".into(), Os::Linux, addr(7, 9000), t0)),
             Some(DiscoveryEvent::Seen(_))
         ));
+    }
+
+    #[test]
+    fn a_full_table_makes_room_for_a_new_address_at_the_fullest_addresss_expense() {
+        // Three addresses fill a table of six; a fourth arrives.
+        let mut t = PeerTable::new(6, 4, TIMEOUT, HOLD);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        for (n, (last, at)) in [(10, 0), (10, 1), (10, 2), (10, 3), (11, 4), (12, 5)].into_iter().enumerate()
+        {
+            assert!(
+                !t.observe(id(n as u16), "p".into(), Os::Linux, addr(last, 9000), t0 + ms(at)).is_empty()
+            );
+        }
+        // The fullest address's least recently heard entry (id 0) gives way.
+        let events = t.observe(id(50), "real".into(), Os::Linux, addr(20, 9000), t0 + ms(10));
+        assert!(
+            matches!(events.as_slice(), [DiscoveryEvent::Lost(lost), DiscoveryEvent::Seen(p)] if *lost == id(0) && p.instance == id(50)),
+            "{events:?}"
+        );
+        assert_eq!(t.len(), 6);
+        // Heard again, id 1 is no longer the oldest of address 10: id 2 goes next.
+        t.observe(id(1), "p".into(), Os::Linux, addr(10, 9000), t0 + ms(11));
+        let events = t.observe(id(51), "other".into(), Os::Linux, addr(21, 9000), t0 + ms(12));
+        assert!(matches!(events.as_slice(), [DiscoveryEvent::Lost(lost), _] if *lost == id(2)), "{events:?}");
+        // Address 10 holds 2 (ids 1, 3), a new address none: ahead by two, so id 3 goes too.
+        let events = t.observe(id(52), "third".into(), Os::Linux, addr(22, 9000), t0 + ms(13));
+        assert!(matches!(events.as_slice(), [DiscoveryEvent::Lost(lost), _] if *lost == id(3)), "{events:?}");
+        // Now every address holds one: nobody is ahead by two, so a newcomer waits for room
+        // (and two floods cannot trade places forever).
+        assert_eq!(t.observe(id(53), "late".into(), Os::Linux, addr(23, 9000), t0 + ms(14)), vec![]);
+        assert_eq!(t.observe(id(54), "late".into(), Os::Linux, addr(11, 9000), t0 + ms(14)), vec![]);
+        assert_eq!(t.len(), 6);
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_settles_and_still_lets_a_real_device_in() {
+        let mut t = table();
+        let t0 = Instant::now();
+        // 32 addresses with 16 made-up ids each, over and over.
+        for round in 0..3u32 {
+            for n in 0..512u16 {
+                let at = t0 + Duration::from_millis(u64::from(round) * 600 + u64::from(n));
+                t.observe(id(n), "spoof".into(), Os::Linux, addr((n % 32) as u8 + 100, 9000), at);
+            }
+        }
+        assert_eq!(t.len(), 256);
+        assert!(t.by_address.values().all(|&n| n == 8), "{:?}", t.by_address);
+        let real = t.observe(id(1000), "Real".into(), Os::Linux, addr(5, 9000), t0 + Duration::from_secs(2));
+        assert!(matches!(real.last(), Some(DiscoveryEvent::Seen(p)) if p.instance == id(1000)), "{real:?}");
     }
 }

@@ -29,7 +29,7 @@ impl TestNet {
         for _ in 0..20 {
             // A plain bind picks a port nobody holds; the sharing socket then takes it over.
             let port = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap().local_addr().unwrap().port();
-            if let Ok(tap) = net::listen_socket(port) {
+            if let Ok(tap) = net::listen_socket(Ipv4Addr::UNSPECIFIED.into(), port) {
                 return TestNet { port, tap };
             }
         }
@@ -73,7 +73,13 @@ impl TestNet {
 
     /// A socket for hand-made datagrams, with its own port like a real node's.
     fn raw(&self) -> UdpSocket {
-        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        self.raw_from(Ipv4Addr::LOCALHOST)
+    }
+
+    /// A socket of its own on the loopback address `ip` (any of 127.0.0.0/8): as if another
+    /// computer sent from it.
+    fn raw_from(&self, ip: Ipv4Addr) -> UdpSocket {
+        let s = UdpSocket::bind((ip, 0)).unwrap();
         s.set_broadcast(true).unwrap();
         s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         s
@@ -291,18 +297,23 @@ fn junk_datagrams_produce_no_event() {
     assert!(matches!(&first, DiscoveryEvent::Seen(p) if p.instance == good.instance), "{first:?}");
 }
 
+// Other loopback addresses than 127.0.0.1 (as if from other computers): not on macOS, which
+// has only 127.0.0.1 on lo0.
+#[cfg(not(target_os = "macos"))]
 #[test]
 fn the_table_stops_growing_at_the_cap() {
     let net = TestNet::new();
     let a = start(net.config("A", 7001));
-    let raw = net.raw();
+    // 300 made-up peers from 20 addresses, in turn, so no address is ever ahead of another
+    // by two (then nobody displaces anybody, see table.rs).
+    let raws: Vec<UdpSocket> = (0..20).map(|i| net.raw_from(Ipv4Addr::new(127, 0, 0, 10 + i))).collect();
     for batch in 0..12u16 {
         for i in 0..25u16 {
             let n = batch * 25 + i;
             let mut id = [0u8; 16];
             id[..2].copy_from_slice(&n.to_be_bytes());
-            raw.send_to(&announce(InstanceId(id), &format!("peer {n}"), 8000 + n).encode(), net.target())
-                .unwrap();
+            let datagram = announce(InstanceId(id), &format!("peer {n}"), 8000 + n).encode();
+            raws[usize::from(n % 20)].send_to(&datagram, net.target()).unwrap();
         }
         // Paced so the socket buffers keep up; a few drops would not change the outcome.
         std::thread::sleep(Duration::from_millis(10));
@@ -313,6 +324,27 @@ fn the_table_stops_growing_at_the_cap() {
         seen += 1;
     }
     assert_eq!(seen, MAX_PEERS);
+}
+
+// Other loopback addresses than 127.0.0.1 (as if from other computers): not on macOS, which
+// has only 127.0.0.1 on lo0.
+#[cfg(not(target_os = "macos"))]
+#[test]
+fn one_address_lists_at_most_its_share() {
+    let net = TestNet::new();
+    let a = start(net.config("A", 7001));
+    let raw = net.raw_from(Ipv4Addr::new(127, 0, 0, 9));
+    for n in 0..60u16 {
+        let mut id = [0u8; 16];
+        id[..2].copy_from_slice(&n.to_be_bytes());
+        raw.send_to(&announce(InstanceId(id), "spoof", 9000).encode(), net.target()).unwrap();
+    }
+    let mut seen = 0;
+    while let Ok(e) = a.events.recv_timeout(Duration::from_millis(500)) {
+        assert!(matches!(e, DiscoveryEvent::Seen(_)), "{e:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, MAX_PEERS_PER_ADDRESS);
 }
 
 #[test]
@@ -358,9 +390,11 @@ fn a_node_that_does_not_announce_still_finds_others() {
     let net = TestNet::new();
     let a = start(net.config("A", 7001));
     let fast = Duration::from_millis(30);
-    let quiet =
-        start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 7002) });
+    // It accepts no transfers: its SEARCH says transfer port 0, and is answered all the same.
+    let quiet = start(DiscoveryConfig { announce: false, announce_interval: fast, ..net.config("Quiet", 0) });
     assert_eq!(seen(&quiet.events, a.id).map(|p| p.addr), Some(localhost(7001)));
+    let search = net.tap_for(quiet.id, DatagramKind::Search, WAIT).expect("a SEARCH");
+    assert_eq!(search.transfer_port, 0);
     // It asked with a SEARCH, which A answers without listing it.
     let listed = wait_for(
         &a.events,

@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, select};
 
 use super::net::{Received, broadcast_targets};
 use super::table::PeerTable;
-use super::{DiscoveryConfig, DiscoveryEvent, MAX_PEERS};
+use super::{DiscoveryConfig, DiscoveryEvent, MAX_PEERS, MAX_PEERS_PER_ADDRESS};
 use crate::protocol::{Datagram, DatagramKind, clean_display_name};
 
 /// Most replies to queries sent per second. A node answers every query it hears; this keeps a
@@ -51,7 +51,7 @@ impl Worker {
         let now = Instant::now();
         // Half the timeout: long enough to ride out one lost announce from the preferred
         // address, short enough that a peer that really moved is reachable again soon.
-        let table = PeerTable::new(MAX_PEERS, cfg.peer_timeout, cfg.peer_timeout / 2);
+        let table = PeerTable::new(MAX_PEERS, MAX_PEERS_PER_ADDRESS, cfg.peer_timeout, cfg.peer_timeout / 2);
         let next_announce = cfg.announce.then(|| now + jittered(cfg.announce_interval));
         Worker {
             cfg,
@@ -134,7 +134,7 @@ impl Worker {
         // control characters.
         let Some(name) = clean_display_name(&d.name) else { return };
         let addr = SocketAddr::new(from.ip(), d.transfer_port);
-        if let Some(event) = self.table.observe(d.instance, name, d.os, addr, Instant::now()) {
+        for event in self.table.observe(d.instance, name, d.os, addr, Instant::now()) {
             (self.on_event)(event);
         }
         if d.kind == DatagramKind::Query && self.cfg.announce && self.may_reply() {

@@ -4,6 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
+use crate::admission::Limits;
 use crate::events::Timing;
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
 
@@ -17,7 +18,12 @@ pub struct EngineConfig {
     pub receive_dir: PathBuf,
     /// Accept every offer without asking.
     pub accept_automatically: bool,
-    /// Address the transfer listener and the discovery sender bind to.
+    /// Receive at all: listen for transfers on `transfer_port`. `false` for the command line's
+    /// `send` and `peers`, which must never receive: then there is no listening socket, HELLO
+    /// and discovery say "transfer port 0", nobody is announced, and the receive folder is not
+    /// touched (not even created).
+    pub listen: bool,
+    /// Address the transfer listener and both discovery sockets bind to.
     pub bind: IpAddr,
     /// TCP port for transfers; 0 picks a free one (tests).
     pub transfer_port: u16,
@@ -26,7 +32,7 @@ pub struct EngineConfig {
     /// Run broadcast discovery at all.
     pub discovery: bool,
     /// List ourselves on other devices. `false` for the command line's `send` and `peers`: they
-    /// look for devices without being one.
+    /// look for devices without being one. (Only an engine that listens can be listed.)
     pub announce: bool,
     /// Where announcements go. `None`: the directed broadcast address of every up, non-loopback
     /// IPv4 interface plus 255.255.255.255. Tests use `127.255.255.255`.
@@ -36,6 +42,8 @@ pub struct EngineConfig {
     /// Put JPEG thumbnails of images in outgoing offers.
     pub thumbnails: bool,
     pub timing: Timing,
+    /// How many incoming connections are let in at once, in all and per address.
+    pub admission: Limits,
 }
 
 impl EngineConfig {
@@ -51,6 +59,7 @@ impl EngineConfig {
             os: Os::current(),
             receive_dir: receive_dir.into(),
             accept_automatically: false,
+            listen: true,
             bind: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             transfer_port: DEFAULT_TRANSFER_PORT,
             discovery_port: DEFAULT_DISCOVERY_PORT,
@@ -60,6 +69,7 @@ impl EngineConfig {
             remembered_peers: Vec::new(),
             thumbnails: false,
             timing: Timing::default(),
+            admission: Limits::default(),
         }
     }
 }

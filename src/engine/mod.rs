@@ -24,6 +24,7 @@ pub use api::*;
 pub use config::{EngineConfig, env, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 
+use crate::admission::{Admission, Refusal, Ticket};
 use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};
 use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message};
 use crate::transfer::receive::{ReceiveSetup, receive};
@@ -41,49 +42,65 @@ pub enum StartError {
 pub struct Engine {
     commands: Sender<Command>,
     events: Receiver<Event>,
-    transfer_addr: SocketAddr,
+    /// `None` for an engine that does not receive ([`EngineConfig::listen`]).
+    transfer_addr: Option<SocketAddr>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Binds the transfer port, starts discovery and every background thread. `waker` is called
-    /// after each event. Discovery that cannot start is a [`Event::Warning`], not an error: sending
-    /// by address still works.
-    pub fn start(config: EngineConfig, waker: Waker) -> Result<Engine, StartError> {
+    /// Binds the transfer port (if it receives at all), starts discovery and every background
+    /// thread. `waker` is called after each event. Discovery that cannot start is a
+    /// [`Event::Warning`], not an error: sending by address still works.
+    pub fn start(mut config: EngineConfig, waker: Waker) -> Result<Engine, StartError> {
         let (event_tx, events) = unbounded();
         let emit: Emit = Arc::new(move |event| {
             if event_tx.send(event).is_ok() {
                 waker();
             }
         });
-        let addr = SocketAddr::new(config.bind, config.transfer_port);
-        let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
-        let transfer_addr = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+        // Only an engine that receives can be listed as a device.
+        config.announce &= config.listen;
+        let listener = if config.listen {
+            let addr = SocketAddr::new(config.bind, config.transfer_port);
+            let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+            let bound = listener.local_addr().map_err(|source| StartError::Listen { addr, source })?;
+            Some((listener, bound))
+        } else {
+            None
+        };
+        let transfer_addr = listener.as_ref().map(|(_, addr)| *addr);
         let (commands, command_rx) = unbounded();
         let (internal_tx, internal_rx) = unbounded();
 
-        match std::fs::create_dir_all(&config.receive_dir) {
-            // Temporary files a crash left behind (older than an hour, so never a live one).
-            Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
-            Err(e) => emit(Event::Warning(format!(
-                "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
-                config.receive_dir.display()
-            ))),
+        if config.listen {
+            match std::fs::create_dir_all(&config.receive_dir) {
+                // Temporary files a crash left behind (older than an hour, so never a live one).
+                Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
+                Err(e) => emit(Event::Warning(format!(
+                    "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
+                    config.receive_dir.display()
+                ))),
+            }
         }
 
         let listener_stop = Arc::new(AtomicBool::new(false));
-        let listener_thread = {
+        let listener_thread = listener.map(|(listener, _)| {
             let stop = listener_stop.clone();
             let tx = internal_tx.clone();
+            // One admission per engine: every listener it runs (the LocalSend server too, once
+            // there is one) must be handed a clone of this same one, so the limits hold across them.
+            let admission = Admission::new(config.admission);
             thread::Builder::new()
                 .name("ferry-listener".into())
-                .spawn(move || accept_loop(listener, stop, tx))
+                .spawn(move || accept_loop(listener, admission, stop, tx))
                 .expect("spawning a thread failed")
-        };
+        });
+        // What HELLO and discovery say: 0 is "accepts no transfers".
+        let transfer_port = transfer_addr.map_or(0, |a| a.port());
 
         let discovery = if config.discovery {
             let tx = internal_tx.clone();
-            let started = Discovery::start(discovery_config(&config, transfer_addr.port()), move |e| {
+            let started = Discovery::start(discovery_config(&config, transfer_port), move |e| {
                 let _ = tx.send(Internal::Discovery(e));
             });
             match started {
@@ -98,14 +115,17 @@ impl Engine {
         } else {
             None
         };
-        emit(Event::Ready { transfer_addr, discovery: discovery.is_some() });
+        emit(Event::Ready {
+            transfer_addr: transfer_addr.unwrap_or(SocketAddr::new(config.bind, 0)),
+            discovery: discovery.is_some(),
+        });
 
         let mut core = Core {
             identity: Identity {
                 instance: config.instance,
                 name: config.device_name.clone(),
                 os: config.os,
-                transfer_port: transfer_addr.port(),
+                transfer_port,
             },
             config,
             emit,
@@ -115,7 +135,7 @@ impl Engine {
             peers: HashMap::new(),
             discovery,
             listener_stop,
-            listener_thread: Some(listener_thread),
+            listener_thread,
             transfer_addr,
             stopping: Arc::new(AtomicBool::new(false)),
         };
@@ -139,8 +159,8 @@ impl Engine {
         self.events.clone()
     }
 
-    /// The address the transfer listener is bound to.
-    pub fn transfer_addr(&self) -> SocketAddr {
+    /// The address the transfer listener is bound to; `None` when this engine does not receive.
+    pub fn transfer_addr(&self) -> Option<SocketAddr> {
         self.transfer_addr
     }
 
@@ -181,7 +201,8 @@ fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfi
 
 /// What the engine's own threads tell its loop.
 enum Internal {
-    Accepted(TcpStream, SocketAddr),
+    /// A connection the admission let in, with its place.
+    Accepted(TcpStream, SocketAddr, Ticket),
     Discovery(DiscoveryEvent),
     Probed(Peer),
     Ended(TransferId),
@@ -207,7 +228,7 @@ struct Core {
     discovery: Option<Discovery>,
     listener_stop: Arc<AtomicBool>,
     listener_thread: Option<JoinHandle<()>>,
-    transfer_addr: SocketAddr,
+    transfer_addr: Option<SocketAddr>,
     /// Set at shutdown; probes look at it between reads.
     stopping: Arc<AtomicBool>,
 }
@@ -264,7 +285,9 @@ impl Core {
                     }
                 }
                 if let Some(dir) = s.receive_dir {
-                    if let Err(e) = std::fs::create_dir_all(&dir) {
+                    if self.config.listen
+                        && let Err(e) = std::fs::create_dir_all(&dir)
+                    {
                         (self.emit)(Event::Warning(format!(
                             "Couldn't create the receive folder {}: {e}",
                             dir.display()
@@ -282,7 +305,7 @@ impl Core {
 
     fn internal(&mut self, msg: Internal) {
         match msg {
-            Internal::Accepted(stream, addr) => self.accepted(stream, addr),
+            Internal::Accepted(stream, addr, ticket) => self.accepted(stream, addr, ticket),
             Internal::Discovery(DiscoveryEvent::Seen(peer) | DiscoveryEvent::Updated(peer)) => {
                 self.peer(peer)
             }
@@ -325,18 +348,14 @@ impl Core {
         }
     }
 
-    fn accepted(&mut self, stream: TcpStream, peer_addr: SocketAddr) {
-        let incoming = self.transfers.values().filter(|t| t.decisions.is_some()).count();
-        if incoming >= self.config.timing.max_incoming {
-            refuse_overloaded(stream);
-            return;
-        }
+    fn accepted(&mut self, stream: TcpStream, peer_addr: SocketAddr, ticket: Ticket) {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let setup = ReceiveSetup {
             peer_addr,
             receive_dir: self.config.receive_dir.clone(),
             accept_automatically: self.config.accept_automatically,
             decisions: rx,
+            ticket,
         };
         self.spawn(TransferId::next(), "recv", Some(tx), move |ctx| receive(&ctx, stream, setup));
     }
@@ -397,7 +416,9 @@ impl Core {
             t.decisions = None;
         }
         self.listener_stop.store(true, Ordering::SeqCst);
-        wake_listener(self.transfer_addr);
+        if let Some(addr) = self.transfer_addr {
+            wake_listener(addr);
+        }
         if let Some(d) = self.discovery.take() {
             d.shutdown();
         }
@@ -414,7 +435,9 @@ impl Core {
     }
 }
 
-fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, tx: Sender<Internal>) {
+/// Accepts connections; the admission decides at once who is let in (the engine gets those)
+/// and who is refused (told so here, without waiting for anything).
+fn accept_loop(listener: TcpListener, admission: Admission, stop: Arc<AtomicBool>, tx: Sender<Internal>) {
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -422,8 +445,13 @@ fn accept_loop(listener: TcpListener, stop: Arc<AtomicBool>, tx: Sender<Internal
         match conn {
             Ok(stream) => {
                 let Ok(addr) = stream.peer_addr() else { continue };
-                if tx.send(Internal::Accepted(stream, addr)).is_err() {
-                    return;
+                match admission.try_admit(addr.ip()) {
+                    Ok(ticket) => {
+                        if tx.send(Internal::Accepted(stream, addr, ticket)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(refusal) => refuse(stream, refusal),
                 }
             }
             // Out of file descriptors and the like: wait a moment instead of spinning.
@@ -442,12 +470,12 @@ fn wake_listener(addr: SocketAddr) {
     let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(1));
 }
 
-/// Too many connections: say so without blocking the engine, and close.
-fn refuse_overloaded(stream: TcpStream) {
+/// Not let in: say why (ERROR Overloaded) without blocking, and close.
+fn refuse(stream: TcpStream, refusal: Refusal) {
     use std::io::Write;
     let mut bytes = Vec::new();
     crate::protocol::frame::encode_message(
-        &Message::Error { code: ErrorCode::Overloaded, message: "too many transfers at once".into() },
+        &Message::Error { code: ErrorCode::Overloaded, message: refusal.to_string() },
         &mut bytes,
     );
     let _ = stream.set_nonblocking(true);

@@ -43,7 +43,7 @@ fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
     writer.send(&ctx.me.hello(HelloPurpose::Probe)).map_err(|e| format!("Couldn't talk to {addr}: {e}"))?;
     let deadline = Instant::now() + ctx.timeout;
     while Instant::now() < deadline && !ctx.stopping.load(Ordering::SeqCst) {
-        match reader.wait_message(super::super::transfer::connection::POLL) {
+        match reader.first_message(super::super::transfer::connection::POLL) {
             Ok(None) => {}
             Ok(Some(Message::Hello(h))) => {
                 writer.finish();

@@ -45,7 +45,8 @@ impl DatagramKind {
 pub struct Datagram {
     pub kind: DatagramKind,
     pub instance: InstanceId,
-    /// The TCP port this node accepts transfers on. Never 0.
+    /// The TCP port this node accepts transfers on. 0 only in a SEARCH, from a node that
+    /// accepts no transfers ("only looking"); any other kind with port 0 is invalid.
     pub transfer_port: u16,
     pub os: Os,
     /// The device name as the node chose it (1..=255 bytes of UTF-8); clean it before showing.
@@ -69,8 +70,9 @@ impl Datagram {
         out
     }
 
-    /// Decodes one datagram. Oversized, malformed, empty-named and port-0 datagrams are errors,
-    /// and so is any version other than ours: version 1 has nothing to negotiate.
+    /// Decodes one datagram. Oversized, malformed and empty-named datagrams are errors, and so
+    /// are port 0 in anything but a SEARCH and any version other than ours: version 1 has
+    /// nothing to negotiate.
     pub fn decode(buf: &[u8]) -> Result<Datagram, DecodeError> {
         if buf.len() > MAX_DATAGRAM {
             return Err(DecodeError::TooLong { len: buf.len() as u64, max: MAX_DATAGRAM });
@@ -85,8 +87,8 @@ impl Datagram {
         let kind = DatagramKind::from_byte(r.u8()?).ok_or(DecodeError::Invalid("unknown datagram kind"))?;
         let instance = InstanceId(r.array()?);
         let transfer_port = r.u16()?;
-        if transfer_port == 0 {
-            return Err(DecodeError::Invalid("transfer port 0"));
+        if transfer_port == 0 && kind != DatagramKind::Search {
+            return Err(DecodeError::Invalid("transfer port 0 outside a SEARCH"));
         }
         let os = Os::from_byte(r.u8()?);
         let name = r.str8(MAX_NAME_BYTES)?;
@@ -137,7 +139,14 @@ mod tests {
 
         let mut port0 = sample();
         port0.transfer_port = 0;
-        assert!(Datagram::decode(&port0.encode()).is_err());
+        for kind in [DatagramKind::Announce, DatagramKind::Query, DatagramKind::Reply, DatagramKind::Goodbye]
+        {
+            port0.kind = kind;
+            assert!(Datagram::decode(&port0.encode()).is_err(), "{kind:?} with port 0");
+        }
+        // "Only looking": a node that accepts no transfers searches with port 0.
+        port0.kind = DatagramKind::Search;
+        assert_eq!(Datagram::decode(&port0.encode()), Ok(port0.clone()));
 
         let mut blank = sample();
         blank.name = "   ".into();

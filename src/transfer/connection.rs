@@ -33,6 +33,8 @@ pub struct FrameReader {
     end: usize,
     /// Bytes of the frame handed out last time, dropped at the next call (the frame borrowed them).
     consumed: usize,
+    /// How long one read waits now (the socket's read timeout), so that setting it again is free.
+    poll: Duration,
 }
 
 impl FrameReader {
@@ -45,12 +47,17 @@ impl FrameReader {
             start: 0,
             end: 0,
             consumed: 0,
+            poll: POLL,
         })
     }
 
-    /// How long one read waits from now on (at first [`POLL`]).
+    /// How long one read waits from now on (at first [`POLL`]). Cheap when it does not change.
     pub fn set_poll(&mut self, wait: Duration) -> io::Result<()> {
-        self.stream.set_read_timeout(Some(wait))
+        if wait != self.poll {
+            self.stream.set_read_timeout(Some(wait))?;
+            self.poll = wait;
+        }
+        Ok(())
     }
 
     /// The next frame, or `Ok(None)` when none arrived within [`POLL`].
@@ -99,15 +106,16 @@ impl FrameReader {
         Ok(frame)
     }
 
-    /// Waits up to `timeout` for a control message, skipping KEEPALIVEs; DATA here is a
-    /// protocol error. `Ok(None)` when the time ran out.
-    pub fn wait_message(&mut self, timeout: Duration) -> Result<Option<Message>, ConnError> {
+    /// Waits up to `timeout` for the first message of a connection (a HELLO, or the ERROR that
+    /// replaces it). Nothing is skipped: before the HELLOs even KEEPALIVE is out of place, and
+    /// DATA is a protocol error. `Ok(None)` when the time ran out.
+    pub fn first_message(&mut self, timeout: Duration) -> Result<Option<Message>, ConnError> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             match self.poll_frame()? {
-                Some(Frame::Message(Message::Keepalive)) | None => {}
+                None => {}
                 Some(Frame::Message(m)) => return Ok(Some(m)),
-                Some(Frame::Data(_)) => return Err(DecodeError::Invalid("file data before any file").into()),
+                Some(Frame::Data(_)) => return Err(DecodeError::Invalid("file data before HELLO").into()),
             }
         }
         Ok(None)

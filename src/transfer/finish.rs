@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use super::store::{self, PartFile};
+use super::store::{self, PartFile, ReceiveFolder};
 
 /// Most files flushed and named in one go.
 const MAX_BATCH: usize = 1024;
@@ -50,13 +50,15 @@ pub struct Finisher {
     pending: Vec<Job>,
     pending_bytes: u64,
     pending_since: Instant,
+    /// Files taken whose [`Finished`] has not been collected yet.
+    outstanding: usize,
     done: Receiver<Finished>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Finisher {
     /// Starts the thread that persists into `root`.
-    pub fn start(root: PathBuf, name: String) -> Finisher {
+    pub fn start(root: ReceiveFolder, name: String) -> Finisher {
         let (jobs, job_rx) = unbounded::<Vec<Job>>();
         let (done_tx, done) = unbounded();
         let thread = thread::Builder::new()
@@ -105,6 +107,7 @@ impl Finisher {
             pending: Vec::new(),
             pending_bytes: 0,
             pending_since: Instant::now(),
+            outstanding: 0,
             done,
             thread: Some(thread),
         }
@@ -116,6 +119,7 @@ impl Finisher {
             self.pending_since = Instant::now();
         }
         self.pending_bytes += part.written();
+        self.outstanding += 1;
         self.pending.push(Job { index, part, rel });
         if self.pending.len() >= HAND_OVER_FILES || self.pending_bytes >= HAND_OVER_BYTES {
             self.hand_over();
@@ -142,15 +146,22 @@ impl Finisher {
         }
     }
 
-    /// What has finished so far, without waiting.
-    pub fn ready(&self) -> impl Iterator<Item = Finished> + '_ {
-        self.done.try_iter()
+    /// What has finished so far, without waiting (nothing allocated when nothing has).
+    pub fn ready(&mut self) -> Vec<Finished> {
+        let done: Vec<Finished> = self.done.try_iter().collect();
+        self.outstanding -= done.len();
+        done
+    }
+
+    /// Are files taken whose result has not been collected? (Then a result may come any moment.)
+    pub fn waiting(&self) -> bool {
+        self.outstanding > 0
     }
 
     /// Waits for every file taken and returns what had not been collected yet.
     pub fn finish(mut self) -> Vec<Finished> {
         self.stop();
-        self.done.try_iter().collect()
+        self.ready()
     }
 
     fn stop(&mut self) {
@@ -174,7 +185,7 @@ impl Drop for Finisher {
 mod tests {
     use super::*;
 
-    fn checked(root: &std::path::Path, content: &[u8]) -> PartFile {
+    fn checked(root: &ReceiveFolder, content: &[u8]) -> PartFile {
         let mut part = PartFile::create(root).unwrap();
         part.write_all(content).unwrap();
         part
@@ -194,9 +205,10 @@ mod tests {
 
     #[test]
     fn a_lone_small_file_is_saved_without_waiting_for_the_end() {
-        let root = tempfile::tempdir().unwrap();
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
-        finisher.submit(7, checked(root.path(), b"one"), vec!["one.jpg".into()]);
+        let dir = tempfile::tempdir().unwrap();
+        let root = ReceiveFolder::open(dir.path()).unwrap();
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
+        finisher.submit(7, checked(&root, b"one"), vec!["one.jpg".into()]);
         let got = collect(&mut finisher, 1);
         assert_eq!(got.len(), 1, "the file was handed over by tick()");
         assert_eq!(got[0].index, 7);
@@ -206,11 +218,12 @@ mod tests {
 
     #[test]
     fn every_file_taken_is_saved_by_finish_and_by_drop() {
-        let root = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let root = ReceiveFolder::open(dir.path()).unwrap();
         let count = HAND_OVER_FILES * 2 + 5;
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
         for i in 0..count {
-            finisher.submit(i, checked(root.path(), format!("{i}").as_bytes()), vec![format!("{i}.jpg")]);
+            finisher.submit(i, checked(&root, format!("{i}").as_bytes()), vec![format!("{i}.jpg")]);
         }
         let mut indices: Vec<usize> = finisher.finish().into_iter().map(|f| f.index).collect();
         indices.sort_unstable();
@@ -218,8 +231,8 @@ mod tests {
         assert_eq!(std::fs::read_to_string(root.path().join("3.jpg")).unwrap(), "3");
 
         // A transfer that fails drops its finisher: what was checked is kept all the same.
-        let mut finisher = Finisher::start(root.path().to_owned(), "test-finish".into());
-        finisher.submit(0, checked(root.path(), b"kept"), vec!["kept.jpg".into()]);
+        let mut finisher = Finisher::start(root.clone(), "test-finish".into());
+        finisher.submit(0, checked(&root, b"kept"), vec!["kept.jpg".into()]);
         drop(finisher);
         assert_eq!(std::fs::read(root.path().join("kept.jpg")).unwrap(), b"kept");
     }

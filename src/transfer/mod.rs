@@ -28,8 +28,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, FileOutcome, Timing, TransferError, TransferId};
-use crate::protocol::{CancelReason, ErrorCode, InstanceId, Os, PROTOCOL_VERSION};
-use connection::ConnError;
+use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message, Os, PROTOCOL_VERSION};
+use connection::{ConnError, FrameWriter};
 
 /// Who we are, as said in HELLO.
 #[derive(Clone, Debug)]
@@ -183,11 +183,19 @@ fn write_stop(ctx: &Ctx, e: io::Error) -> Stop {
     }
 }
 
-/// Why a transfer stopped before its natural end, inside `send` and `receive`.
+/// Why a transfer stopped before its natural end, inside `send` and `receive`, and so what the
+/// last words on the connection are (PROTOCOL.md §6: CANCEL, or ERROR before the close).
 enum Stop {
+    /// This side cancels (a person pressed Cancel, or the app is closing): CANCEL is sent.
     Cancelled(CancelReason),
     /// The other side sent CANCEL, for this reason.
     PeerCancelled(CancelReason),
+    /// This side stops and tells the other one why with ERROR `code`: it broke the protocol
+    /// (`Protocol`), speaks no version this side does (`UnsupportedVersion`), or something
+    /// failed here (`Internal`).
+    Tell(ErrorCode, TransferError),
+    /// The connection broke or timed out, or the other side ended it with ERROR: nothing more
+    /// is said.
     Failed(TransferError),
 }
 
@@ -195,6 +203,49 @@ impl From<TransferError> for Stop {
     fn from(e: TransferError) -> Self {
         Stop::Failed(e)
     }
+}
+
+impl Stop {
+    /// Says what this stop calls for (CANCEL, ERROR, or nothing) and closes the writing half.
+    /// Returns whether something was said: then the caller reads and discards for a moment
+    /// ([`LINGER`]), so the other side sees the words instead of a reset connection.
+    fn last_words(&self, writer: &mut FrameWriter) -> bool {
+        let words = match self {
+            Stop::Cancelled(reason) => Some(Message::Cancel(*reason)),
+            Stop::Tell(code, error) => Some(Message::Error { code: *code, message: error_text(error) }),
+            Stop::PeerCancelled(_) | Stop::Failed(_) => None,
+        };
+        let said = words.is_some_and(|m| writer.send_last(&m).is_ok());
+        writer.finish();
+        said
+    }
+
+    /// The event this stop ends the transfer with.
+    fn into_end(self) -> End {
+        match self {
+            Stop::Cancelled(reason) => End::Cancelled { by_peer: false, reason },
+            Stop::PeerCancelled(reason) => End::Cancelled { by_peer: true, reason },
+            Stop::Tell(_, error) | Stop::Failed(error) => End::Failed(error),
+        }
+    }
+}
+
+/// How long a side that said its last words keeps reading (and discarding) before it closes.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The text of an ERROR this side sends: the technical detail for a protocol error, the
+/// sentence otherwise.
+fn error_text(error: &TransferError) -> String {
+    match error {
+        TransferError::Protocol(detail) => detail.clone(),
+        TransferError::IncompatibleVersion => format!("this side speaks protocol version {PROTOCOL_VERSION}"),
+        other => other.to_string(),
+    }
+}
+
+/// The other side broke the rules: `what` says how; it is told so with ERROR Protocol.
+fn protocol(what: impl Into<String>) -> Stop {
+    Stop::Tell(ErrorCode::Protocol, TransferError::Protocol(what.into()))
 }
 
 fn lost(e: io::Error) -> TransferError {
@@ -205,19 +256,25 @@ fn lost(e: io::Error) -> TransferError {
     }
 }
 
-fn conn_error(e: ConnError) -> TransferError {
+/// A read failed: a bad frame is the other side's protocol error (it is told); anything else
+/// is a lost connection.
+fn conn_stop(e: ConnError) -> Stop {
     match e {
-        ConnError::Io(e) => lost(e),
-        ConnError::Closed | ConnError::Truncated => TransferError::ConnectionLost(e.to_string()),
-        ConnError::Decode(d) => TransferError::Protocol(d.to_string()),
+        ConnError::Decode(d) => protocol(d.to_string()),
+        ConnError::Io(e) => Stop::Failed(lost(e)),
+        ConnError::Closed | ConnError::Truncated => {
+            Stop::Failed(TransferError::ConnectionLost(e.to_string()))
+        }
     }
 }
 
-fn peer_error(code: ErrorCode, message: String) -> TransferError {
-    match code {
+/// What the other side's ERROR frame means here. (It is never answered: it was the other
+/// side's last word.)
+fn peer_error(code: ErrorCode, message: String) -> Stop {
+    Stop::Failed(match code {
         ErrorCode::UnsupportedVersion => TransferError::IncompatibleVersion,
         ErrorCode::Overloaded => TransferError::PeerOverloaded,
-        ErrorCode::Protocol => TransferError::Protocol(message),
+        ErrorCode::Protocol => TransferError::RejectedByPeer(message),
         ErrorCode::Internal => TransferError::PeerError(message),
-    }
+    })
 }

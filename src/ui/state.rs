@@ -246,6 +246,8 @@ impl AppState {
                 }
                 self.end(transfer, Status::Finished { saved, total });
             }
+            // Shown by the window once it renders "waiting for … (busy)".
+            Event::TransferWaiting { .. } => {}
             Event::TransferDeclined { transfer, busy } => self.end(transfer, Status::Declined { busy }),
             Event::TransferCancelled { transfer, by_peer, reason } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,7 +63,7 @@ impl Node {
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.engine.transfer_addr()
+        self.engine.transfer_addr().expect("this node receives")
     }
 
     pub fn received(&self) -> PathBuf {
@@ -136,4 +138,14 @@ pub fn same_bytes(a: &Path, b: &Path) -> bool {
         h.finalize()
     };
     hash(a) == hash(b)
+}
+
+/// A TCP connection to `to` from the local address `from` (any of 127.0.0.0/8 on loopback),
+/// as if from another computer.
+pub fn connect_from(from: Ipv4Addr, to: SocketAddr) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::new(IpAddr::V4(from), 0).into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
 }

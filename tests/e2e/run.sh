@@ -5,7 +5,7 @@
 #
 #   sudo tests/e2e/run.sh              build target/release/ferry (if needed) and run all tests
 #   FERRY_BIN=path/to/ferry tests/e2e/run.sh     use that binary instead of building
-#   ONLY="batch cut" tests/e2e/run.sh  run some tests (discovery batch cut loss kill)
+#   ONLY="batch cut" tests/e2e/run.sh  run some tests (discovery batch cut loss kill bind)
 #   KEEP=1 ...                         keep the scratch dir (logs, received files) for a look
 #
 # Needs root and `ip netns` (CI runs as root); without them it says so loudly and FAILS, it
@@ -23,7 +23,7 @@ export SUBNET=${SUBNET:-10.231.9}
 
 IDLE_TIMEOUT=30          # the engine's default idle timeout (EngineConfig Timing::idle_timeout)
 MARGIN=15                # slack on top of it for slow CI machines
-TESTS=(discovery batch cut loss kill)
+TESTS=(discovery batch cut loss kill bind)
 ONLY=${ONLY:-${TESTS[*]}}
 
 banner() { printf '\n######## %s\n' "$*" >&2; }
@@ -261,6 +261,31 @@ test_kill() {
   [ $rc = 0 ] || { fail "second send exited $rc"; show_log "$w/send2.log"; show_log "$w/recv-b2.log"; return 1; }
   wait_exit "$pb" 10
   cmp -s "$w/after.bin" "$w/in-b/after.bin" || { fail "second file differs or is missing"; return 1; }
+}
+
+# ---- (f) bind -------------------------------------------------------------------------------
+# --bind keeps discovery to one address's network. On A, a receiver bound to loopback
+# ("lo-only", announcing to 127.255.255.255) and `ferry peers` bound to loopback and to A's LAN
+# address: the loopback one sees lo-only and not B (whose announcements arrive on A's LAN
+# interface), the LAN one sees B and not lo-only.
+test_bind() {
+  local w=$1 pb pl bad=0
+  receiver pb "$w/recv-b.log" b "$w/in-b"
+  wait_until 5 listening b || { fail "receiver on B not listening"; show_log "$w/recv-b.log"; return 1; }
+  mkdir -p "$w/in-lo"
+  bg_ferry pl "$w/recv-lo.log" a receive --bind 127.0.0.1 --broadcast 127.255.255.255 --port $((PORT + 1)) \
+    --name lo-only --dir "$w/in-lo" --yes --json
+  sleep 0.5
+  # 3 s: more than one announce period, so B's announcements have arrived on A meanwhile.
+  ferry_in 10 a peers --bind 127.0.0.1 --broadcast 127.255.255.255 --wait 3 --json >"$w/peers-lo.json" 2>"$w/peers-lo.json.err"
+  ferry_in 10 a peers --bind "$A" --wait 3 --json >"$w/peers-lan.json" 2>"$w/peers-lan.json.err"
+  has_peer "$w/peers-lo.json" lo-only || { fail "bound to 127.0.0.1, peers did not see lo-only on loopback"; bad=1; }
+  has_peer "$w/peers-lo.json" host-b && { fail "bound to 127.0.0.1, peers heard host-b on the LAN"; bad=1; }
+  has_peer "$w/peers-lan.json" host-b || { fail "bound to $A, peers did not see host-b"; bad=1; }
+  has_peer "$w/peers-lan.json" lo-only && { fail "bound to $A, peers heard lo-only on loopback"; bad=1; }
+  note "bound to 127.0.0.1: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-lo.json" | sort -u | tr '\n' ' ')"
+  note "bound to $A: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-lan.json" | sort -u | tr '\n' ' ')"
+  [ $bad = 0 ] || { show_log "$w/peers-lo.json"; show_log "$w/peers-lan.json"; show_log "$w/recv-lo.log"; return 1; }
 }
 
 for t in "${TESTS[@]}"; do run_test "$t"; done

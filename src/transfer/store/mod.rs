@@ -1,14 +1,23 @@
 //! The receiving side's disk: files arrive under a temporary name and get their real name only
 //! when they are complete, and nothing that is already there is ever overwritten.
 //!
+//! **The receive folder is a handle, not a name.** A transfer opens the receive folder once
+//! ([`ReceiveFolder::open`], when its offer is accepted) and creates and names every one of its
+//! files relative to that open folder. The path is resolved that one time, following symlinks:
+//! the receive folder itself may be a link the person chose (`~/Downloads` → another disk).
+//! From then on, replacing the folder or anything on its path (by a symlink to elsewhere, say)
+//! changes nothing for that transfer: its files land in the folder that was opened. The next
+//! transfer resolves the path again. (Windows: path-based, see `windows.rs`.)
+//!
 //! The life of one received file:
 //!
 //! 1. [`PartFile::create`] makes a file in the receive folder (`root`) that has **no name** yet
-//!    (Linux `O_TMPFILE`): nobody can see or open it, and if the receiver crashes the system frees
-//!    it — nothing is left behind. Where that is not available (other systems, file systems
-//!    without it) it makes `.ferry-<32 random hex>.part` instead, opened with `create_new` (and
-//!    `O_NOFOLLOW` on Unix), so a file or symlink planted under that name is never opened, let
-//!    alone followed.
+//!    (Linux `O_TMPFILE`, opened relative to the folder's handle): nobody can see or open it, and
+//!    if the receiver crashes the system frees it — nothing is left behind. Where that is not
+//!    available (other systems, file systems without it) it makes `.ferry-<32 random hex>.part`
+//!    in the folder instead, opened exclusively (`O_CREAT | O_EXCL | O_NOFOLLOW` relative to the
+//!    handle on Unix), so a file or symlink planted under that name is never opened, let alone
+//!    followed.
 //! 2. The receiver streams data into it with [`PartFile::write_all`] and checks size and hash.
 //! 3. [`PartFile::persist`] flushes it to disk and gives it its final name inside `root`,
 //!    creating folders as needed. If the name is taken it tries `photo (1).jpg`,
@@ -42,9 +51,10 @@
 //!
 //! [`sweep_stale_parts`] removes `.part` files a crash left behind.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::names;
@@ -60,6 +70,26 @@ const MAX_NUMBERED_TRIES: u32 = 10_000;
 /// A `.part` file older than this belongs to no running transfer: a transfer that stalls this long
 /// is cancelled by its timeouts well before.
 const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// The receive folder, opened once for one transfer: every file of the transfer is created and
+/// named relative to it (see the module docs). Cheap to clone (the handle is shared).
+#[derive(Clone)]
+pub struct ReceiveFolder {
+    dir: Arc<platform::Dir>,
+}
+
+impl ReceiveFolder {
+    /// Opens the folder at `path` (which must exist), following symlinks on the way: this is
+    /// the one time its path is resolved.
+    pub fn open(path: &Path) -> io::Result<ReceiveFolder> {
+        Ok(ReceiveFolder { dir: Arc::new(platform::Dir::open_root(path)?) })
+    }
+
+    /// The path it was opened by (where files are reported as saved).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
 
 /// An open temporary file being received. Deleted on drop unless [`PartFile::persist`] succeeded.
 pub struct PartFile {
@@ -80,8 +110,9 @@ enum Temp {
     /// A file without a name (Linux `O_TMPFILE`); it is given one from its open handle.
     #[cfg(target_os = "linux")]
     Unnamed,
-    /// Full path of a `.ferry-<hex>.part` file, for the rename and for cleanup.
-    Named(PathBuf),
+    /// A `.ferry-<hex>.part` file in the receive folder: its name there, for the rename and
+    /// for cleanup.
+    Named(ReceiveFolder, String),
 }
 
 /// Start writing to disk every this many bytes of a big file.
@@ -90,25 +121,26 @@ const WRITEBACK_EVERY: u64 = 8 * 1024 * 1024;
 const WRITEBACK_TAIL_FROM: u64 = 1024 * 1024;
 
 impl PartFile {
-    /// Creates a temporary file inside `dir`: a nameless one where the system can make it,
-    /// otherwise a named one ([`PartFile::create_named`]).
-    pub fn create(dir: &Path) -> io::Result<PartFile> {
+    /// Creates a temporary file inside the receive folder: a nameless one where the system can
+    /// make it, otherwise a named one ([`PartFile::create_named`]).
+    pub fn create(root: &ReceiveFolder) -> io::Result<PartFile> {
         #[cfg(target_os = "linux")]
-        if let Some(file) = platform::create_unnamed(dir) {
+        if let Some(file) = root.dir.create_unnamed() {
             return Ok(PartFile::new(file, Temp::Unnamed));
         }
-        PartFile::create_named(dir)
+        PartFile::create_named(root)
     }
 
-    /// Creates `.ferry-<32 random hex>.part` inside `dir` exclusively (`create_new`; on Unix also
-    /// `O_NOFOLLOW`), so a planted file or symlink is never opened or followed.
-    fn create_named(dir: &Path) -> io::Result<PartFile> {
+    /// Creates `.ferry-<32 random hex>.part` inside the receive folder exclusively (it fails if
+    /// anything, even a dangling symlink, has that name), so a planted file or symlink is never
+    /// opened or followed.
+    fn create_named(root: &ReceiveFolder) -> io::Result<PartFile> {
         // 128 random bits never collide in practice; the retry covers a hostile folder full of
         // guessed names without looping forever.
         for _ in 0..4 {
-            let path = dir.join(random_part_name()?);
-            match open_new_nofollow(&path) {
-                Ok(file) => return Ok(PartFile::new(file, Temp::Named(path))),
+            let name = random_part_name()?;
+            match root.dir.create_new(&name) {
+                Ok(file) => return Ok(PartFile::new(file, Temp::Named(root.clone(), name))),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -169,9 +201,9 @@ impl PartFile {
 
     /// Where the temporary file is, if it has a name (for tests).
     #[cfg(test)]
-    fn temp_path(&self) -> Option<&Path> {
+    fn temp_path(&self) -> Option<PathBuf> {
         match &self.temp {
-            Temp::Named(path) => Some(path),
+            Temp::Named(root, name) => Some(root.path().join(name)),
             #[cfg(target_os = "linux")]
             Temp::Unnamed => None,
         }
@@ -183,7 +215,7 @@ impl PartFile {
     /// If the name is taken, `photo (1).jpg`, `photo (2).jpg`, … are tried. Returns the final path.
     ///
     /// The file must have been created in `root` (see the module docs); on error it is deleted.
-    pub fn persist(self, root: &Path, rel: &[String]) -> io::Result<PathBuf> {
+    pub fn persist(self, root: &ReceiveFolder, rel: &[String]) -> io::Result<PathBuf> {
         persist_all(root, vec![(self, rel.to_vec())], &mut Taken::new()).pop().expect("one result per file")
     }
 
@@ -198,15 +230,15 @@ impl PartFile {
     fn ready_to_place(&mut self) -> io::Result<()> {
         self.file.as_ref().ok_or_else(closed)?;
         match self.temp {
-            Temp::Named(_) => self.file = None,
+            Temp::Named(..) => self.file = None,
             #[cfg(target_os = "linux")]
             Temp::Unnamed => {}
         }
         Ok(())
     }
 
-    /// Step two: the final name, in the folder returned (not yet flushed itself). Names `taken`
-    /// knows of are not even tried.
+    /// Step two: the final name, in `dir` (not yet flushed itself). Names `taken` knows of are
+    /// not even tried.
     fn place(mut self, dir: &platform::Dir, file_name: &str, taken: &mut Taken) -> io::Result<PathBuf> {
         for n in 0..=MAX_NUMBERED_TRIES {
             let candidate = if n == 0 { file_name.to_owned() } else { names::numbered(file_name, n) };
@@ -214,7 +246,7 @@ impl PartFile {
                 continue;
             }
             let placed = match &self.temp {
-                Temp::Named(path) => dir.place(path, &candidate),
+                Temp::Named(root, temp) => dir.place(&root.dir, temp, &candidate),
                 #[cfg(target_os = "linux")]
                 Temp::Unnamed => dir.name_unnamed(self.file.as_ref().ok_or_else(closed)?, &candidate),
             };
@@ -243,7 +275,7 @@ impl PartFile {
 /// makes thousands of small files fast. One result per file, in order; a file whose step fails is
 /// deleted. `taken` carries the names known to be taken from one batch of a transfer to the next.
 pub fn persist_all(
-    root: &Path,
+    root: &ReceiveFolder,
     files: Vec<(PartFile, Vec<String>)>,
     taken: &mut Taken,
 ) -> Vec<io::Result<PathBuf>> {
@@ -252,7 +284,7 @@ pub fn persist_all(
     // Every flush waits for the disk to empty its cache; on Linux one `syncfs` flushes the whole
     // batch with a single wait. (It flushes other programs' pending writes on that disk too,
     // which costs them nothing and us only what they had written.)
-    let flushed_together = files.len() > 1 && flush_file_system(root).is_ok();
+    let flushed_together = files.len() > 1 && root.dir.sync_file_system().is_ok();
     for (i, (mut part, rel)) in files.into_iter().enumerate() {
         let checked = rel
             .iter()
@@ -271,9 +303,9 @@ pub fn persist_all(
             Err(e) => results.push(Some(Err(e))),
         }
     }
-    // Folders opened for this batch, by their path below `root`: a batch of photos from one
-    // folder opens (and creates) it once, not once per photo.
-    let mut touched: Vec<(Vec<String>, platform::Dir)> = Vec::new();
+    // Folders opened for this batch, by their path below `root` (`None`: `root` itself): a batch
+    // of photos from one folder opens (and creates) it once, not once per photo.
+    let mut touched: Vec<(Vec<String>, Option<platform::Dir>)> = Vec::new();
     for (i, part, rel) in ready {
         results[i] = Some((|| {
             let (file_name, folders) = rel
@@ -282,21 +314,21 @@ pub fn persist_all(
             let at = match touched.iter().position(|(f, _)| f.as_slice() == folders) {
                 Some(at) => at,
                 None => {
-                    let mut dir = platform::Dir::open_root(root)?;
+                    let mut dir: Option<platform::Dir> = None;
                     for folder in folders {
-                        dir = taken.enter(&dir, folder)?;
+                        dir = Some(taken.enter(dir.as_ref().unwrap_or(&root.dir), folder)?);
                     }
                     touched.push((folders.to_vec(), dir));
                     touched.len() - 1
                 }
             };
-            part.place(&touched[at].1, file_name, taken)
+            part.place(touched[at].1.as_ref().unwrap_or(&root.dir), file_name, taken)
         })());
     }
     // Best effort: some file systems refuse to sync a folder, and the data is already on disk.
-    if touched.len() <= 2 || flush_file_system(root).is_err() {
+    if touched.len() <= 2 || root.dir.sync_file_system().is_err() {
         for (_, dir) in &touched {
-            dir.sync();
+            dir.as_ref().unwrap_or(&root.dir).sync();
         }
     }
     results.into_iter().map(|r| r.expect("every file has a result")).collect()
@@ -307,24 +339,9 @@ impl Drop for PartFile {
     fn drop(&mut self) {
         // Close first: Windows cannot delete an open file.
         drop(self.file.take());
-        if let (false, Temp::Named(path)) = (self.persisted, &self.temp) {
-            let _ = std::fs::remove_file(path);
+        if let (false, Temp::Named(root, name)) = (self.persisted, &self.temp) {
+            let _ = root.dir.remove(name);
         }
-    }
-}
-
-/// Flushes everything written to the file system that holds `dir` (Linux `syncfs`). Elsewhere
-/// it says `Unsupported`, and callers flush file by file.
-fn flush_file_system(dir: &Path) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        let d = std::fs::File::open(dir)?;
-        rustix::fs::syncfs(&d).map_err(io::Error::from)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = dir;
-        Err(io::ErrorKind::Unsupported.into())
     }
 }
 
@@ -370,29 +387,6 @@ fn is_part_name(name: &str) -> bool {
 
 fn closed() -> io::Error {
     io::Error::other("the temporary file is already closed")
-}
-
-/// Opens a new file for writing; fails if anything — file, folder, or symlink, even a dangling
-/// one — already has that name.
-fn open_new_nofollow(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // `create_new` (O_EXCL) already refuses an existing symlink; O_NOFOLLOW makes that
-        // explicit and stays true if someone ever loosens `create_new`.
-        #[allow(clippy::unnecessary_cast)] // the raw type is u32 or i32 depending on the backend
-        options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
-    }
-    // `create_new` (CREATE_NEW) fails on any existing name, a link included. A leading dot hides
-    // nothing on Windows: the hidden flag does, and `platform::Dir::place` clears it.
-    #[cfg(windows)]
-    {
-        use std::os::windows::fs::OpenOptionsExt;
-        options.attributes(platform::FILE_ATTRIBUTE_HIDDEN);
-    }
-    options.open(path)
 }
 
 /// A name that is taken, in the form the retry loop recognises.

@@ -132,16 +132,17 @@ mod tests {
     /// Persists one batch of files (content = their index) into `root` with `taken`; the
     /// stored paths relative to `root` (`None`: not stored).
     fn batch(root: &Path, taken: &mut Taken, paths: &[&str]) -> Vec<Option<String>> {
+        let folder = super::super::ReceiveFolder::open(root).unwrap();
         let files = paths
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                let mut part = PartFile::create(root).unwrap();
+                let mut part = PartFile::create(&folder).unwrap();
                 part.write_all(i.to_string().as_bytes()).unwrap();
                 (part, p.split('/').map(str::to_owned).collect())
             })
             .collect();
-        persist_all(root, files, taken)
+        persist_all(&folder, files, taken)
             .into_iter()
             .map(|r| r.ok().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()))
             .collect()

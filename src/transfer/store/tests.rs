@@ -7,10 +7,15 @@ fn rel(parts: &[&str]) -> Vec<String> {
 
 /// Receives `content` into `root` and persists it as `parts`.
 fn receive(root: &Path, parts: &[&str], content: &[u8]) -> io::Result<PathBuf> {
-    let mut part = PartFile::create(root)?;
+    let root = ReceiveFolder::open(root)?;
+    let mut part = PartFile::create(&root)?;
     part.write_all(content)?;
     assert_eq!(part.written(), content.len() as u64);
-    part.persist(root, &rel(parts))
+    part.persist(&root, &rel(parts))
+}
+
+fn folder(root: &Path) -> ReceiveFolder {
+    ReceiveFolder::open(root).unwrap()
 }
 
 /// Names in `dir`, sorted.
@@ -46,13 +51,14 @@ fn same_names_get_numbers_and_keep_their_extension() {
 fn a_batch_is_persisted_together_with_one_result_per_file() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
+    let f = folder(r);
     let make = |content: &[u8]| {
-        let mut p = PartFile::create(r).unwrap();
+        let mut p = PartFile::create(&f).unwrap();
         p.write_all(content).unwrap();
         p
     };
     let results = persist_all(
-        r,
+        &f,
         vec![
             (make(b"a"), rel(&["Album", "x.jpg"])),
             (make(b"b"), rel(&["Album", "x.jpg"])),
@@ -115,7 +121,7 @@ fn unsafe_names_are_refused_by_persist_too() {
 #[test]
 fn dropping_an_unpersisted_file_removes_it() {
     let root = tempfile::tempdir().unwrap();
-    let mut part = PartFile::create_named(root.path()).unwrap();
+    let mut part = PartFile::create_named(&folder(root.path())).unwrap();
     part.write_all(&[7; 1000]).unwrap();
     let name = part.temp_path().unwrap().file_name().unwrap().to_str().unwrap().to_owned();
     assert!(is_part_name(&name), "{name}");
@@ -131,15 +137,16 @@ fn dropping_an_unpersisted_file_removes_it() {
 fn a_file_being_received_has_no_name_until_persisted() {
     let root = tempfile::tempdir().unwrap();
     let r = root.path();
-    let mut kept = PartFile::create(r).unwrap();
-    let mut dropped = PartFile::create(r).unwrap();
+    let f = folder(r);
+    let mut kept = PartFile::create(&f).unwrap();
+    let mut dropped = PartFile::create(&f).unwrap();
     assert!(kept.temp_path().is_none() && dropped.temp_path().is_none(), "nameless files");
     kept.write_all(b"kept").unwrap();
     dropped.write_all(b"dropped").unwrap();
     assert!(listing(r).is_empty(), "nothing visible while receiving");
     drop(dropped);
     std::fs::write(r.join("taken.jpg"), b"keep").unwrap();
-    let got = kept.persist(r, &rel(&["taken.jpg"])).unwrap();
+    let got = kept.persist(&f, &rel(&["taken.jpg"])).unwrap();
     assert_eq!(got, r.join("taken (1).jpg"));
     assert_eq!(std::fs::read(&got).unwrap(), b"kept");
     assert_eq!(std::fs::read(r.join("taken.jpg")).unwrap(), b"keep");
@@ -156,7 +163,7 @@ fn naming_through_proc_never_overwrites() {
     let r = root.path();
     std::fs::write(r.join("taken"), b"keep").unwrap();
     let dir = platform::Dir::open_root(r).unwrap();
-    let mut file = platform::create_unnamed(r).expect("the test folder supports O_TMPFILE");
+    let mut file = dir.create_unnamed().expect("the test folder supports O_TMPFILE");
     file.write_all(b"new").unwrap();
     let err = dir.name_unnamed_by_proc(&file, "taken").unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
@@ -225,12 +232,13 @@ fn opening_a_new_file_never_follows_a_symlink() {
     symlink(&existing, dir.path().join("to-existing")).unwrap();
     symlink(&missing, dir.path().join("to-missing")).unwrap();
 
+    let handle = platform::Dir::open_root(dir.path()).unwrap();
     for link in ["to-existing", "to-missing"] {
-        assert!(open_new_nofollow(&dir.path().join(link)).is_err(), "{link}");
+        assert!(handle.create_new(link).is_err(), "{link}");
     }
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
     assert!(!missing.exists());
-    assert!(open_new_nofollow(&dir.path().join("fresh")).is_ok());
+    assert!(handle.create_new("fresh").is_ok());
 }
 
 /// The fallbacks for file systems without RENAME_NOREPLACE or hard links, called directly.
@@ -242,16 +250,18 @@ fn fallback_placements_never_overwrite() {
     std::fs::write(r.join("taken"), b"keep").unwrap();
     let dir = platform::Dir::open_root(r).unwrap();
 
-    type Place = fn(&platform::Dir, &Path, &str) -> io::Result<()>;
+    type Place = fn(&platform::Dir, &platform::Dir, &str, &str) -> io::Result<()>;
     let ways: [(&str, Place); 2] =
         [("link", platform::Dir::place_by_link), ("check", platform::Dir::place_by_check_then_rename)];
+    let f = folder(r);
     for (way, place) in ways {
-        let mut part = PartFile::create_named(r).unwrap();
+        let mut part = PartFile::create_named(&f).unwrap();
         part.write_all(way.as_bytes()).unwrap();
-        let temp = part.temp_path().unwrap().to_owned();
-        let err = place(&dir, &temp, "taken").unwrap_err();
+        let temp = part.temp_path().unwrap();
+        let temp_name = temp.file_name().unwrap().to_str().unwrap();
+        let err = place(&dir, &dir, temp_name, "taken").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{way}");
-        place(&dir, &temp, way).unwrap();
+        place(&dir, &dir, temp_name, way).unwrap();
         assert!(!temp.exists(), "{way}: the temporary name is gone");
         part.persisted = true; // placed by hand above
     }
@@ -273,10 +283,11 @@ fn threads_racing_for_one_name_all_get_their_own() {
                 std::thread::Builder::new()
                     .name(format!("persist-{i}"))
                     .spawn_scoped(s, move || {
-                        let mut part = PartFile::create(root).unwrap();
+                        let root = folder(root);
+                        let mut part = PartFile::create(&root).unwrap();
                         part.write_all(format!("thread {i}").as_bytes()).unwrap();
                         barrier.wait();
-                        part.persist(root, &rel(&["photo.jpg"])).unwrap()
+                        part.persist(&root, &rel(&["photo.jpg"])).unwrap()
                     })
                     .unwrap()
             })
@@ -341,4 +352,36 @@ fn open_folder_for_times(path: &Path) -> File {
     }
     #[cfg(not(windows))]
     File::open(path).unwrap()
+}
+
+/// The folder opened for a transfer is the one its files land in, named temporary files too,
+/// even when its path is swapped for a symlink to elsewhere between creating and naming.
+#[cfg(unix)]
+#[test]
+fn files_land_in_the_folder_that_was_opened_even_when_its_name_now_points_elsewhere() {
+    let work = tempfile::tempdir().unwrap();
+    let inbox = work.path().join("inbox");
+    let outside = work.path().join("outside");
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let root = folder(&inbox);
+    let mut named = PartFile::create_named(&root).unwrap();
+    named.write_all(b"named").unwrap();
+    let mut any = PartFile::create(&root).unwrap();
+    any.write_all(b"any").unwrap();
+
+    let moved = work.path().join("moved");
+    std::fs::rename(&inbox, &moved).unwrap();
+    std::os::unix::fs::symlink(&outside, &inbox).unwrap();
+    let mut later = PartFile::create(&root).unwrap();
+    later.write_all(b"later").unwrap();
+    let results = persist_all(
+        &root,
+        vec![(named, rel(&["named.txt"])), (any, rel(&["Sub", "any.txt"])), (later, rel(&["later.txt"]))],
+        &mut Taken::new(),
+    );
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    assert!(listing(&outside).is_empty(), "{:?}", listing(&outside));
+    assert_eq!(listing(&moved), ["Sub", "later.txt", "named.txt"]);
+    assert_eq!(std::fs::read(moved.join("Sub/any.txt")).unwrap(), b"any");
 }

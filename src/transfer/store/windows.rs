@@ -17,6 +17,7 @@
 
 use super::windows_rules::{self as rules, AfterMove, Entry};
 use super::{in_the_way, taken};
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::windows::ffi::OsStrExt;
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
@@ -30,7 +31,7 @@ use windows_sys::Win32::Storage::FileSystem::{
     INVALID_FILE_ATTRIBUTES, MoveFileExW, OPEN_EXISTING, SetFileAttributesW,
 };
 
-/// Set on `.ferry-….part` files when they are created (`open_new_nofollow` in mod.rs).
+/// Set on `.ferry-….part` files when they are created ([`Dir::create_new`]).
 pub const FILE_ATTRIBUTE_HIDDEN: u32 = fs::FILE_ATTRIBUTE_HIDDEN;
 
 // The plain-logic module spells these out so it compiles everywhere; they must be the real ones.
@@ -88,10 +89,33 @@ impl Dir {
         std::fs::read_dir(&self.path)?.map(|e| e.map(|e| e.file_name())).collect()
     }
 
-    /// Moves the closed file `tmp` to `name` in this folder; `ErrorKind::AlreadyExists` if the
-    /// name is taken (then `tmp` is left as it was, for the next numbered name).
-    pub fn place(&self, tmp: &Path, name: &str) -> io::Result<()> {
-        let from = wide(tmp)?;
+    /// A new file `name` in this folder, for writing; fails if anything — a file, a folder, a
+    /// link (never followed) — already has that name (`CREATE_NEW`). Created hidden: a leading
+    /// dot hides nothing on Windows, and [`Dir::place`] clears the flag.
+    pub fn create_new(&self, name: &str) -> io::Result<File> {
+        use std::os::windows::fs::OpenOptionsExt;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .attributes(FILE_ATTRIBUTE_HIDDEN)
+            .open(self.path.join(name))
+    }
+
+    /// Removes the file `name` from this folder.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        std::fs::remove_file(self.path.join(name))
+    }
+
+    /// Windows has no flush of one file system's pending writes for ordinary users: callers
+    /// flush file by file.
+    pub fn sync_file_system(&self) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Moves the closed file `tmp` in `from` to `name` in this folder; `ErrorKind::AlreadyExists`
+    /// if the name is taken (then `tmp` is left as it was, for the next numbered name).
+    pub fn place(&self, from: &Dir, tmp: &str, name: &str) -> io::Result<()> {
+        let from = wide(&from.path.join(tmp))?;
         let to = wide(&self.path.join(name))?;
         unhide(&from);
         let mut tries = 0;
