@@ -392,3 +392,32 @@ fn two_sides_find_each_other_and_send_a_batch() {
     let got = std::fs::metadata(b.received().join("big.bin")).unwrap().modified().unwrap();
     assert_eq!(got.duration_since(UNIX_EPOCH).unwrap().as_millis(), 1_600_000_000_000);
 }
+
+/// A receive folder that cannot be written to: the upload is answered 500, the file reported as
+/// not written, and the session still ends.
+#[test]
+fn a_file_that_cannot_be_written_is_500_and_reported() {
+    let ferry = Side::start("Ferry", None, |c| {
+        c.accept_automatically = true;
+        // Exists, but no file can be made in it (not even by root).
+        c.receive_dir = "/proc/self".into();
+    });
+    let body = serde_json::json!({
+        "info": {"alias": "Phone", "fingerprint": "x", "port": 9, "protocol": "http"},
+        "files": {"f": {"id": "f", "fileName": "a.bin", "size": 300_000}}
+    });
+    let mut phone = connect(ferry.addr(), Ipv4Addr::LOCALHOST, &Mode::Http);
+    let j =
+        request(&mut *phone, "POST", "/api/localsend/v2/prepare-upload", body.to_string().as_bytes()).json();
+    let path = upload_path(j["sessionId"].as_str().unwrap(), "f", j["files"]["f"].as_str().unwrap());
+    let mut phone = connect(ferry.addr(), Ipv4Addr::LOCALHOST, &Mode::Http);
+    phone.write_all(format!("POST {path} HTTP/1.1\r\nContent-Length: 300000\r\n\r\n").as_bytes()).unwrap();
+    let _ = phone.write_all(&vec![5u8; 300_000]);
+    let status = common::read_response(&mut *phone).map(|r| r.status);
+    assert_eq!(status, Some(500));
+    let files = ferry.wait(5.0, |e| match e {
+        Event::TransferFinished { files, .. } => Some(files.clone()),
+        _ => None,
+    });
+    assert_eq!(files[0].result, FileResult::WriteFailed);
+}

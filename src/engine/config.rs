@@ -36,6 +36,8 @@ pub struct EngineConfig {
     /// Put JPEG thumbnails of images in outgoing offers.
     pub thumbnails: bool,
     pub timing: Timing,
+    /// The LocalSend side (phones); off unless a front end turns it on.
+    pub localsend: super::LocalSendOptions,
 }
 
 impl EngineConfig {
@@ -60,6 +62,7 @@ impl EngineConfig {
             remembered_peers: Vec::new(),
             thumbnails: false,
             timing: Timing::default(),
+            localsend: super::LocalSendOptions::default(),
         }
     }
 }
@@ -99,7 +102,7 @@ impl EngineConfig {
                 .collect::<Result<Vec<_>, _>>()?;
             self.broadcast = Some(targets);
         }
-        Ok(())
+        self.localsend.apply_env()
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod api;
 mod config;
+mod localsend;
 mod probe;
 
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub use crate::events::*;
 pub use api::*;
 pub use config::{EngineConfig, env, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
+pub use localsend::LocalSendOptions;
+pub use localsend::env as localsend_env;
 
 use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};
 use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message};
@@ -99,6 +102,7 @@ impl Engine {
             None
         };
         emit(Event::Ready { transfer_addr, discovery: discovery.is_some() });
+        let localsend = localsend::start(&config, emit.clone(), internal_tx.clone());
 
         let mut core = Core {
             identity: Identity {
@@ -114,6 +118,7 @@ impl Engine {
             probes: Vec::new(),
             peers: HashMap::new(),
             discovery,
+            localsend,
             listener_stop,
             listener_thread: Some(listener_thread),
             transfer_addr,
@@ -185,6 +190,7 @@ enum Internal {
     Discovery(DiscoveryEvent),
     Probed(Peer),
     Ended(TransferId),
+    LocalSend(crate::localsend::PeerChange),
 }
 
 /// One transfer's thread and the handles to steer it.
@@ -205,6 +211,8 @@ struct Core {
     probes: Vec<JoinHandle<()>>,
     peers: HashMap<InstanceId, Peer>,
     discovery: Option<Discovery>,
+    /// The LocalSend side (phones), when it is on.
+    localsend: Option<crate::localsend::LocalSend>,
     listener_stop: Arc<AtomicBool>,
     listener_thread: Option<JoinHandle<()>>,
     transfer_addr: SocketAddr,
@@ -229,6 +237,9 @@ impl Core {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Send { id, to, paths } => {
+                if self.localsend_send(id, to, &paths) {
+                    return;
+                }
                 let peer_name = self
                     .peers
                     .values()
@@ -239,12 +250,18 @@ impl Core {
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::Answer { transfer, decision } => {
+                if self.localsend_answer(transfer, &decision) {
+                    return;
+                }
                 if let Some(tx) = self.transfers.get(&transfer).and_then(|t| t.decisions.as_ref()) {
                     // Only the first answer counts; never block the engine on a repeated one.
                     let _ = tx.try_send(decision);
                 }
             }
             Command::Cancel(id) => {
+                if self.localsend_cancel(id) {
+                    return;
+                }
                 if let Some(t) = self.transfers.get(&id) {
                     t.cancel.request(CancelReason::User);
                 }
@@ -253,6 +270,9 @@ impl Core {
             Command::RefreshDiscovery => {
                 if let Some(d) = &self.discovery {
                     d.refresh();
+                }
+                if let Some(ls) = &self.localsend {
+                    ls.refresh();
                 }
             }
             Command::UpdateSettings(s) => {
@@ -275,6 +295,13 @@ impl Core {
                 if let Some(auto) = s.accept_automatically {
                     self.config.accept_automatically = auto;
                 }
+                if let Some(ls) = &self.localsend {
+                    ls.update(
+                        Some(self.config.device_name.clone()),
+                        Some(self.config.receive_dir.clone()),
+                        Some(self.config.accept_automatically),
+                    );
+                }
             }
             Command::Shutdown => unreachable!("handled by the loop"),
         }
@@ -293,6 +320,7 @@ impl Core {
                 }
             }
             Internal::Probed(peer) => self.peer(peer),
+            Internal::LocalSend(change) => self.localsend_peer(change),
             Internal::Ended(id) => {
                 if let Some(t) = self.transfers.remove(&id) {
                     let _ = t.thread.join();
@@ -400,6 +428,9 @@ impl Core {
         wake_listener(self.transfer_addr);
         if let Some(d) = self.discovery.take() {
             d.shutdown();
+        }
+        if let Some(ls) = self.localsend.take() {
+            ls.shutdown();
         }
         if let Some(l) = self.listener_thread.take() {
             let _ = l.join();

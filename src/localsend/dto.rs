@@ -84,6 +84,11 @@ pub struct DeviceInfo {
     /// sent an answer without saying `false`).
     #[serde(default = "an_announcement", skip_serializing_if = "Option::is_none", with = "announce")]
     pub announce: Option<bool>,
+    /// Not LocalSend's: set by Ferry (to the version of Ferry's own protocol it also speaks), so
+    /// that one Ferry does not list another twice — once as a Ferry device and once as a
+    /// LocalSend one. LocalSend apps ignore fields they do not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ferry: Option<u16>,
 }
 
 /// `announce` is optional on the way out (only multicast messages carry it) and defaults to true

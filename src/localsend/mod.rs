@@ -134,6 +134,10 @@ pub struct LocalSendConfig {
     pub encryption: bool,
     pub receive_dir: PathBuf,
     pub accept_automatically: bool,
+    /// Keep other Ferry devices (which say so in their announcements) out of the list of
+    /// devices: Ferry's own protocol finds them, and one computer should not be listed twice.
+    /// Off in tests that run two LocalSend sides of Ferry against each other.
+    pub hide_ferry_devices: bool,
     pub timing: Timing,
 }
 
@@ -153,6 +157,7 @@ impl LocalSendConfig {
             encryption: true,
             receive_dir: receive_dir.into(),
             accept_automatically: false,
+            hide_ferry_devices: true,
             timing: Timing::default(),
         }
     }
@@ -229,6 +234,7 @@ struct Shared {
     port: u16,
     protocol: dto::Protocol,
     receive: bool,
+    hide_ferry_devices: bool,
     timing: Timing,
     multicast: Multicast,
     bind: IpAddr,
@@ -242,6 +248,8 @@ struct Shared {
     stopping: Arc<stop::Stop>,
     /// Wakes discovery for an announcement burst.
     announce_now: tokio::sync::Notify,
+    /// For work started from outside the runtime (the engine's commands).
+    runtime: tokio::runtime::Handle,
 }
 
 impl Shared {
@@ -265,6 +273,7 @@ impl Shared {
             protocol: self.protocol,
             download: false,
             announce,
+            ferry: Some(crate::protocol::PROTOCOL_VERSION),
         }
     }
 
@@ -313,6 +322,7 @@ impl LocalSend {
             port,
             protocol: if config.encryption { dto::Protocol::Https } else { dto::Protocol::Http },
             receive: config.receive,
+            hide_ferry_devices: config.hide_ferry_devices,
             timing: config.timing.clone(),
             multicast: config.multicast.clone(),
             bind: config.bind,
@@ -328,6 +338,7 @@ impl LocalSend {
             outgoing: Mutex::new(HashMap::new()),
             stopping: Default::default(),
             announce_now: Default::default(),
+            runtime: runtime.handle().clone(),
         });
         runtime.spawn(server::serve(listener, shared.clone()));
         runtime.spawn(receive::reaper(shared.clone()));
@@ -341,6 +352,8 @@ impl LocalSend {
                 Ok(sockets) => {
                     runtime.spawn(discovery::run(sockets, shared.clone()));
                 }
+                // Bound to loopback on purpose (tests, a local-only setup): nothing to find.
+                Err(_) if config.bind.is_loopback() => {}
                 Err(e) => shared.emit(Event::Warning(format!(
                     "LocalSend phones can't find this computer by themselves: {e}. They can still send \
                      to it by its address."

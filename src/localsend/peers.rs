@@ -164,7 +164,10 @@ pub fn seen(shared: &Shared, ip: IpAddr, info: &DeviceInfo, proven: Option<Sha25
         return;
     }
     let changes = shared.peers.lock().expect("peers lock").upsert(ip, info, proven);
-    report(shared, changes);
+    // Another Ferry is known by its own protocol; it can still be sent to over this one.
+    if !(shared.hide_ferry_devices && info.ferry.is_some()) {
+        report(shared, changes);
+    }
 }
 
 /// Expires devices once a second.

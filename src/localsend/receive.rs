@@ -73,6 +73,10 @@ const WRITE_CHUNK: usize = 256 * 1024;
 /// chunk size hyper hands over (at most ~400 KiB), is what one upload may hold in memory.
 const WRITE_QUEUE: usize = 8;
 
+/// How long an upload that broke off waits for the sender's `cancel` before it counts as an
+/// incomplete file.
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
+
 /// Big offers are parsed one at a time, so a few hostile ones cannot each hold a large parse.
 static PARSING: Semaphore = Semaphore::const_new(1);
 
@@ -344,11 +348,12 @@ struct AskingGuard {
 impl Drop for AskingGuard {
     fn drop(&mut self) {
         if self.armed {
-            end(
-                &self.shared,
-                &self.session_id,
-                Ending::Cancelled { by_peer: true, reason: CancelReason::User },
-            );
+            // At shutdown the server drops its connections itself; that is not the sender.
+            let how = match self.shared.stopping.get() {
+                Some(_) => Ending::Cancelled { by_peer: false, reason: CancelReason::Shutdown },
+                None => Ending::Cancelled { by_peer: true, reason: CancelReason::User },
+            };
+            end(&self.shared, &self.session_id, how);
         }
     }
 }
@@ -577,12 +582,14 @@ struct UploadGuard {
 impl Drop for UploadGuard {
     fn drop(&mut self) {
         if !self.done {
-            finish_file(
-                &self.shared,
-                &self.session_id,
-                self.index,
-                Verdict::Final(FileResult::SizeMismatch, None),
-            );
+            // Not at once: a sender that cancels may hang up just before it says so, and then
+            // the session ends as cancelled instead (finishing a file of an ended session is
+            // nothing).
+            let (shared, id, index) = (self.shared.clone(), self.session_id.clone(), self.index);
+            self.shared.runtime.spawn(async move {
+                tokio::time::sleep(CANCEL_GRACE).await;
+                finish_file(&shared, &id, index, Verdict::Final(FileResult::SizeMismatch, None));
+            });
         }
     }
 }
@@ -618,6 +625,8 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
             Some(Err(_)) => {
                 drop(tx);
                 let _ = writer.await;
+                // A sender that cancels may break the upload off just before it says so.
+                let _ = tokio::time::timeout(CANCEL_GRACE, up.stop.wait()).await;
                 return fail(FileResult::SizeMismatch, StatusCode::BAD_REQUEST, "Incomplete body");
             }
             Some(Ok(frame)) => match frame.into_data() {
@@ -817,10 +826,8 @@ pub fn cancel_session(shared: &Arc<Shared>, transfer: TransferId, why: Why) -> b
             Why::Peer => CancelReason::User,
         };
         if end(shared, &id, Ending::Cancelled { by_peer: false, reason }) {
-            let shared = shared.clone();
-            tokio::runtime::Handle::try_current()
-                .map(|h| h.spawn(async move { tell_sender(&shared, sender, &id).await }))
-                .ok();
+            let task = shared.clone();
+            shared.runtime.spawn(async move { tell_sender(&task, sender, &id).await });
         }
     }
     true

@@ -348,10 +348,12 @@ async fn run(
         let result = tokio::select! {
             r = sent => r,
             why = out.stop.wait() => {
-                drop(conn);
+                // The receiver hears of the cancel before the upload breaks off, so it does not
+                // take the broken upload for a lost connection.
                 if matches!(why, Why::Here(_)) {
                     tell_receiver(shared, &target, Some(&remote)).await;
                 }
+                drop(conn);
                 return Ok(here(why));
             }
             _ = progress.stalled(timing.idle_timeout) => return Err(TransferError::TimedOut.into()),
@@ -369,7 +371,10 @@ async fn run(
             },
             Err(_) if progress.read_failed.load(Ordering::SeqCst) => FileResult::SenderSkipped,
             Err(e) => {
-                if let Some(why) = out.stop.get() {
+                // A receiver that cancels drops the upload first and tells us a moment later
+                // (its `POST /cancel`): give its word a second before calling it a lost line.
+                let grace = Duration::from_secs(1);
+                if let Ok(why) = tokio::time::timeout(grace, out.stop.wait()).await {
                     return Ok(here(why));
                 }
                 return Err(TransferError::ConnectionLost(e.to_string()).into());

@@ -53,6 +53,7 @@ pub fn config(name: &str, dir: &std::path::Path, udp: Option<u16>) -> LocalSendC
         interfaces: vec!["127.0.0.1".into()],
     };
     c.discovery = udp.is_some();
+    c.hide_ferry_devices = false;
     c.timing = timing();
     c
 }
