@@ -435,13 +435,14 @@ impl LocalSend {
     fn stop(&mut self) {
         let Some(runtime) = self.runtime.take() else { return };
         let shared = self.shared.clone();
-        shared.stopping.request(Why::Here(CancelReason::Shutdown));
         runtime.block_on(async {
             let outgoing: Vec<_> = shared.outgoing.lock().expect("outgoing lock").values().cloned().collect();
             for out in &outgoing {
                 out.stop.request(Why::Here(CancelReason::Shutdown));
             }
+            // The senders hear of it while their uploads still run; then everything stops.
             receive::shutdown(&shared).await;
+            shared.stopping.request(Why::Here(CancelReason::Shutdown));
             // Each send ends within a second or two once stopped (it tells the receiver first).
             let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
             for out in outgoing {

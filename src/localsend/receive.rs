@@ -166,17 +166,40 @@ fn end(shared: &Shared, session_id: &str, how: Ending) -> bool {
         return false;
     };
     session.stop.request(Why::Here(CancelReason::User));
+    report(shared, &session, how);
+    true
+}
+
+/// Cancel here for a session past the answer: it ends now (no upload is taken from here on, and
+/// none that is under way will be saved), but uploads under way are broken off only once the
+/// sender has been told (at most two seconds later), so that it hears "cancelled" rather than
+/// seeing a broken connection first. The sender's reply, if any, is awaited by the caller.
+fn end_and_tell(
+    shared: &Arc<Shared>,
+    session_id: &str,
+    reason: CancelReason,
+) -> Option<impl Future<Output = ()> + use<>> {
+    let session = shared.incoming.lock().expect("sessions lock").by_id.remove(session_id)?;
+    report(shared, &session, Ending::Cancelled { by_peer: false, reason });
+    let (shared, id) = (shared.clone(), session_id.to_owned());
+    Some(async move {
+        tell_sender(&shared, session.sender_server.clone(), &id).await;
+        session.stop.request(Why::Here(reason));
+    })
+}
+
+/// The one final event of a session.
+fn report(shared: &Shared, session: &Session, how: Ending) {
     let transfer = session.transfer;
     shared.emit(match how {
         Ending::Finished => {
             session.meter.lock().expect("meter lock").flush(&shared.hooks.emit);
-            Event::TransferFinished { transfer, files: outcomes(&session) }
+            Event::TransferFinished { transfer, files: outcomes(session) }
         }
         Ending::Declined => Event::TransferDeclined { transfer, busy: false },
         Ending::Cancelled { by_peer, reason } => Event::TransferCancelled { transfer, by_peer, reason },
         Ending::Failed(error) => Event::TransferFailed { transfer, error },
     });
-    true
 }
 
 // ---- register and info ----------------------------------------------------------------------
@@ -668,6 +691,10 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
             return (Verdict::Retry, error(StatusCode::UNPROCESSABLE_ENTITY, "Checksum mismatch"));
         }
     }
+    // Cancelled while the last bytes came in: the session is gone, and so is this file.
+    if !shared.incoming.lock().expect("sessions lock").by_id.contains_key(&up.session_id) {
+        return fail(FileResult::NotSent, StatusCode::CONFLICT, "Cancelled");
+    }
     let (root, name, modified) = (up.dir.clone(), up.name.clone(), up.modified);
     let part = written.part;
     let placed = tokio::task::spawn_blocking(move || {
@@ -814,20 +841,23 @@ pub fn cancel(req: Request<Incoming>, conn: &Conn, shared: &Arc<Shared>) -> Resp
 pub fn cancel_session(shared: &Arc<Shared>, transfer: TransferId, why: Why) -> bool {
     let found = {
         let sessions = shared.incoming.lock().expect("sessions lock");
-        sessions.by_id.values().find(|s| s.transfer == transfer).map(|s| {
-            (s.id.clone(), s.stop.clone(), matches!(s.phase, Phase::Asking(_)), s.sender_server.clone())
-        })
+        sessions
+            .by_id
+            .values()
+            .find(|s| s.transfer == transfer)
+            .map(|s| (s.id.clone(), s.stop.clone(), matches!(s.phase, Phase::Asking(_))))
     };
-    let Some((id, stop, asking, sender)) = found else { return false };
-    stop.request(why);
-    if !asking {
+    let Some((id, stop, asking)) = found else { return false };
+    if asking {
+        // The waiting offer answers 403 and ends the session.
+        stop.request(why);
+    } else {
         let reason = match why {
             Why::Here(r) => r,
             Why::Peer => CancelReason::User,
         };
-        if end(shared, &id, Ending::Cancelled { by_peer: false, reason }) {
-            let task = shared.clone();
-            shared.runtime.spawn(async move { tell_sender(&task, sender, &id).await });
+        if let Some(tell) = end_and_tell(shared, &id, reason) {
+            shared.runtime.spawn(tell);
         }
     }
     true
@@ -887,16 +917,21 @@ pub async fn reaper(shared: Arc<Shared>) {
 
 /// Shutdown: every session ends as cancelled (the senders are told, briefly).
 pub async fn shutdown(shared: &Arc<Shared>) {
-    let all: Vec<(String, Arc<Stop>, Target)> = {
+    let all: Vec<(String, Arc<Stop>, bool)> = {
         let sessions = shared.incoming.lock().expect("sessions lock");
-        sessions.by_id.values().map(|s| (s.id.clone(), s.stop.clone(), s.sender_server.clone())).collect()
+        sessions
+            .by_id
+            .values()
+            .map(|s| (s.id.clone(), s.stop.clone(), matches!(s.phase, Phase::Asking(_))))
+            .collect()
     };
     let mut tell = Vec::new();
-    for (id, stop, sender) in all {
-        stop.request(Why::Here(CancelReason::Shutdown));
-        if end(shared, &id, Ending::Cancelled { by_peer: false, reason: CancelReason::Shutdown }) {
-            let shared = shared.clone();
-            tell.push(tokio::spawn(async move { tell_sender(&shared, sender, &id).await }));
+    for (id, stop, asking) in all {
+        if asking {
+            stop.request(Why::Here(CancelReason::Shutdown));
+            end(shared, &id, Ending::Cancelled { by_peer: false, reason: CancelReason::Shutdown });
+        } else if let Some(t) = end_and_tell(shared, &id, CancelReason::Shutdown) {
+            tell.push(tokio::spawn(t));
         }
     }
     for t in tell {

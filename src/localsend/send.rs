@@ -377,6 +377,11 @@ async fn run(
                 if let Ok(why) = tokio::time::timeout(grace, out.stop.wait()).await {
                     return Ok(here(why));
                 }
+                // Some receivers cancel by just breaking the upload off (localsendd does). If
+                // the device still answers, that is what happened; otherwise the line is gone.
+                if still_there(shared, &target).await {
+                    return Ok(End::Cancelled { by_peer: true, reason: CancelReason::User });
+                }
                 return Err(TransferError::ConnectionLost(e.to_string()).into());
             }
         };
@@ -404,6 +409,18 @@ async fn tell_receiver(shared: &Shared, target: &Target, session: Option<&str>) 
         Some(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), attempt).await;
+}
+
+/// Whether the device still answers `GET /info` (within the connect timeout, twice over).
+async fn still_there(shared: &Shared, target: &Target) -> bool {
+    let limit = shared.timing.connect_timeout;
+    let asked = async {
+        let mut conn = Connection::open(&shared.identity, target, limit).await.ok()?;
+        let req = Request::get("/api/localsend/v2/info").body(client::full(Bytes::new())).ok()?;
+        let (status, _) = read_body(conn.send(req).await.ok()?, 64 * 1024).await.ok()?;
+        status.is_success().then_some(())
+    };
+    matches!(tokio::time::timeout(limit * 2, asked).await, Ok(Some(())))
 }
 
 /// When the last chunk of an upload was handed to the connection, and whether reading the file
