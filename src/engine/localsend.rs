@@ -202,3 +202,30 @@ impl Core {
         self.localsend.as_ref().is_some_and(|ls| ls.cancel(transfer))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_takes_an_address_with_or_without_a_port() {
+        let mut o = LocalSendOptions::default();
+        o.set_group("224.0.0.200").unwrap();
+        assert_eq!((o.group, o.group_port), (Ipv4Addr::new(224, 0, 0, 200), DEFAULT_PORT));
+        o.set_group(" 127.255.255.255:40001 ").unwrap();
+        assert_eq!((o.group, o.group_port), (Ipv4Addr::new(127, 255, 255, 255), 40001));
+        let e = o.set_group("nonsense").unwrap_err();
+        assert!(e.contains("is not a LocalSend discovery address"), "{e}");
+    }
+
+    #[test]
+    fn switches_read_as_people_write_them() {
+        for on in ["1", "on", "TRUE", " yes "] {
+            assert_eq!(parse_switch("X", on), Ok(true));
+        }
+        for off in ["0", "off", "False", "no"] {
+            assert_eq!(parse_switch("X", off), Ok(false));
+        }
+        assert!(parse_switch("X", "maybe").unwrap_err().contains("on or off"));
+    }
+}

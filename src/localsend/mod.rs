@@ -416,8 +416,10 @@ impl LocalSend {
         accept_automatically: Option<bool>,
     ) {
         let mut live = self.shared.live.lock().expect("live settings lock");
-        if let Some(a) = alias {
+        if let Some(a) = alias.filter(|a| *a != live.alias) {
             live.alias = a;
+            // Devices nearby learn the new name now, not at the next periodic announcement.
+            self.shared.announce_now.notify_one();
         }
         if let Some(d) = receive_dir {
             live.receive_dir = d;

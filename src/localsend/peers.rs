@@ -59,7 +59,7 @@ pub fn instance_for(key: &str) -> InstanceId {
 
 /// An OS for the icon, when the device model names one (LocalSend on a computer sends
 /// "Windows", "Linux", "macOS"; phones send a maker or model, which says nothing reliable).
-fn os_from_model(model: Option<&str>) -> Os {
+pub fn os_from_model(model: Option<&str>) -> Os {
     let m = model.unwrap_or("").to_ascii_lowercase();
     match m.as_str() {
         "windows" => Os::Windows,

@@ -48,9 +48,7 @@ use super::{Shared, query, random_id, time};
 use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError, TransferId,
 };
-use crate::protocol::{
-    CancelReason, FileResult, MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL, Os,
-};
+use crate::protocol::{CancelReason, FileResult, MAX_OFFER_THUMBNAIL_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL};
 use crate::transfer::names::safe_relative_path;
 use crate::transfer::store::PartFile;
 
@@ -257,7 +255,7 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
     let peer = PeerInfo {
         instance: peers::instance_for(&key),
         name: display_name(&offer.info.alias, conn.ip),
-        os: Os::Unknown,
+        os: peers::os_from_model(offer.info.device_model.as_deref()),
         addr: SocketAddr::new(conn.ip, offer.info.port),
     };
 
