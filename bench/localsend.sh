@@ -107,11 +107,13 @@ one() {  # one TOOL : a run to Ferry or to the localsendd receiver
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rc" $(( t1 - t0 )) $(( c1 - c0 )) "$h0" "$h1" >>"$RESULTS"
   echo "  $tool: $(( t1 - t0 )) ms, receiver CPU $(( (c1 - c0) * 1000 / TICK )) ms, VmHWM ${h0} -> ${h1} kB" >&2
 }
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r" >&2
   if [ $((r % 2)) = 1 ]; then one ferry; one localsendd; else one localsendd; one ferry; fi
 done
 
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 python3 - "$RESULTS" "$SIZE_MB" "$TICK" "$RECV_FS" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
@@ -134,6 +136,10 @@ for tool in ("ferry", "localsendd"):
     label = "ferry receive" if tool == "ferry" else "localsendd (baseline)"
     print(f"| {label} | {med[tool]:.0f} | {' '.join(f'{x:.0f}' for x in rates)}{' (+%d failed)' % (len(runs) - len(ok)) if len(ok) < len(runs) else ''} "
           f"| {statistics.median(cpu) if cpu else 0:.2f} | {extra:.1f} MiB |")
+pairs = list(zip([r for r in by.get("ferry", [])], [r for r in by.get("localsendd", [])]))
+if pairs:
+    print("\nper round, ferry / localsendd (same round, taking turns): "
+          + " ".join(f"{l[1] / f[1]:.2f}" for f, l in pairs if f[0] == 0 and l[0] == 0))
 if med.get("localsendd"):
     ratio = med["ferry"] / med["localsendd"]
     print(f"\nferry / localsendd = {ratio:.2f} (target: >= 1, Ferry never the slow end): {'met' if ratio >= 1 else 'NOT met'}")

@@ -631,6 +631,9 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
     let writer = tokio::task::spawn_blocking(move || write_file(&dir, rx, hash));
     let mut received = 0u64;
     let mut write_failed = false;
+    // Network chunks are small (a phone writes 8–16 KiB at a time); the writing thread gets them
+    // gathered into WRITE_CHUNKs, one hand-over per 256 KiB instead of one per chunk.
+    let mut pending = bytes::BytesMut::new();
     loop {
         let frame = tokio::select! {
             f = body.frame() => f,
@@ -642,7 +645,14 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
             }
         };
         let data = match frame {
-            None => break,
+            None => {
+                if !pending.is_empty() {
+                    let n = pending.len() as u64;
+                    write_failed = tx.send(pending.split().freeze()).await.is_err();
+                    up.meter.lock().expect("meter lock").add(n, &shared.hooks.emit);
+                }
+                break;
+            }
             Some(Err(_)) => {
                 drop(tx);
                 let _ = writer.await;
@@ -661,8 +671,21 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
             let _ = writer.await;
             return fail(FileResult::SizeMismatch, StatusCode::BAD_REQUEST, "More bytes than offered");
         }
-        let n = data.len() as u64;
-        if tx.send(data).await.is_err() {
+        let batch = if pending.is_empty() && data.len() >= WRITE_CHUNK {
+            data
+        } else {
+            if pending.is_empty() {
+                // One allocation per batch (a chunk may take it a little past WRITE_CHUNK).
+                pending.reserve(WRITE_CHUNK + 64 * 1024);
+            }
+            pending.extend_from_slice(&data);
+            if pending.len() < WRITE_CHUNK {
+                continue;
+            }
+            pending.split().freeze()
+        };
+        let n = batch.len() as u64;
+        if tx.send(batch).await.is_err() {
             write_failed = true;
             break;
         }
