@@ -421,3 +421,45 @@ fn a_file_that_cannot_be_written_is_500_and_reported() {
     });
     assert_eq!(files[0].result, FileResult::WriteFailed);
 }
+
+#[test]
+fn tls_1_2_is_served_too() {
+    let ferry = Side::start("Ferry", None, |_| {});
+    let r = call(ferry.addr(), &Mode::Tls12, "GET", "/api/localsend/v2/info", b"");
+    assert_eq!(r.status, 200);
+}
+
+/// A device announced one certificate, but whoever answers at its address shows another: the send
+/// fails during the handshake, with a plain message, and the one answering never hears of it.
+#[test]
+fn sending_to_an_address_where_another_certificate_answers_fails_before_anything_is_sent() {
+    let udp = free_udp_port();
+    let a = Side::start("Alpha", Some(udp), |_| {});
+    let impostor = Side::start("Impostor", None, |c| c.accept_automatically = true);
+    let real = ferry::identity::DeviceIdentity::generate().unwrap();
+    // "Phone" announces the real phone's fingerprint but the impostor's port (an answer, so
+    // Alpha lists it as announced without asking it first).
+    let datagram = format!(
+        r#"{{"alias":"Phone","fingerprint":"{}","port":{},"protocol":"https","announce":false}}"#,
+        real.localsend_fingerprint(),
+        impostor.ls.port()
+    );
+    let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    tx.set_broadcast(true).unwrap();
+    tx.send_to(datagram.as_bytes(), ("127.255.255.255", udp)).unwrap();
+    let phone = a.wait_peer(3.0, |p| match p {
+        PeerChange::Seen(p) if p.name == "Phone" => Some(p.clone()),
+        _ => None,
+    });
+    let src = a.dir.path().join("secret-plans.txt");
+    std::fs::write(&src, b"for the phone only").unwrap();
+    let id = ferry::events::TransferId::next();
+    a.ls.send(id, phone.addr, vec![src]);
+    let error = a.wait(5.0, |e| match e {
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, ferry::events::TransferError::WrongDevice);
+    assert!(impostor.drain(0.5).iter().all(|e| !matches!(e, Event::TransferStarted { .. })));
+    assert!(tree(&impostor.received()).is_empty());
+}

@@ -164,6 +164,8 @@ pub enum Mode {
     Http,
     /// TLS; with this identity as client certificate, or none.
     Https(Option<DeviceIdentity>),
+    /// TLS 1.2 only, no client certificate (older phones).
+    Tls12,
 }
 
 pub trait Stream: Read + Write + Send {}
@@ -178,9 +180,17 @@ pub fn connect(to: SocketAddr, from: Ipv4Addr, mode: &Mode) -> Box<dyn Stream> {
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     match mode {
         Mode::Http => Box::new(tcp),
-        Mode::Https(id) => {
+        Mode::Https(_) | Mode::Tls12 => {
+            let id = match mode {
+                Mode::Https(id) => id.clone(),
+                _ => None,
+            };
+            let versions: &[&rustls::SupportedProtocolVersion] = match mode {
+                Mode::Tls12 => &[&rustls::version::TLS12],
+                _ => rustls::DEFAULT_VERSIONS,
+            };
             let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .unwrap()
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(PeerCertVerifier::any()));
