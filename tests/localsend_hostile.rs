@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{Mode, Side, call, connect, request, tree};
 use ferry::events::{Decision, Event};
 use ferry::identity::DeviceIdentity;
-use ferry::localsend::{Sha256Fingerprint, TrustedSenders};
+use ferry::localsend::{ProvenSender, Sha256Fingerprint, TrustedSenders};
 use ferry::protocol::FileResult;
 
 const PREPARE: &str = "/api/localsend/v2/prepare-upload";
@@ -340,12 +340,12 @@ fn names_that_could_escape_the_receive_folder_never_do() {
     assert_eq!(beside, ["received"]);
 }
 
-/// Trusts one certificate.
-struct Trusts(Sha256Fingerprint);
+/// Trusts one certificate (by both its names: the known-devices store keys devices by the key).
+struct Trusts(Sha256Fingerprint, ferry::identity::Fingerprint);
 
 impl TrustedSenders for Trusts {
-    fn always_accept(&self, sender: &Sha256Fingerprint) -> bool {
-        *sender == self.0
+    fn always_accept(&self, sender: &ProvenSender) -> bool {
+        sender.certificate == self.0 && sender.key == self.1
     }
 }
 
@@ -354,7 +354,7 @@ fn the_client_certificate_not_the_json_names_the_sender_and_always_accept_uses_i
     let friend = DeviceIdentity::generate().unwrap();
     let stranger = DeviceIdentity::generate().unwrap();
     let trusted = Sha256Fingerprint::of_certificate(friend.cert_der());
-    let ferry = Side::start_trusting("Ferry", None, |_| {}, Arc::new(Trusts(trusted)));
+    let ferry = Side::start_trusting("Ferry", None, |_| {}, Arc::new(Trusts(trusted, friend.fingerprint())));
     // The stranger claims to be the friend in the JSON: it is still asked about, as itself.
     let claim = serde_json::json!({
         "info": {"alias": "Friend", "fingerprint": friend.localsend_fingerprint(), "port": 9, "protocol": "https"},

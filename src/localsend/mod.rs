@@ -171,17 +171,26 @@ pub enum PeerChange {
     Lost(InstanceId),
 }
 
-/// Whether a sender that proved its certificate (by fingerprint) may send without being asked.
-/// The known-devices store answers this; until it is wired, nobody is.
+/// A sender that proved its certificate in the TLS handshake (a client certificate): both
+/// names of it, LocalSend's (the certificate's SHA-256) and Ferry's (its key's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProvenSender {
+    pub certificate: Sha256Fingerprint,
+    /// SHA-256 of the certificate's public key: the key Ferry's known-devices store uses.
+    pub key: crate::identity::Fingerprint,
+}
+
+/// Whether a sender that proved its certificate may send without being asked. The
+/// known-devices store (`identity::known`) answers this; until it is wired, nobody may.
 pub trait TrustedSenders: Send + Sync {
-    fn always_accept(&self, sender: &Sha256Fingerprint) -> bool;
+    fn always_accept(&self, sender: &ProvenSender) -> bool;
 }
 
 /// Trusts no one: every offer is asked about (unless "accept automatically" is on).
 pub struct TrustNobody;
 
 impl TrustedSenders for TrustNobody {
-    fn always_accept(&self, _: &Sha256Fingerprint) -> bool {
+    fn always_accept(&self, _: &ProvenSender) -> bool {
         false
     }
 }

@@ -91,6 +91,8 @@ pub struct Conn {
     /// The client certificate's fingerprint (HTTPS, when the client showed one): the sender's
     /// identity.
     pub cert: Option<Sha256Fingerprint>,
+    /// The same certificate's key fingerprint (Ferry's name for a device).
+    pub key: Option<crate::identity::Fingerprint>,
     pub activity: Arc<Activity>,
 }
 
@@ -107,19 +109,26 @@ async fn connection(tcp: TcpStream, ip: IpAddr, permit: Permit, shared: Arc<Shar
     if first[0] == 0x16 {
         let acceptor = tokio_rustls::TlsAcceptor::from(shared.server_tls.clone());
         let Ok(Ok(tls)) = tokio::time::timeout(limit, acceptor.accept(tcp)).await else { return };
-        let cert = peer_certificate(tls.get_ref().1);
-        http(tls, ip, cert, shared).await;
+        let conn = tls.get_ref().1;
+        let cert = peer_certificate(conn);
+        let key = crate::identity::verify::peer_fingerprint(conn);
+        http(tls, ip, cert.zip(key), shared).await;
     } else {
         http(tcp, ip, None, shared).await;
     }
 }
 
-async fn http<T>(io: T, ip: IpAddr, cert: Option<Sha256Fingerprint>, shared: Arc<Shared>)
-where
+async fn http<T>(
+    io: T,
+    ip: IpAddr,
+    proven: Option<(Sha256Fingerprint, crate::identity::Fingerprint)>,
+    shared: Arc<Shared>,
+) where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
-    let conn = Arc::new(Conn { ip, cert, activity: activity.clone() });
+    let (cert, key) = (proven.map(|p| p.0), proven.map(|p| p.1));
+    let conn = Arc::new(Conn { ip, cert, key, activity: activity.clone() });
     let io = TokioIo::new(Watched { inner: io, activity: activity.clone() });
     let service = {
         let shared = shared.clone();

@@ -88,7 +88,12 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
     }
 
     let live = shared.live();
-    let trusted = conn.cert.is_some_and(|fp| shared.hooks.trust.always_accept(&fp));
+    let trusted = match (conn.cert, conn.key) {
+        (Some(certificate), Some(key)) => {
+            shared.hooks.trust.always_accept(&crate::localsend::ProvenSender { certificate, key })
+        }
+        _ => false,
+    };
     let ask = !(live.accept_automatically || trusted);
     let (decision_tx, decision_rx) = oneshot::channel();
     let stop = Arc::new(Stop::default());
