@@ -56,10 +56,18 @@ pub fn bind(bind: IpAddr, port: u16) -> Result<TcpListener, StartError> {
 /// TCP keepalive, so a device that vanished (phone switched off) is noticed while we wait for
 /// it, in about half a minute.
 pub fn keepalive(tcp: &TcpStream) {
-    let ka =
-        socket2::TcpKeepalive::new().with_time(Duration::from_secs(15)).with_interval(Duration::from_secs(5));
-    #[cfg(not(any(target_os = "openbsd", target_os = "redox", target_os = "solaris")))]
-    let ka = ka.with_retries(3);
+    let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(15));
+    // Where the system lets us choose (elsewhere its own, longer, defaults apply).
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "windows",
+        target_os = "freebsd",
+        target_os = "netbsd"
+    ))]
+    let ka = ka.with_interval(Duration::from_secs(5)).with_retries(3);
     let _ = socket2::SockRef::from(tcp).set_tcp_keepalive(&ka);
 }
 
