@@ -244,6 +244,8 @@ fn a_localsend_fingerprint_is_the_sha256_of_the_certificate_der_upper_case() {
 fn listen(port: u16) -> UdpSocket {
     let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
     s.set_reuse_address(true).unwrap();
+    // Ferry's own socket on the port shares it (SO_REUSEPORT where there is one).
+    #[cfg(unix)]
     s.set_reuse_port(true).unwrap();
     s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into()).unwrap();
     let s: UdpSocket = s.into();
