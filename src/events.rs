@@ -47,6 +47,26 @@ pub enum PeerSource {
     Discovered,
     /// Added by address and confirmed with a direct hello.
     Manual,
+    /// A LocalSend app (a phone, mostly) found by LocalSend's own discovery; files go to it over
+    /// LocalSend's protocol. Shown with a "LocalSend" mark and an icon for its device type.
+    LocalSend(DeviceType),
+}
+
+/// What kind of device a LocalSend app runs on, as it says (only for an icon). An unknown or
+/// missing type is [`DeviceType::Desktop`], as LocalSend itself does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceType {
+    /// A phone or tablet.
+    Mobile,
+    #[default]
+    Desktop,
+    /// LocalSend in a web browser.
+    Web,
+    /// A program without a window (a command-line LocalSend).
+    Headless,
+    /// A self-hosted service running all the time.
+    Server,
 }
 
 /// Another Ferry device.
@@ -162,6 +182,22 @@ pub enum TransferError {
     DiskFull { needed: u64, available: u64 },
     #[error("Something went wrong on the other computer: {}", display(.0))]
     PeerError(String),
+    /// A LocalSend device could not be reached.
+    #[error(
+        "Couldn't reach the other device. Make sure LocalSend is open there and that both devices are on the same network."
+    )]
+    LocalSendUnreachable(String),
+    /// The device at a LocalSend peer's address showed another certificate than the one it
+    /// announced: someone else is answering there.
+    #[error(
+        "The device at that address is not the one that announced itself there (its certificate is different), so nothing was sent."
+    )]
+    WrongDevice,
+    /// The LocalSend receiver wants a PIN.
+    #[error(
+        "The other device asks for a PIN, which Ferry can't send yet. Turn off “Require PIN” in LocalSend's settings there and try again."
+    )]
+    PinRequired,
 }
 
 /// Everything the engine tells its front end. After each event the engine calls the waker.
@@ -189,6 +225,13 @@ pub enum Event {
     },
     /// Someone wants to send us files; answer with the engine's `Command::Answer`.
     IncomingOffer(IncomingOffer),
+    /// A text message arrived (LocalSend phones can send text as well as files). Nothing is
+    /// saved and nothing needs an answer; the window shows it with a Copy button. `text` is
+    /// exactly what was sent (at most 1 MiB): show it through `text::display`, copy it as is.
+    TextReceived {
+        from: PeerInfo,
+        text: String,
+    },
     /// A transfer began: outgoing as soon as it is requested (while waiting for the other side's
     /// answer), incoming once the offer is accepted.
     TransferStarted {

@@ -10,6 +10,8 @@
 //! * [`discovery`] — announcing ourselves over UDP broadcast and keeping the table of peers.
 //! * [`transfer`] — sending and receiving one batch over one TCP connection; safe names and
 //!   atomic writes on the receiving side.
+//! * [`localsend`] — the LocalSend protocol (phones): its discovery, an HTTPS server and client,
+//!   feeding the same events and the same store as Ferry's own transfers.
 //! * [`engine`] — owns every background thread; [`engine::Command`] in, [`engine::Event`] out.
 //! * [`settings`] — what the person chose, persisted as TOML.
 //! * [`thumbnail`] — small JPEG previews of photos for offers (EXIF orientation respected).
@@ -22,6 +24,7 @@ pub mod discovery;
 pub mod engine;
 pub mod events;
 pub mod identity;
+pub mod localsend;
 pub mod protocol;
 pub mod settings;
 pub mod text;

@@ -49,6 +49,17 @@ pub struct Settings {
     pub theme: Theme,
     /// Where the last file dialog found what was sent, so the next one opens there.
     pub last_pick_dir: Option<PathBuf>,
+    /// Speak LocalSend, so LocalSend phones can send to this computer and receive from it.
+    pub localsend: bool,
+    /// TCP port for LocalSend (UDP discovery uses `localsend_multicast_port`).
+    pub localsend_port: u16,
+    pub localsend_multicast_group: std::net::Ipv4Addr,
+    pub localsend_multicast_port: u16,
+    /// Interfaces for LocalSend discovery, by name or IPv4 address; empty: all.
+    pub localsend_interfaces: Vec<String>,
+    /// Announce HTTPS to LocalSend devices; off announces plain HTTP (for phones whose
+    /// LocalSend has encryption off). Both are answered either way.
+    pub localsend_encryption: bool,
 }
 
 impl Default for Settings {
@@ -64,6 +75,12 @@ impl Default for Settings {
             language: Language::default(),
             theme: Theme::default(),
             last_pick_dir: None,
+            localsend: true,
+            localsend_port: crate::localsend::DEFAULT_PORT,
+            localsend_multicast_group: crate::localsend::DEFAULT_MULTICAST_GROUP,
+            localsend_multicast_port: crate::localsend::DEFAULT_PORT,
+            localsend_interfaces: Vec::new(),
+            localsend_encryption: true,
         }
     }
 }
@@ -143,7 +160,31 @@ impl Settings {
         c.transfer_port = self.transfer_port;
         c.discovery_port = self.discovery_port;
         c.remembered_peers = self.remembered_peers.clone();
+        c.localsend = self.localsend_options();
         c
+    }
+
+    /// The LocalSend side as these settings say, with this device's key from the config folder.
+    fn localsend_options(&self) -> crate::engine::LocalSendOptions {
+        let mut o = crate::engine::LocalSendOptions {
+            enabled: self.localsend,
+            port: self.localsend_port,
+            group: self.localsend_multicast_group,
+            group_port: self.localsend_multicast_port,
+            interfaces: self.localsend_interfaces.clone(),
+            encryption: self.localsend_encryption,
+            ..Default::default()
+        };
+        if o.enabled {
+            match crate::identity::DeviceIdentity::load_or_create(&config_dir()) {
+                Ok(loaded) => {
+                    o.identity = Some(loaded.identity);
+                    o.identity_warning = loaded.warning;
+                }
+                Err(e) => o.identity_warning = Some(format!("This device's key could not be made: {e}")),
+            }
+        }
+        o
     }
 }
 

@@ -5,6 +5,7 @@
 //! Exit codes: 0 done; 1 the transfer failed (or some files were not saved); 2 bad usage;
 //! 3 the other side declined; 4 cancelled; 130 interrupted (Ctrl+C).
 
+mod localsend;
 mod output;
 mod peers;
 mod receive;
@@ -102,6 +103,8 @@ pub struct NetArgs {
     /// Print one JSON event per line instead of progress bars.
     #[arg(long, global = true)]
     pub json: bool,
+    #[command(flatten)]
+    pub localsend: localsend::LocalSendArgs,
 }
 
 /// Runs the command line; `main` returns what this returns.
@@ -150,6 +153,7 @@ fn engine_config(net: &NetArgs, listen_port_default: Option<u16>) -> Result<Engi
             .map_err(anyhow::Error::msg)?;
         config.broadcast = Some(targets);
     }
+    localsend::apply(&net.localsend, &mut config).map_err(anyhow::Error::msg)?;
     if let Some(name) = &net.name {
         config.device_name = crate::protocol::clean_display_name(name)
             .with_context(|| format!("{name:?} is not a usable device name"))?;

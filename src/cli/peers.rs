@@ -49,9 +49,9 @@ pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
         } else {
             let name = |p: &Peer| shown(&p.name).into_owned();
             let width = peers.values().map(|p| name(p).chars().count()).max().unwrap_or(4).max(4);
-            println!("{:width$}  {:22}  OS", "NAME", "ADDRESS");
+            println!("{:width$}  {:22}  KIND", "NAME", "ADDRESS");
             for p in peers.values() {
-                println!("{:width$}  {:22}  {}", name(p), p.addr.to_string(), p.os.label());
+                println!("{:width$}  {:22}  {}", name(p), p.addr.to_string(), super::localsend::kind(p));
             }
         }
     }

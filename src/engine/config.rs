@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub timing: Timing,
     /// How many incoming connections are let in at once, in all and per address.
     pub admission: Limits,
+    /// The LocalSend side (phones); off unless a front end turns it on.
+    pub localsend: super::LocalSendOptions,
 }
 
 impl EngineConfig {
@@ -70,6 +72,7 @@ impl EngineConfig {
             thumbnails: false,
             timing: Timing::default(),
             admission: Limits::default(),
+            localsend: super::LocalSendOptions::default(),
         }
     }
 }
@@ -109,7 +112,7 @@ impl EngineConfig {
                 .collect::<Result<Vec<_>, _>>()?;
             self.broadcast = Some(targets);
         }
-        Ok(())
+        self.localsend.apply_env()
     }
 }
 

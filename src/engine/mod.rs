@@ -10,6 +10,7 @@
 
 mod api;
 mod config;
+mod localsend;
 mod probe;
 
 use std::collections::HashMap;
@@ -23,6 +24,8 @@ pub use crate::events::*;
 pub use api::*;
 pub use config::{EngineConfig, env, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
+pub use localsend::LocalSendOptions;
+pub use localsend::env as localsend_env;
 
 use crate::admission::{Admission, Refusal, Ticket};
 use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent};
@@ -119,6 +122,7 @@ impl Engine {
             transfer_addr: transfer_addr.unwrap_or(SocketAddr::new(config.bind, 0)),
             discovery: discovery.is_some(),
         });
+        let localsend = localsend::start(&config, emit.clone(), internal_tx.clone());
 
         let mut core = Core {
             identity: Identity {
@@ -134,6 +138,7 @@ impl Engine {
             probes: Vec::new(),
             peers: HashMap::new(),
             discovery,
+            localsend,
             listener_stop,
             listener_thread,
             transfer_addr,
@@ -206,6 +211,7 @@ enum Internal {
     Discovery(DiscoveryEvent),
     Probed(Peer),
     Ended(TransferId),
+    LocalSend(crate::localsend::PeerChange),
 }
 
 /// One transfer's thread and the handles to steer it.
@@ -226,6 +232,8 @@ struct Core {
     probes: Vec<JoinHandle<()>>,
     peers: HashMap<InstanceId, Peer>,
     discovery: Option<Discovery>,
+    /// The LocalSend side (phones), when it is on.
+    localsend: Option<crate::localsend::LocalSend>,
     listener_stop: Arc<AtomicBool>,
     listener_thread: Option<JoinHandle<()>>,
     transfer_addr: Option<SocketAddr>,
@@ -250,6 +258,9 @@ impl Core {
     fn command(&mut self, cmd: Command) {
         match cmd {
             Command::Send { id, to, paths } => {
+                if self.localsend_send(id, to, &paths) {
+                    return;
+                }
                 let peer_name = self
                     .peers
                     .values()
@@ -260,12 +271,18 @@ impl Core {
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::Answer { transfer, decision } => {
+                if self.localsend_answer(transfer, &decision) {
+                    return;
+                }
                 if let Some(tx) = self.transfers.get(&transfer).and_then(|t| t.decisions.as_ref()) {
                     // Only the first answer counts; never block the engine on a repeated one.
                     let _ = tx.try_send(decision);
                 }
             }
             Command::Cancel(id) => {
+                if self.localsend_cancel(id) {
+                    return;
+                }
                 if let Some(t) = self.transfers.get(&id) {
                     t.cancel.request(CancelReason::User);
                 }
@@ -274,6 +291,9 @@ impl Core {
             Command::RefreshDiscovery => {
                 if let Some(d) = &self.discovery {
                     d.refresh();
+                }
+                if let Some(ls) = &self.localsend {
+                    ls.refresh();
                 }
             }
             Command::UpdateSettings(s) => {
@@ -298,6 +318,13 @@ impl Core {
                 if let Some(auto) = s.accept_automatically {
                     self.config.accept_automatically = auto;
                 }
+                if let Some(ls) = &self.localsend {
+                    ls.update(
+                        Some(self.config.device_name.clone()),
+                        Some(self.config.receive_dir.clone()),
+                        Some(self.config.accept_automatically),
+                    );
+                }
             }
             Command::Shutdown => unreachable!("handled by the loop"),
         }
@@ -316,6 +343,7 @@ impl Core {
                 }
             }
             Internal::Probed(peer) => self.peer(peer),
+            Internal::LocalSend(change) => self.localsend_peer(change),
             Internal::Ended(id) => {
                 if let Some(t) = self.transfers.remove(&id) {
                     let _ = t.thread.join();
@@ -421,6 +449,9 @@ impl Core {
         }
         if let Some(d) = self.discovery.take() {
             d.shutdown();
+        }
+        if let Some(ls) = self.localsend.take() {
+            ls.shutdown();
         }
         if let Some(l) = self.listener_thread.take() {
             let _ = l.join();

@@ -11,7 +11,9 @@
 //!   the peer's identity. A pinned fingerprint ([`PeerCertVerifier::pinned`]) makes a different
 //!   key fail *during* the handshake, before a byte of application data is exchanged; otherwise
 //!   the caller reads the fingerprint from the finished connection ([`peer_fingerprint`]) and
-//!   hands it to the trust store.
+//!   hands it to the trust store. LocalSend names a device by the SHA-256 of its whole
+//!   certificate instead, so a pin can also be on that ([`Pin::Certificate`],
+//!   [`PeerCertVerifier::pinned_certificate`]).
 //! * **No names.** There is no host name to check (and Ferry sends no SNI): a device is its key.
 //!
 //! [`crypto_provider`] is rustls' *ring* provider with AES-128-GCM first (measured ~5 % faster
@@ -51,14 +53,25 @@ pub fn peer_fingerprint(conn: &rustls::CommonState) -> Option<Fingerprint> {
     conn.peer_certificates()?.first().and_then(|c| Fingerprint::of_certificate(c))
 }
 
+/// What a pinned verifier insists on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// This key, whatever certificate wraps it: SHA-256 of the SubjectPublicKeyInfo, how Ferry
+    /// names devices.
+    Key(Fingerprint),
+    /// Exactly this certificate: SHA-256 of its DER, how LocalSend names devices (its
+    /// announcements carry that hash).
+    Certificate([u8; 32]),
+}
+
 /// Checks a peer's self-signed certificate: it must parse, its handshake signature must verify,
-/// and, when pinned, its key must be the expected one. Used as the client's server verifier and
-/// the server's client verifier.
+/// and, when pinned, it must be the expected key or certificate. Used as the client's server
+/// verifier and the server's client verifier.
 #[derive(Debug)]
 pub struct PeerCertVerifier {
     algorithms: WebPkiSupportedAlgorithms,
-    /// Refuse every certificate but this key's.
-    pin: Option<Fingerprint>,
+    /// Refuse every certificate but this one (or this key's).
+    pin: Option<Pin>,
     /// Server side: refuse a client that presents no certificate.
     client_cert_mandatory: bool,
 }
@@ -76,7 +89,13 @@ impl PeerCertVerifier {
 
     /// Accepts only the key with this fingerprint; any other fails the handshake.
     pub fn pinned(fingerprint: Fingerprint) -> PeerCertVerifier {
-        PeerCertVerifier { pin: Some(fingerprint), ..PeerCertVerifier::any() }
+        PeerCertVerifier { pin: Some(Pin::Key(fingerprint)), ..PeerCertVerifier::any() }
+    }
+
+    /// Accepts only the certificate whose DER has this SHA-256 (a LocalSend fingerprint); any
+    /// other, even one around the same key, fails the handshake.
+    pub fn pinned_certificate(sha256: [u8; 32]) -> PeerCertVerifier {
+        PeerCertVerifier { pin: Some(Pin::Certificate(sha256)), ..PeerCertVerifier::any() }
     }
 
     /// As a server's client verifier: asks for a certificate but lets a client without one in
@@ -89,11 +108,18 @@ impl PeerCertVerifier {
     fn check(&self, end_entity: &CertificateDer<'_>) -> Result<(), Error> {
         let fingerprint = Fingerprint::of_certificate(end_entity)
             .ok_or(Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        match self.pin {
-            Some(pin) if pin != fingerprint => {
-                Err(Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+        let matches = match self.pin {
+            None => true,
+            Some(Pin::Key(pin)) => pin == fingerprint,
+            Some(Pin::Certificate(pin)) => {
+                use sha2::{Digest, Sha256};
+                <[u8; 32]>::from(Sha256::digest(end_entity.as_ref())) == pin
             }
-            _ => Ok(()),
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
         }
     }
 }
@@ -285,6 +311,47 @@ mod tests {
 
         let (client, _) = handshake(
             server_config(&b, PeerCertVerifier::any()),
+            client_config(Some(&a), PeerCertVerifier::pinned(b.fingerprint())),
+        );
+        assert_eq!(client, Ok(Some(b.fingerprint())));
+    }
+
+    /// A second certificate around `id`'s key (another serial number): the same key, a
+    /// different certificate, so a different LocalSend fingerprint.
+    fn recertified(id: &DeviceIdentity) -> Vec<CertificateDer<'static>> {
+        let key = rcgen::KeyPair::try_from(id.key_der()).unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.serial_number = Some(rcgen::SerialNumber::from(vec![7, 7, 7]));
+        vec![CertificateDer::from(params.self_signed(&key).unwrap().der().to_vec())]
+    }
+
+    #[test]
+    fn a_certificate_pin_takes_that_certificate_only_even_around_the_same_key() {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (DeviceIdentity::generate().unwrap(), DeviceIdentity::generate().unwrap());
+        let pin = <[u8; 32]>::from(Sha256::digest(b.cert_der()));
+        let (client, _) = handshake(
+            server_config(&b, PeerCertVerifier::any()),
+            client_config(Some(&a), PeerCertVerifier::pinned_certificate(pin)),
+        );
+        assert_eq!(client, Ok(Some(b.fingerprint())));
+
+        let other_cert = ServerConfig::builder_with_provider(crypto_provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_client_cert_verifier(Arc::new(PeerCertVerifier::any()))
+            .with_single_cert(recertified(&b), key(&b))
+            .unwrap();
+        let (client, server) = handshake(
+            Arc::new(other_cert.clone()),
+            client_config(Some(&a), PeerCertVerifier::pinned_certificate(pin)),
+        );
+        let client = client.unwrap_err();
+        assert!(client.contains("ApplicationVerificationFailure"), "{client}");
+        assert!(server.is_err(), "{server:?}");
+        // The key pin does not tell the two certificates apart.
+        let (client, _) = handshake(
+            Arc::new(other_cert),
             client_config(Some(&a), PeerCertVerifier::pinned(b.fingerprint())),
         );
         assert_eq!(client, Ok(Some(b.fingerprint())));

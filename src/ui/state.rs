@@ -266,6 +266,8 @@ impl AppState {
                 self.end(transfer, Status::Failed(error.to_string()));
             }
             Event::Stopped => self.engine_down = true,
+            // A LocalSend text message: the window helper shows it (with a Copy button).
+            Event::TextReceived { .. } => {}
         }
     }
 

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# bench/localsend.sh - LocalSend receiving speed and memory: a phone (localsendd 0.1.1, the
+# sender in every run) sends one big file over HTTPS to `ferry receive`, and to another
+# localsendd as the baseline, in the same run, taking turns. Prints figures; times nothing
+# against a threshold (the targets are checked by reading the table).
+#
+#   sudo bench/localsend.sh               3 rounds of 1 GiB
+#   ROUNDS=5 SIZE_MB=2048 bench/localsend.sh
+#   RECV_FS=disk ...                      receive into a folder on the disk instead of a tmpfs
+#   FERRY_BIN=... LOCALSENDD_VENV=...     as in tests/e2e/localsend.sh
+#
+# Hosts of a fake LAN (unshaped veth, lan/netns-lan.sh): a = the sending localsendd,
+# b = `ferry receive --yes`, c = the receiving localsendd. Each run: `localsendctl send --wait`
+# of the same file, timed from the command to its end (so the sender's own work — it hashes the
+# file first — is in both columns alike). Also: CPU seconds the receiver spent per GiB, and the
+# receiver's peak RSS above what it had before the run (VmHWM before vs after; Ferry's target:
+# at most 16 MiB more for 1 GiB).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export LAN_PREFIX=${LAN_PREFIX:-flsdb}
+export SUBNET=${SUBNET:-10.231.29}
+# shellcheck source=../lan/lib.sh
+. "$ROOT/lan/lib.sh"
+ROUNDS=${ROUNDS:-3}
+SIZE_MB=${SIZE_MB:-1024}
+RECV_FS=${RECV_FS:-tmpfs}
+LS_PORT=53317
+
+die() { echo "bench/localsend: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "run as root"
+need_tools ip:iproute2 openssl:openssl python3:python3 ss:iproute2 || die "missing tools"
+why=$(lan check 2>&1) || die "$why"
+WORK=$(mktemp -d /tmp/ferry-lsdb.XXXXXX)
+MNT=$WORK/mnt
+cleanup() {
+  kill_bg
+  lan down >/dev/null 2>&1
+  mountpoint -q "$MNT" && umount "$MNT"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+if [ -n "${LOCALSENDD_VENV:-}" ]; then VENV=$LOCALSENDD_VENV; else
+  VENV=$WORK/venv
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q localsendd==0.1.1; } >&2 || die "could not install localsendd"
+fi
+ferry_bin || die "no ferry binary"
+mkdir -p "$MNT"
+if [ "$RECV_FS" = tmpfs ]; then
+  mount -t tmpfs -o size=$(( SIZE_MB * 3 + 512 ))m tmpfs "$MNT" || die "tmpfs"
+fi
+lan up 3 2>/dev/null || die "could not build the fake LAN"
+
+lsd() {  # lsd VAR DIR HOST ALIAS
+  local __var=$1 dir=$2 h=$3 alias=$4
+  mkdir -p "$dir/home" "$dir/dl"
+  ip netns exec "${LAN_PREFIX}-$h" env HOME="$dir/home" XDG_STATE_HOME="$dir/home/state" XDG_RUNTIME_DIR="$dir" \
+    "$VENV/bin/localsendd" --port "$LS_PORT" --socket "$dir/s" --alias "$alias" --device-type mobile \
+    --download-dir "$dir/dl" --unattended --no-log-time >"$dir/lsd.log" 2>&1 &
+  printf -v "$__var" '%s' "$!"; BG_PIDS+=("$!")
+}
+ctl() { local dir=$1 h=$2 secs=$3; shift 3
+  timeout -k 2 "$secs" ip netns exec "${LAN_PREFIX}-$h" env HOME="$dir/home" "$VENV/bin/localsendctl" --socket "$dir/s" "$@"; }
+listening() { in_host "$1" ss -Htln "sport = :$2" | grep -q LISTEN; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+TICK=$(getconf CLK_TCK)
+
+echo "making a ${SIZE_MB} MiB file ..." >&2
+SRC=$MNT/src/big.bin
+mkdir -p "$MNT/src"
+head -c $(( SIZE_MB * 1024 * 1024 )) /dev/urandom >"$SRC"
+
+lsd PA "$WORK/a" a "Sender"
+lsd PC "$MNT/c" c "Receiver"
+ip netns exec "${LAN_PREFIX}-b" env FERRY_CONFIG_DIR="$WORK/cfg-b" "$FERRY" receive --yes --json \
+  --dir "$MNT/b" --name "Ferry" >"$WORK/ferry.log" 2>&1 &
+PB=$!; BG_PIDS+=("$PB")
+wait_until 15 listening b "$LS_PORT" && wait_until 15 listening c "$LS_PORT" && wait_until 15 test -S "$WORK/a/s" \
+  || die "the receivers did not start"
+wait_until 15 eval 'd=$(ctl "$WORK/a" a 10 devices --json); grep -q "\"Ferry\"" <<<"$d" && grep -q "\"Receiver\"" <<<"$d"' \
+  || die "the sender did not find both receivers"
+PC_PY=$PC   # `ip netns exec` and `env` exec: this is the python process itself
+
+# A small warm-up to each, so the baselines are of warm processes.
+head -c 1048576 /dev/urandom >"$MNT/src/warm.bin"
+for to in Ferry Receiver; do ctl "$WORK/a" a 60 send --to "$to" --wait --quiet "$MNT/src/warm.bin" >/dev/null; done
+rm -f "$MNT/b/warm.bin"* "$MNT/c/dl/warm.bin"*
+
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+one() {  # one TOOL : a run to Ferry or to the localsendd receiver
+  local tool=$1 pid to dest t0 t1 c0 c1 h0 h1 rc
+  case $tool in
+    ferry) pid=$PB; to=Ferry; dest=$MNT/b ;;
+    localsendd) pid=$PC_PY; to=Receiver; dest=$MNT/c/dl ;;
+  esac
+  sync; sleep 1
+  c0=$(cpu_ticks "$pid"); h0=$(hwm_kb "$pid")
+  t0=$(now_ms)
+  ctl "$WORK/a" a 600 send --to "$to" --wait --quiet "$SRC" >"$WORK/send-$tool.log" 2>&1; rc=$?
+  t1=$(now_ms)
+  c1=$(cpu_ticks "$pid"); h1=$(hwm_kb "$pid")
+  cmp -s "$SRC" "$dest/big.bin" || { echo "run to $tool: file differs or missing (exit $rc)" >&2; tail -n 3 "$WORK/send-$tool.log" >&2; rc=1; }
+  rm -f "$dest/big.bin"*
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rc" $(( t1 - t0 )) $(( c1 - c0 )) "$h0" "$h1" >>"$RESULTS"
+  echo "  $tool: $(( t1 - t0 )) ms, receiver CPU $(( (c1 - c0) * 1000 / TICK )) ms, VmHWM ${h0} -> ${h1} kB" >&2
+}
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for r in $(seq 1 "$ROUNDS"); do
+  echo "round $r" >&2
+  if [ $((r % 2)) = 1 ]; then one ferry; one localsendd; else one localsendd; one ferry; fi
+done
+
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+python3 - "$RESULTS" "$SIZE_MB" "$TICK" "$RECV_FS" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+size_mb, tick, fs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+gib = size_mb / 1024
+by = {}
+for tool, rc, ms, ticks, h0, h1 in rows:
+    by.setdefault(tool, []).append((int(rc), int(ms), int(ticks), int(h0), int(h1)))
+print(f"\n### localsendd -> receiver over HTTPS, {size_mb} MiB, {len(by.get('ferry', []))} rounds, receive folder on {fs}\n")
+print("| receiver | MB/s (median) | runs (MB/s) | receiver CPU s/GiB (median) | peak RSS above start (max) |")
+print("|---|---|---|---|---|")
+med = {}
+for tool in ("ferry", "localsendd"):
+    runs = by.get(tool, [])
+    ok = [r for r in runs if r[0] == 0]
+    rates = [size_mb * 1.048576 / (r[1] / 1000) for r in ok]
+    cpu = [r[2] / tick / gib for r in ok]
+    extra = max((r[4] - r[3] for r in ok), default=0) / 1024
+    med[tool] = statistics.median(rates) if rates else 0
+    label = "ferry receive" if tool == "ferry" else "localsendd (baseline)"
+    print(f"| {label} | {med[tool]:.0f} | {' '.join(f'{x:.0f}' for x in rates)}{' (+%d failed)' % (len(runs) - len(ok)) if len(ok) < len(runs) else ''} "
+          f"| {statistics.median(cpu) if cpu else 0:.2f} | {extra:.1f} MiB |")
+pairs = list(zip([r for r in by.get("ferry", [])], [r for r in by.get("localsendd", [])]))
+if pairs:
+    print("\nper round, ferry / localsendd (same round, taking turns): "
+          + " ".join(f"{l[1] / f[1]:.2f}" for f, l in pairs if f[0] == 0 and l[0] == 0))
+if med.get("localsendd"):
+    ratio = med["ferry"] / med["localsendd"]
+    print(f"\nferry / localsendd = {ratio:.2f} (target: >= 1, Ferry never the slow end): {'met' if ratio >= 1 else 'NOT met'}")
+ferry_extra = max((r[4] - r[3] for r in by.get("ferry", []) if r[0] == 0), default=0) / 1024
+print(f"ferry's peak RSS rose by {ferry_extra:.1f} MiB over the runs (target: <= 16 MiB for 1 GiB): {'met' if ferry_extra <= 16 else 'NOT met'}")
+PY

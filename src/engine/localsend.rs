@@ -1,0 +1,231 @@
+//! The engine's LocalSend side ([`crate::localsend`]): started and stopped with the engine, its
+//! devices merged into the engine's one list, and the commands for its transfers routed to it.
+//! Everything LocalSend-specific the engine does is in this file; `mod.rs` only calls it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use crossbeam_channel::Sender;
+
+use super::{Core, EngineConfig, Internal};
+use crate::events::{Decision, Event, PeerSource, TransferId};
+use crate::identity::DeviceIdentity;
+use crate::localsend::{
+    DEFAULT_MULTICAST_GROUP, DEFAULT_PORT, Hooks, LocalSend, LocalSendConfig, Multicast, PeerChange, Timing,
+    TrustNobody,
+};
+use crate::transfer::Emit;
+
+/// How the engine runs its LocalSend side.
+#[derive(Clone, Debug)]
+pub struct LocalSendOptions {
+    /// Speak LocalSend at all. Off in a bare [`EngineConfig::new`]; front ends turn it on from
+    /// the settings (where it is on by default).
+    pub enabled: bool,
+    /// TCP port of its server (53317; a free one when taken).
+    pub port: u16,
+    /// Its discovery group and port (224.0.0.167:53317), or a broadcast address for tests.
+    pub group: Ipv4Addr,
+    pub group_port: u16,
+    /// Interfaces for its discovery, by name or address; empty: every non-loopback one (and
+    /// only the one with [`EngineConfig::bind`]'s address when that is not 0.0.0.0).
+    pub interfaces: Vec<String>,
+    /// Announce HTTPS (off: plain HTTP, for phones with LocalSend's encryption off).
+    pub encryption: bool,
+    /// This device's certificate; `None`: a new one for this run (tests).
+    pub identity: Option<DeviceIdentity>,
+    /// Said once the engine runs (a device key that had to be made anew, say).
+    pub identity_warning: Option<String>,
+    /// Leave other Ferry devices out of the LocalSend list (Ferry's own discovery lists them).
+    /// Off only in tests that need two Ferrys to see each other as LocalSend devices.
+    pub hide_ferry_devices: bool,
+    pub timing: Timing,
+}
+
+impl Default for LocalSendOptions {
+    fn default() -> Self {
+        LocalSendOptions {
+            enabled: false,
+            port: DEFAULT_PORT,
+            group: DEFAULT_MULTICAST_GROUP,
+            group_port: DEFAULT_PORT,
+            interfaces: Vec::new(),
+            encryption: true,
+            identity: None,
+            identity_warning: None,
+            hide_ferry_devices: true,
+            timing: Timing::default(),
+        }
+    }
+}
+
+/// Environment variables for the LocalSend side, next to [`super::env`].
+pub mod env {
+    /// `0`/`off`/`false` switches LocalSend off, `1`/`on`/`true` on.
+    pub const LOCALSEND: &str = "FERRY_LOCALSEND";
+    /// TCP port of the LocalSend server.
+    pub const LOCALSEND_PORT: &str = "FERRY_LOCALSEND_PORT";
+    /// `ADDR` or `ADDR:PORT`: the discovery group (or a broadcast address on loopback).
+    pub const LOCALSEND_GROUP: &str = "FERRY_LOCALSEND_GROUP";
+    /// Comma-separated interfaces (names or IPv4 addresses) for LocalSend discovery.
+    pub const LOCALSEND_INTERFACES: &str = "FERRY_LOCALSEND_INTERFACES";
+}
+
+impl LocalSendOptions {
+    /// Applies the `FERRY_LOCALSEND*` variables in [`env`].
+    pub fn apply_env(&mut self) -> Result<(), String> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(v) = var(env::LOCALSEND) {
+            self.enabled = parse_switch(env::LOCALSEND, &v)?;
+        }
+        if let Some(v) = var(env::LOCALSEND_PORT) {
+            self.port = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("{} must be a port number, not {v:?}", env::LOCALSEND_PORT))?;
+        }
+        if let Some(v) = var(env::LOCALSEND_GROUP) {
+            self.set_group(&v)?;
+        }
+        if let Some(v) = var(env::LOCALSEND_INTERFACES) {
+            self.interfaces = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+        Ok(())
+    }
+
+    /// `ADDR` or `ADDR:PORT` (the port stays when not given).
+    pub fn set_group(&mut self, s: &str) -> Result<(), String> {
+        let s = s.trim();
+        let bad =
+            || format!("{s:?} is not a LocalSend discovery address (like 224.0.0.167 or 224.0.0.167:53317)");
+        if let Ok(addr) = s.parse::<std::net::SocketAddrV4>() {
+            self.group = *addr.ip();
+            self.group_port = addr.port();
+        } else {
+            self.group = s.parse().map_err(|_| bad())?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_switch(name: &str, v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Ok(true),
+        "0" | "off" | "false" | "no" => Ok(false),
+        _ => Err(format!("{name} must be on or off, not {v:?}")),
+    }
+}
+
+/// Starts the LocalSend side when it is enabled. A failure to start is a warning, never the end
+/// of the engine: Ferry's own protocol still works.
+pub(super) fn start(config: &EngineConfig, emit: Emit, internal: Sender<Internal>) -> Option<LocalSend> {
+    let o = &config.localsend;
+    if !o.enabled {
+        return None;
+    }
+    if let Some(w) = &o.identity_warning {
+        emit(Event::Warning(w.clone()));
+    }
+    let identity = match o.identity.clone().map(Ok).unwrap_or_else(DeviceIdentity::generate) {
+        Ok(id) => id,
+        Err(e) => {
+            emit(Event::Warning(format!("LocalSend is off: this device's key could not be made ({e}).")));
+            return None;
+        }
+    };
+    let mut c = LocalSendConfig::new(identity, config.device_name.clone(), config.receive_dir.clone());
+    c.device_model = Some(config.os.label().to_owned());
+    c.bind = config.bind;
+    // `ferry send` and `ferry peers` are not devices and never receive: no server at all.
+    c.port = o.port;
+    c.receive = config.listen;
+    c.discovery = config.discovery;
+    c.multicast = Multicast { group: o.group, port: o.group_port, interfaces: o.interfaces.clone() };
+    c.encryption = o.encryption;
+    c.accept_automatically = config.accept_automatically;
+    c.hide_ferry_devices = o.hide_ferry_devices;
+    c.timing = o.timing.clone();
+    let hooks = Hooks {
+        emit: emit.clone(),
+        peers: Arc::new(move |change| {
+            let _ = internal.send(Internal::LocalSend(change));
+        }),
+        trust: Arc::new(TrustNobody),
+    };
+    match LocalSend::start(c, hooks) {
+        Ok(ls) => Some(ls),
+        Err(e) => {
+            emit(Event::Warning(format!("LocalSend phones can't send to this computer: {e}")));
+            None
+        }
+    }
+}
+
+impl Core {
+    /// A LocalSend device appeared, changed or went away.
+    pub(super) fn localsend_peer(&mut self, change: PeerChange) {
+        match change {
+            PeerChange::Seen(peer) => self.peer(peer),
+            PeerChange::Lost(id) => {
+                if self.peers.get(&id).is_some_and(|p| matches!(p.source, PeerSource::LocalSend(_))) {
+                    self.peers.remove(&id);
+                    (self.emit)(Event::PeerLost(id));
+                }
+            }
+        }
+    }
+
+    /// Sends over LocalSend when `to` is a LocalSend device; `false` otherwise.
+    pub(super) fn localsend_send(
+        &mut self,
+        id: TransferId,
+        to: SocketAddr,
+        paths: &[std::path::PathBuf],
+    ) -> bool {
+        let Some(ls) = &self.localsend else { return false };
+        let listed =
+            self.peers.values().any(|p| p.addr == to && matches!(p.source, PeerSource::LocalSend(_)));
+        if !listed || !ls.knows(to) {
+            return false;
+        }
+        ls.send(id, to, paths.to_vec());
+        true
+    }
+
+    /// The person's answer to an offer from a LocalSend device; `false` if not one of its.
+    pub(super) fn localsend_answer(&self, transfer: TransferId, decision: &Decision) -> bool {
+        self.localsend.as_ref().is_some_and(|ls| ls.answer(transfer, decision.clone()))
+    }
+
+    /// Cancel for a LocalSend transfer; `false` if not one of its.
+    pub(super) fn localsend_cancel(&self, transfer: TransferId) -> bool {
+        self.localsend.as_ref().is_some_and(|ls| ls.cancel(transfer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_takes_an_address_with_or_without_a_port() {
+        let mut o = LocalSendOptions::default();
+        o.set_group("224.0.0.200").unwrap();
+        assert_eq!((o.group, o.group_port), (Ipv4Addr::new(224, 0, 0, 200), DEFAULT_PORT));
+        o.set_group(" 127.255.255.255:40001 ").unwrap();
+        assert_eq!((o.group, o.group_port), (Ipv4Addr::new(127, 255, 255, 255), 40001));
+        let e = o.set_group("nonsense").unwrap_err();
+        assert!(e.contains("is not a LocalSend discovery address"), "{e}");
+    }
+
+    #[test]
+    fn switches_read_as_people_write_them() {
+        for on in ["1", "on", "TRUE", " yes "] {
+            assert_eq!(parse_switch("X", on), Ok(true));
+        }
+        for off in ["0", "off", "False", "no"] {
+            assert_eq!(parse_switch("X", off), Ok(false));
+        }
+        assert!(parse_switch("X", "maybe").unwrap_err().contains("on or off"));
+    }
+}
