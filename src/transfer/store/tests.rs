@@ -344,7 +344,7 @@ fn open_folder_for_times(path: &Path) -> File {
         use std::os::windows::fs::OpenOptionsExt;
         const FILE_WRITE_ATTRIBUTES: u32 = 0x100;
         const FILE_FLAG_BACKUP_SEMANTICS: u32 = 0x0200_0000;
-        OpenOptions::new()
+        std::fs::OpenOptions::new()
             .access_mode(FILE_WRITE_ATTRIBUTES)
             .custom_flags(FILE_FLAG_BACKUP_SEMANTICS)
             .open(path)

@@ -4,7 +4,7 @@
 //! and a use is never followed.
 
 use super::{in_the_way, taken};
-use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use rustix::io::Errno;
 use std::fs::File;
 use std::io;
@@ -148,7 +148,7 @@ impl Dir {
     #[cfg(target_os = "linux")]
     pub(super) fn name_unnamed_by_proc(&self, file: &File, name: &str) -> io::Result<()> {
         let by_proc = format!("{PROC_FDS}/{}", file.as_raw_fd());
-        Ok(rustix::fs::linkat(CWD, by_proc.as_str(), &self.fd, name, AtFlags::SYMLINK_FOLLOW)?)
+        Ok(rustix::fs::linkat(rustix::fs::CWD, by_proc.as_str(), &self.fd, name, AtFlags::SYMLINK_FOLLOW)?)
     }
 
     pub fn sync(&self) {

@@ -245,7 +245,8 @@ mod tests {
     #[test]
     fn a_received_file_is_not_hidden() {
         let root = tempfile::tempdir().unwrap();
-        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        let folder = super::super::ReceiveFolder::open(root.path()).unwrap();
+        let mut part = super::super::PartFile::create(&folder).unwrap();
         part.write_all(b"x").unwrap();
         let temp = part.temp_path().unwrap().to_owned();
         let hidden = |p: &Path| {
@@ -253,7 +254,7 @@ mod tests {
             std::fs::metadata(p).unwrap().file_attributes() & FILE_ATTRIBUTE_HIDDEN != 0
         };
         assert!(hidden(&temp), "the temporary file is hidden");
-        let got = part.persist(root.path(), &["x.txt".to_owned()]).unwrap();
+        let got = part.persist(&folder, &["x.txt".to_owned()]).unwrap();
         assert!(!hidden(&got), "the received file is not");
     }
 
@@ -261,10 +262,11 @@ mod tests {
     fn a_name_taken_in_other_case_gets_a_number() {
         // NTFS (and FAT, and Wine) compare names without case: the move itself says "taken".
         let root = tempfile::tempdir().unwrap();
+        let folder = super::super::ReceiveFolder::open(root.path()).unwrap();
         std::fs::write(root.path().join("img.jpg"), b"keep").unwrap();
-        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        let mut part = super::super::PartFile::create(&folder).unwrap();
         part.write_all(b"new").unwrap();
-        let got = part.persist(root.path(), &["IMG.JPG".to_owned()]).unwrap();
+        let got = part.persist(&folder, &["IMG.JPG".to_owned()]).unwrap();
         assert_eq!(got, root.path().join("IMG (1).JPG"));
         assert_eq!(std::fs::read(root.path().join("img.jpg")).unwrap(), b"keep");
     }
@@ -272,12 +274,13 @@ mod tests {
     #[test]
     fn folders_deeper_than_max_path_work() {
         let root = tempfile::tempdir().unwrap();
+        let folder = super::super::ReceiveFolder::open(root.path()).unwrap();
         let folders: Vec<String> = (0..8).map(|i| format!("{i}{}", "f".repeat(40))).collect();
         let mut rel = folders.clone();
         rel.push("photo.jpg".to_owned());
-        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        let mut part = super::super::PartFile::create(&folder).unwrap();
         part.write_all(b"deep").unwrap();
-        let got = part.persist(root.path(), &rel).unwrap();
+        let got = part.persist(&folder, &rel).unwrap();
         assert!(got.as_os_str().len() > 300, "{}", got.display());
         assert_eq!(std::fs::read(&got).unwrap(), b"deep");
     }
@@ -300,6 +303,7 @@ mod tests {
     #[test]
     fn a_linked_folder_is_never_entered() {
         let root = tempfile::tempdir().unwrap();
+        let folder = super::super::ReceiveFolder::open(root.path()).unwrap();
         let outside = tempfile::tempdir().unwrap();
         if !link_folder(&root.path().join("Trip"), outside.path()) {
             eprintln!("skipped: could not make a folder link here");
@@ -307,9 +311,9 @@ mod tests {
         }
         let err = Dir::open_root(root.path()).unwrap().enter("Trip").err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists, "{err}");
-        let mut part = super::super::PartFile::create(root.path()).unwrap();
+        let mut part = super::super::PartFile::create(&folder).unwrap();
         part.write_all(b"evil").unwrap();
-        assert!(part.persist(root.path(), &["Trip".to_owned(), "a.jpg".to_owned()]).is_err());
+        assert!(part.persist(&folder, &["Trip".to_owned(), "a.jpg".to_owned()]).is_err());
         assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
     }
 }
