@@ -11,6 +11,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub use crate::identity::Fingerprint;
+pub use crate::identity::known::Trust;
+pub use crate::protocol::sas::VerificationCode;
 use crate::protocol::{CancelReason, FileResult, InstanceId, Os};
 use crate::text::display;
 
@@ -79,6 +82,11 @@ pub struct Peer {
     /// Where it accepts transfers.
     pub addr: SocketAddr,
     pub source: PeerSource,
+    /// Its key, as far as known before a connection proves it: the hint in its discovery
+    /// datagram, or the key a probe's handshake proved. `None` for a peer that gave none.
+    pub fingerprint: Option<Fingerprint>,
+    /// What (name, fingerprint) is to this device; [`Trust::New`] without a fingerprint.
+    pub trust: Trust,
 }
 
 /// The other side of a transfer, as it introduced itself.
@@ -88,6 +96,11 @@ pub struct PeerInfo {
     pub name: String,
     pub os: Os,
     pub addr: SocketAddr,
+    /// The key its connection proved (protocol version 2; a LocalSend sender's client
+    /// certificate). `None` when nothing proved one (a LocalSend sender without a certificate).
+    pub fingerprint: Option<Fingerprint>,
+    /// What (name, fingerprint) is to this device.
+    pub trust: Trust,
 }
 
 /// One file of an offer: as the sender described it, and (receiving side) the name it will be
@@ -116,6 +129,9 @@ pub struct IncomingOffer {
     pub from: PeerInfo,
     pub files: Vec<OfferedFile>,
     pub total_bytes: u64,
+    /// The six digits to compare with the sender's screen, when either side has not seen the
+    /// other's key before (protocol version 2); `None` between known devices.
+    pub verification_code: Option<VerificationCode>,
 }
 
 /// The person's answer to an offer.
@@ -240,6 +256,12 @@ pub enum Event {
         peer: PeerInfo,
         files: Vec<OfferedFile>,
         total_bytes: u64,
+    },
+    /// The code the other screen shows (outgoing, protocol version 2, when either side has not
+    /// seen the other's key before): shown while waiting for the answer.
+    VerificationCode {
+        transfer: TransferId,
+        code: VerificationCode,
     },
     /// The other side accepted (outgoing); `bytes_total` counts only the accepted files.
     TransferAccepted {

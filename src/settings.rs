@@ -161,12 +161,25 @@ impl Settings {
         c.discovery_port = self.discovery_port;
         c.remembered_peers = self.remembered_peers.clone();
         c.localsend = self.localsend_options();
+        let dir = config_dir();
+        match crate::identity::DeviceIdentity::load_or_create(&dir) {
+            Ok(loaded) => {
+                c.identity = loaded.identity;
+                c.warnings.extend(loaded.warning);
+            }
+            Err(e) => c.warnings.push(format!(
+                "This device's key could not be saved ({e}); other devices will see it as new after a restart."
+            )),
+        }
+        let known = crate::identity::known::KnownDevices::open(&dir);
+        c.known = std::sync::Arc::new(std::sync::Mutex::new(known.store));
+        c.warnings.extend(known.warning);
         c
     }
 
-    /// The LocalSend side as these settings say, with this device's key from the config folder.
+    /// The LocalSend side as these settings say.
     fn localsend_options(&self) -> crate::engine::LocalSendOptions {
-        let mut o = crate::engine::LocalSendOptions {
+        crate::engine::LocalSendOptions {
             enabled: self.localsend,
             port: self.localsend_port,
             group: self.localsend_multicast_group,
@@ -174,17 +187,7 @@ impl Settings {
             interfaces: self.localsend_interfaces.clone(),
             encryption: self.localsend_encryption,
             ..Default::default()
-        };
-        if o.enabled {
-            match crate::identity::DeviceIdentity::load_or_create(&config_dir()) {
-                Ok(loaded) => {
-                    o.identity = Some(loaded.identity);
-                    o.identity_warning = loaded.warning;
-                }
-                Err(e) => o.identity_warning = Some(format!("This device's key could not be made: {e}")),
-            }
         }
-        o
     }
 }
 

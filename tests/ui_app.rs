@@ -14,7 +14,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::{By, NodeT, Queryable};
 use ferry::engine::{
     Command, Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, Peer, PeerInfo, PeerSource,
-    TransferError, TransferId,
+    TransferError, TransferId, Trust,
 };
 use ferry::protocol::{CancelReason, FileResult, InstanceId, Os};
 use ferry::settings::{Language, Settings};
@@ -99,6 +99,8 @@ fn peer(n: u8, name: &str, os: Os) -> Peer {
         os,
         addr: format!("10.231.7.{n}:53531").parse().unwrap(),
         source: PeerSource::Discovered,
+        fingerprint: None,
+        trust: Trust::New,
     }
 }
 
@@ -108,6 +110,8 @@ fn info(name: &str) -> PeerInfo {
         name: name.into(),
         os: Os::Windows,
         addr: "10.231.7.9:40000".parse().unwrap(),
+        fingerprint: None,
+        trust: Trust::New,
     }
 }
 
@@ -123,7 +127,7 @@ fn offer(id: TransferId, from: &str, names: &[&str]) -> IncomingOffer {
         })
         .collect();
     let total_bytes = files.iter().map(|f| f.size).sum();
-    IncomingOffer { transfer: id, from: info(from), files, total_bytes }
+    IncomingOffer { transfer: id, from: info(from), files, total_bytes, verification_code: None }
 }
 
 #[test]

@@ -138,7 +138,15 @@ impl PeerTable {
                 events.push(event);
             }
         }
-        let peer = Peer { instance, name, os, addr, source: PeerSource::Discovered };
+        let peer = Peer {
+            instance,
+            name,
+            os,
+            addr,
+            source: PeerSource::Discovered,
+            fingerprint: None,
+            trust: crate::events::Trust::New,
+        };
         self.entries.insert(instance, Entry { peer: peer.clone(), origin, last_seen: now, addr_heard: now });
         *self.by_address.entry(origin).or_default() += 1;
         events.push(DiscoveryEvent::Seen(peer));
@@ -240,7 +248,9 @@ mod tests {
                 name: "A".into(),
                 os: Os::Linux,
                 addr: addr(2, 9000),
-                source: PeerSource::Discovered
+                source: PeerSource::Discovered,
+                fingerprint: None,
+                trust: crate::events::Trust::New,
             }
         );
         assert_eq!(t.observe(id(1), "A".into(), Os::Linux, addr(2, 9000), t0 + HOLD), vec![]);

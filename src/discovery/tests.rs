@@ -170,7 +170,9 @@ fn two_nodes_see_each_other() {
             name: "Alpha".into(),
             os: Os::Linux,
             addr: localhost(7001),
-            source: PeerSource::Discovered
+            source: PeerSource::Discovered,
+            fingerprint: None,
+            trust: crate::events::Trust::New,
         }
     );
     let pb = seen(&a.events, b.id).expect("A never saw B");

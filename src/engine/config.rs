@@ -3,9 +3,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use crate::admission::Limits;
 use crate::events::Timing;
+use crate::identity::DeviceIdentity;
+use crate::identity::known::KnownDevices;
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
 
 #[derive(Clone, Debug)]
@@ -46,6 +49,16 @@ pub struct EngineConfig {
     pub admission: Limits,
     /// The LocalSend side (phones); off unless a front end turns it on.
     pub localsend: super::LocalSendOptions,
+    /// This device's key and certificate (protocol version 2 and LocalSend). [`Self::new`]
+    /// makes one for this run only; front ends load the stored one
+    /// ([`crate::settings::Settings::engine_config`]).
+    pub identity: DeviceIdentity,
+    /// The devices this one has met, by key. [`Self::new`] keeps them in memory only; front ends
+    /// open the store in the config folder, and the window shares this handle with the engine.
+    pub known: Arc<Mutex<KnownDevices>>,
+    /// Said once the engine runs (a device key that had to be made anew, a known-devices file
+    /// that could not be read ...).
+    pub warnings: Vec<String>,
 }
 
 impl EngineConfig {
@@ -73,6 +86,11 @@ impl EngineConfig {
             timing: Timing::default(),
             admission: Limits::default(),
             localsend: super::LocalSendOptions::default(),
+            // A P-256 key from the system's random source: fails only when there is none.
+            identity: DeviceIdentity::generate()
+                .expect("making a device key failed: no system random source"),
+            known: Arc::new(Mutex::new(KnownDevices::in_memory())),
+            warnings: Vec::new(),
         }
     }
 }

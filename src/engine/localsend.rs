@@ -9,7 +9,6 @@ use crossbeam_channel::Sender;
 
 use super::{Core, EngineConfig, Internal};
 use crate::events::{Decision, Event, PeerSource, TransferId};
-use crate::identity::DeviceIdentity;
 use crate::localsend::{
     DEFAULT_MULTICAST_GROUP, DEFAULT_PORT, Hooks, LocalSend, LocalSendConfig, Multicast, PeerChange, Timing,
     TrustNobody,
@@ -32,10 +31,6 @@ pub struct LocalSendOptions {
     pub interfaces: Vec<String>,
     /// Announce HTTPS (off: plain HTTP, for phones with LocalSend's encryption off).
     pub encryption: bool,
-    /// This device's certificate; `None`: a new one for this run (tests).
-    pub identity: Option<DeviceIdentity>,
-    /// Said once the engine runs (a device key that had to be made anew, say).
-    pub identity_warning: Option<String>,
     /// Leave other Ferry devices out of the LocalSend list (Ferry's own discovery lists them).
     /// Off only in tests that need two Ferrys to see each other as LocalSend devices.
     pub hide_ferry_devices: bool,
@@ -51,8 +46,6 @@ impl Default for LocalSendOptions {
             group_port: DEFAULT_PORT,
             interfaces: Vec::new(),
             encryption: true,
-            identity: None,
-            identity_warning: None,
             hide_ferry_devices: true,
             timing: Timing::default(),
         }
@@ -123,17 +116,8 @@ pub(super) fn start(config: &EngineConfig, emit: Emit, internal: Sender<Internal
     if !o.enabled {
         return None;
     }
-    if let Some(w) = &o.identity_warning {
-        emit(Event::Warning(w.clone()));
-    }
-    let identity = match o.identity.clone().map(Ok).unwrap_or_else(DeviceIdentity::generate) {
-        Ok(id) => id,
-        Err(e) => {
-            emit(Event::Warning(format!("LocalSend is off: this device's key could not be made ({e}).")));
-            return None;
-        }
-    };
-    let mut c = LocalSendConfig::new(identity, config.device_name.clone(), config.receive_dir.clone());
+    let mut c =
+        LocalSendConfig::new(config.identity.clone(), config.device_name.clone(), config.receive_dir.clone());
     c.device_model = Some(config.os.label().to_owned());
     c.bind = config.bind;
     // `ferry send` and `ferry peers` are not devices and never receive: no server at all.

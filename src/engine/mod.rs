@@ -63,6 +63,9 @@ impl Engine {
         });
         // Only an engine that receives can be listed as a device.
         config.announce &= config.listen;
+        for warning in config.warnings.drain(..) {
+            emit(Event::Warning(warning));
+        }
         let listener = if config.listen {
             let addr = SocketAddr::new(config.bind, config.transfer_port);
             let listener = TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;

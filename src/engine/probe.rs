@@ -55,6 +55,8 @@ fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
                     os: h.os,
                     addr: SocketAddr::new(addr.ip(), port),
                     source: PeerSource::Manual,
+                    fingerprint: None,
+                    trust: crate::events::Trust::New,
                 });
             }
             Ok(Some(_)) | Err(_) => return Err(format!("{addr} answered, but it is not a Ferry device.")),

@@ -103,6 +103,8 @@ impl Table {
             os: os_from_model(info.device_model.as_deref()),
             addr,
             source: PeerSource::LocalSend(info.kind()),
+            fingerprint: None,
+            trust: crate::events::Trust::New,
         };
         let mut changes = Vec::new();
         let superseded: Vec<String> = self

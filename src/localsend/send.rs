@@ -221,6 +221,8 @@ async fn run(
         name: known.peer.name.clone(),
         os: known.peer.os,
         addr: known.peer.addr,
+        fingerprint: known.peer.fingerprint,
+        trust: known.peer.trust.clone(),
     };
     shared.emit(Event::TransferStarted {
         transfer: id,

@@ -184,6 +184,8 @@ impl AppState {
                 }
             }
             Event::Warning(text) => self.warn(text),
+            // Not emitted before protocol version 2 is wired into the engine (issue 10, phase B).
+            Event::VerificationCode { .. } => {}
             Event::PeerSeen(peer) | Event::PeerUpdated(peer) => self.peer_seen(peer),
             Event::PeerLost(id) => self.peers.retain(|p| p.instance != id),
             Event::PeerAddFailed { address, reason } => {

@@ -76,6 +76,8 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
         name: display_name(&offer.info.alias, conn.ip),
         os: peers::os_from_model(offer.info.device_model.as_deref()),
         addr: SocketAddr::new(conn.ip, offer.info.port),
+        fingerprint: None,
+        trust: crate::events::Trust::New,
     };
 
     if let [(_, file)] = offer.files.0.as_slice()
@@ -156,6 +158,7 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
             from: peer.clone(),
             files: offered.clone(),
             total_bytes,
+            verification_code: None,
         }));
         let _hold = conn.activity.hold();
         tokio::select! {

@@ -108,7 +108,14 @@ fn handshake(
         return Ok(None);
     }
     let name = clean_display_name(&hello.name).unwrap_or_else(|| addr.ip().to_string());
-    Ok(Some(PeerInfo { instance: hello.instance, name, os: hello.os, addr }))
+    Ok(Some(PeerInfo {
+        instance: hello.instance,
+        name,
+        os: hello.os,
+        addr,
+        fingerprint: None,
+        trust: crate::events::Trust::New,
+    }))
 }
 
 struct Session<'a> {
@@ -179,6 +186,7 @@ impl Session<'_> {
                 from: peer.clone(),
                 files: offered.clone(),
                 total_bytes: offer,
+                verification_code: None,
             }));
             match self.wait_decision(&setup.decisions)? {
                 Some(d) => d,

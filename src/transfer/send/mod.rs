@@ -63,6 +63,8 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             name: req.peer_name.clone(),
             os: Os::Unknown,
             addr: req.to,
+            fingerprint: None,
+            trust: crate::events::Trust::New,
         },
         files: files
             .iter()
