@@ -41,6 +41,13 @@ refuse() {
 [ "$(id -u)" = 0 ] || refuse "not root (run as root, e.g. sudo $0)"
 need_tools ip:iproute2 sha256sum:coreutils timeout:coreutils openssl:openssl python3:python3 ss:iproute2 \
   || refuse "could not install the tools it needs"
+# `python3 -m venv` needs ensurepip, which Debian ships apart (python3-venv).
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null && [ -z "${LOCALSENDD_VENV:-}" ]; then
+  echo "installing missing packages: python3-venv" >&2
+  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv; } >&2 \
+    || refuse "could not install python3-venv"
+fi
 why=$(lan check 2>&1) || refuse "$why"
 WORK=$(mktemp -d /tmp/ferry-lsd.XXXXXX)
 cleanup() {
