@@ -138,6 +138,61 @@ pub struct FileOutcome {
     pub saved_as: Option<PathBuf>,
 }
 
+/// Why received files could not be saved, when the reason is one a person can act on (free
+/// some space, choose another receive folder). The receiver reports it for the file where it
+/// happened, in that file's FILE_RESULT, as soon as it happens (PROTOCOL.md §6.3); the sender
+/// then stops sending. Both sides find it in the batch's outcomes with [`SaveFailure::of_batch`].
+/// (`disk_full`, `folder_not_writable`, `folder_gone` in JSON: the same words as the file's
+/// `result`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaveFailure {
+    /// The receiving disk (or the person's quota there) is full.
+    DiskFull,
+    /// The receive folder cannot be written to (read-only, no permission).
+    FolderNotWritable,
+    /// The receive folder, or a folder being saved into, was removed.
+    FolderGone,
+}
+
+impl SaveFailure {
+    /// The reason a file's result gives, if it is one of these.
+    pub fn of(result: FileResult) -> Option<SaveFailure> {
+        match result {
+            FileResult::DiskFull => Some(SaveFailure::DiskFull),
+            FileResult::FolderNotWritable => Some(SaveFailure::FolderNotWritable),
+            FileResult::FolderGone => Some(SaveFailure::FolderGone),
+            _ => None,
+        }
+    }
+
+    /// The first such reason among a batch's outcomes (the one that stopped it).
+    pub fn of_batch(files: &[FileOutcome]) -> Option<SaveFailure> {
+        files.iter().find_map(|f| SaveFailure::of(f.result))
+    }
+
+    /// The sentence for a person. `receiver` is the receiving device's name (shown through
+    /// [`crate::text::display`]), or `None` on the receiving side itself.
+    pub fn sentence(self, receiver: Option<&str>) -> String {
+        match (self, receiver) {
+            (SaveFailure::DiskFull, Some(name)) => {
+                format!("{}'s disk is full. Nothing half-saved was kept.", display(name))
+            }
+            (SaveFailure::DiskFull, None) => {
+                "This computer's disk is full. Nothing half-saved was kept.".into()
+            }
+            (SaveFailure::FolderNotWritable, Some(name)) => {
+                format!("The receive folder on {} can't be written to.", display(name))
+            }
+            (SaveFailure::FolderNotWritable, None) => "The receive folder can't be written to.".into(),
+            (SaveFailure::FolderGone, Some(name)) => {
+                format!("The receive folder on {} was removed.", display(name))
+            }
+            (SaveFailure::FolderGone, None) => "The receive folder was removed.".into(),
+        }
+    }
+}
+
 /// Why a transfer failed, in words a person understands (`Display`), with the technical detail
 /// kept apart for logs.
 ///

@@ -629,3 +629,66 @@ fn receive_says_when_ferry_was_closed_on_the_other_computer() {
     assert!(text.contains("\"reason\":\"shutdown\""), "{text}");
     assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
 }
+
+/// Issue 12: the receiver's disk fills up at the first write of the first file. It says so at
+/// once (an early FILE_RESULT DiskFull); `ferry send` stops that file mid-way (FILE_SKIP
+/// Abandoned), gives up the rest unsent, and says why in plain words — in JSON with a stable
+/// `save_failure` value.
+#[test]
+fn send_stops_at_a_full_disk_and_says_so() {
+    use ferry::protocol::FileResult::{DiskFull, NotSent};
+    use ferry::protocol::SkipReason;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    write_random(&w.join("a.bin"), 64 * 1024 * 1024, 1);
+    std::fs::write(w.join("b.txt"), "b").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap().to_string();
+    for json in [false, true] {
+        let mut cmd = ferry(&w.join("cfg"), free_udp_port());
+        cmd.args(["send", "--to", &to]).args(["a.bin", "b.txt"].map(|n| w.join(n)));
+        if json {
+            cmd.arg("--json");
+        }
+        let mut tx = Running::spawn(&mut cmd);
+        let mut peer = Raw::new(listener.accept().unwrap().0);
+        peer.until(|m| matches!(m, Message::Hello(_)));
+        peer.send(&hello_as("Kitchen PC", HelloPurpose::Transfer));
+        let mut offered = 0;
+        peer.until(|m| {
+            offered += matches!(m, Message::OfferFile(_)) as u32;
+            offered == 2
+        });
+        peer.send(&Message::Answer(Answer::AcceptAll));
+        peer.until(|m| matches!(m, Message::FileBegin { index: 0, .. }));
+        peer.send(&Message::FileResult { index: 0, result: DiskFull });
+        // File 0 ends with FILE_SKIP Abandoned (no FILE_END), file 1 is given up unbegun.
+        let mut seen = Vec::new();
+        peer.until(|m| {
+            seen.push(m.clone());
+            matches!(m, Message::Done)
+        });
+        let expected = [
+            Message::FileSkip { index: 0, reason: SkipReason::Abandoned },
+            Message::FileSkip { index: 1, reason: SkipReason::Abandoned },
+            Message::Done,
+        ];
+        assert_eq!(seen, expected);
+        peer.send_all(&[
+            Message::FileResult { index: 1, result: NotSent },
+            Message::Summary(vec![DiskFull, NotSent]),
+        ]);
+        assert_eq!(tx.exit(10), Some(1), "{}", tx.text());
+        let text = tx.text();
+        if json {
+            assert!(text.contains("\"save_failure\":\"disk_full\""), "{text}");
+            assert!(text.contains("\"result\":\"disk_full\""), "{text}");
+        } else {
+            assert!(text.contains("a.bin: not saved: the disk is full"), "{text}");
+            assert!(
+                text.contains("The other computer's disk is full. Nothing half-saved was kept."),
+                "{text}"
+            );
+        }
+    }
+}

@@ -91,6 +91,7 @@ fn every_message() -> Vec<Message> {
         Message::FileEnd { index: 3, hash: *blake3::hash(b"x").as_bytes() },
         Message::FileSkip { index: 1, reason: SkipReason::Unreadable },
         Message::FileSkip { index: 2, reason: SkipReason::Changed },
+        Message::FileSkip { index: 3, reason: SkipReason::Abandoned },
         Message::Done,
         Message::Summary(vec![]),
         Message::Cancel(CancelReason::User),
@@ -99,7 +100,7 @@ fn every_message() -> Vec<Message> {
         Message::Error { code: ErrorCode::Internal, message: String::new() },
     ];
     let results = (0..=255u8).filter_map(FileResult::from_byte).collect::<Vec<_>>();
-    assert_eq!(results.len(), 8, "FileResult has codes 0..=7");
+    assert_eq!(results.len(), 11, "FileResult has codes 0..=10");
     for &result in &results {
         all.push(Message::FileResult { index: 7, result });
     }
@@ -337,9 +338,9 @@ fn fields_that_break_a_rule_are_refused() {
     assert_eq!(offer_file(b"a\xff.jpg", 0), Err(DecodeError::BadUtf8));
 
     // Unknown codes where the code matters.
-    assert!(decode_frame(&raw_frame(T::FileSkip as u8, &[0, 0, 0, 0, 3])).is_err());
-    assert!(decode_frame(&raw_frame(T::FileResult as u8, &[0, 0, 0, 0, 8])).is_err());
-    assert!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0, 8])).is_err());
+    assert!(decode_frame(&raw_frame(T::FileSkip as u8, &[0, 0, 0, 0, 4])).is_err());
+    assert!(decode_frame(&raw_frame(T::FileResult as u8, &[0, 0, 0, 0, 11])).is_err());
+    assert!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0, 11])).is_err());
     assert_eq!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0])), Err(DecodeError::Truncated));
     let mut summary = (MAX_FILES + 1).to_be_bytes().to_vec();
     summary.resize(4 + MAX_FILES as usize + 1, 0);

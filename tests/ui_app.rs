@@ -1117,3 +1117,76 @@ fn peer_text_with_controls_or_bidi_overrides_is_shown_escaped() {
     assert!(rig.harness.query_by_label_contains("disk\\u{1b}[2J full").is_some());
     assert!(rig.harness.query_by_label_contains("From Kitchen\\u{202e}CP").is_some());
 }
+
+fn outcome(index: u32, path: &str, result: FileResult, saved_as: Option<PathBuf>) -> FileOutcome {
+    FileOutcome { index, path: path.into(), size: 10, result, saved_as }
+}
+
+/// Point 2: a batch the receiver's full disk stopped says so on both sides, in plain words with
+/// the device's name — not just "0 of 2 files arrived".
+#[test]
+fn a_full_disk_is_named_on_both_sides() {
+    for (direction, said) in [
+        (Direction::Outgoing, "Kitchen PC's disk is full. Nothing half-saved was kept."),
+        (Direction::Incoming, "This computer's disk is full. Nothing half-saved was kept."),
+    ] {
+        let mut rig = rig();
+        let id = TransferId(700);
+        started(&mut rig, id, direction);
+        rig.event(Event::TransferFinished {
+            transfer: id,
+            files: vec![
+                outcome(0, "IMG_1.jpg", FileResult::DiskFull, None),
+                outcome(1, "IMG_2.jpg", FileResult::NotSent, None),
+            ],
+        });
+        assert!(rig.harness.query_by_label_contains("Finished with problems").is_some());
+        assert!(rig.harness.query_by_label_contains(said).is_some(), "{direction:?}: {said}");
+    }
+    let mut rig = rig();
+    let id = TransferId(701);
+    started(&mut rig, id, Direction::Outgoing);
+    rig.event(Event::TransferFinished {
+        transfer: id,
+        files: vec![
+            outcome(0, "IMG_1.jpg", FileResult::Saved, None),
+            outcome(1, "IMG_2.jpg", FileResult::FolderGone, None),
+        ],
+    });
+    assert!(rig.harness.query_by_label_contains("The receive folder on Kitchen PC was removed.").is_some());
+}
+
+/// Point 6 with issue 9's retries: while the receiver says it is busy and Ferry tries again by
+/// itself, the card says so; once the offer is through it waits for the answer as usual.
+#[test]
+fn a_busy_receiver_shows_as_waiting_busy() {
+    let mut rig = rig();
+    let id = TransferId(710);
+    started(&mut rig, id, Direction::Outgoing);
+    let waiting = ferry::engine::WaitReason::Busy { retry_in_ms: 1000, attempt: 1 };
+    rig.event(Event::TransferWaiting { transfer: id, reason: waiting });
+    assert!(rig.harness.query_by_label("Waiting for Kitchen PC (busy)…").is_some());
+    rig.event(Event::TransferWaiting { transfer: id, reason: ferry::engine::WaitReason::Answer });
+    assert!(rig.harness.query_by_label("Waiting for Kitchen PC (busy)…").is_none());
+    assert!(rig.harness.query_by_label_contains("Waiting for the other computer to accept").is_some());
+}
+
+/// A finished receive says where the files went, and the name a file got when its own was
+/// taken ("Saved as IMG_1 (1).jpg").
+#[test]
+fn a_finished_receive_says_where_and_under_which_name() {
+    let mut rig = rig();
+    let id = TransferId(720);
+    started(&mut rig, id, Direction::Incoming);
+    let received = rig.dir.path().join("received");
+    rig.event(Event::TransferFinished {
+        transfer: id,
+        files: vec![
+            outcome(0, "IMG_1.jpg", FileResult::Saved, Some(received.join("IMG_1 (1).jpg"))),
+            outcome(1, "IMG_2.jpg", FileResult::Saved, Some(received.join("IMG_2.jpg"))),
+        ],
+    });
+    let folder = format!("Saved in {}", received.display());
+    assert!(rig.harness.query_by_label(&folder).is_some(), "{folder}");
+    assert!(rig.harness.query_by_label("Saved as IMG_1 (1).jpg").is_some());
+}

@@ -13,8 +13,8 @@ use indicatif::HumanBytes;
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{
-    Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, TransferError,
-    TransferId,
+    Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, SaveFailure,
+    TransferError, TransferId,
 };
 use crate::protocol::{CancelReason, FileResult};
 use crate::text::display;
@@ -63,7 +63,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 let decision = if yes {
                     Decision::AcceptAll
                 } else if interactive {
-                    ask(&offer)
+                    ask(&offer, &dir)
                 } else {
                     out.say(format!(
                         "Declined {} from “{}”: run `ferry receive --yes` to accept without asking.",
@@ -111,6 +111,9 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 if problems > 0 {
                     out.say(format!("{problems} of the files were not saved (see above)."));
                 }
+                if let Some(failure) = crate::engine::SaveFailure::of_batch(&files) {
+                    out.say(failure.sentence(None));
+                }
                 if once {
                     engine.shutdown();
                     return Ok(ExitCode::from(if problems == 0 { 0 } else { 1 }));
@@ -155,7 +158,7 @@ fn not_saved(result: FileResult) -> bool {
 }
 
 /// Lists the offer and asks y/N on the terminal.
-fn ask(offer: &IncomingOffer) -> Decision {
+fn ask(offer: &IncomingOffer, dir: &Path) -> Decision {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
@@ -169,6 +172,23 @@ fn ask(offer: &IncomingOffer) -> Decision {
     }
     if offer.files.len() > PROMPT_LIST {
         let _ = writeln!(err, "  ... and {} more", offer.files.len() - PROMPT_LIST);
+    }
+    // Saving can fail before a byte arrives: say so now, not after the whole file was sent.
+    if let Some(problem) = crate::transfer::store::check_folder(dir, offer.total_bytes) {
+        let why = match problem {
+            SaveFailure::DiskFull => format!(
+                "Not enough free space in {}: {} needed. Accepting now will fail.",
+                dir.display(),
+                HumanBytes(offer.total_bytes)
+            ),
+            SaveFailure::FolderNotWritable => {
+                format!("The receive folder {} can't be written to. Accepting now will fail.", dir.display())
+            }
+            SaveFailure::FolderGone => {
+                format!("The receive folder {} is not there. Accepting now will fail.", dir.display())
+            }
+        };
+        let _ = writeln!(err, "{why}");
     }
     let _ = write!(err, "Accept? [y/N] ");
     let _ = err.flush();

@@ -102,6 +102,14 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 for f in missing.iter().filter(|f| !named.contains(&f.index)) {
                     out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
                 }
+                if let Some(failure) = crate::engine::SaveFailure::of_batch(&files) {
+                    // Sent to an address, not a name: it is "the other computer".
+                    let sentence = match peer_name.parse::<SocketAddr>() {
+                        Ok(_) => capitalized(&failure.sentence(Some("the other computer"))),
+                        Err(_) => failure.sentence(Some(&peer_name)),
+                    };
+                    out.say(sentence);
+                }
                 if missing.is_empty() { 0 } else { 1 }
             }
             Event::TransferDeclined { transfer, busy } if transfer == id => {
@@ -140,6 +148,11 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
         engine.shutdown();
         return Ok(ExitCode::from(code));
     }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// `HOST:PORT`, or an IP address alone (default port). Anything else is a device name.

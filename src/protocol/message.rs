@@ -97,6 +97,11 @@ pub enum SkipReason {
     Unreadable = 1,
     /// Its size changed while it was being sent.
     Changed = 2,
+    /// The sender gives it up because the receiver cannot save it: the receiver already said
+    /// so with an early FILE_RESULT (the file ends here), or said of an earlier file that it
+    /// cannot save any more (the disk is full, the receive folder cannot be written or is gone;
+    /// the file was not begun). PROTOCOL.md §6.3.
+    Abandoned = 3,
 }
 
 /// What became of one offered file.
@@ -117,8 +122,15 @@ pub enum FileResult {
     WriteFailed = 5,
     /// The sender could not read it.
     SenderSkipped = 6,
-    /// The batch ended (cancel, failure) before this file was done.
+    /// The batch ended (cancel, failure) before this file was done, or the sender gave it up
+    /// unsent (FILE_SKIP Abandoned) because the receiver could not save more.
     NotSent = 7,
+    /// The receiver's disk (or quota) is full; nothing of the file was kept.
+    DiskFull = 8,
+    /// The receive folder cannot be written to (read-only, no permission).
+    FolderNotWritable = 9,
+    /// The receive folder (or the folder the file goes in) was removed.
+    FolderGone = 10,
 }
 
 impl FileResult {
@@ -132,6 +144,9 @@ impl FileResult {
             5 => Self::WriteFailed,
             6 => Self::SenderSkipped,
             7 => Self::NotSent,
+            8 => Self::DiskFull,
+            9 => Self::FolderNotWritable,
+            10 => Self::FolderGone,
             _ => return None,
         })
     }
@@ -147,7 +162,21 @@ impl FileResult {
             Self::WriteFailed => "could not be written to disk",
             Self::SenderSkipped => "the sending computer could not read it",
             Self::NotSent => "not sent",
+            Self::DiskFull => "not saved: the disk is full",
+            Self::FolderNotWritable => "not saved: the receive folder can't be written to",
+            Self::FolderGone => "not saved: the receive folder was removed",
         }
+    }
+
+    /// A failure to write that the receiver may report before the file's FILE_END, as soon as
+    /// it happens (PROTOCOL.md §6.3).
+    pub fn is_write_failure(self) -> bool {
+        matches!(self, Self::WriteFailed | Self::DiskFull | Self::FolderNotWritable | Self::FolderGone)
+    }
+
+    /// A failure that no later file of the batch can escape either: the sender stops sending.
+    pub fn stops_the_batch(self) -> bool {
+        matches!(self, Self::DiskFull | Self::FolderNotWritable | Self::FolderGone)
     }
 }
 
@@ -383,6 +412,7 @@ impl Message {
                 let reason = match r.u8()? {
                     1 => SkipReason::Unreadable,
                     2 => SkipReason::Changed,
+                    3 => SkipReason::Abandoned,
                     _ => return Err(DecodeError::Invalid("unknown skip reason")),
                 };
                 Message::FileSkip { index, reason }

@@ -546,6 +546,68 @@ impl Tr {
         }
     }
 
+    /// Why received files could not be saved. `receiver`: the receiving device's name (on the
+    /// sending side), `None` on the receiving side.
+    pub fn save_failure(&self, failure: crate::engine::SaveFailure, receiver: Option<&str>) -> String {
+        use crate::engine::SaveFailure as F;
+        match (self.0, failure, receiver) {
+            (Lang::En, F::DiskFull, Some(peer)) => format!("{peer}'s disk is full. Nothing half-saved was kept."),
+            (Lang::En, F::DiskFull, None) => {
+                "This computer's disk is full. Nothing half-saved was kept. Free some space, or choose another receive folder in Settings.".to_owned()
+            }
+            (Lang::En, F::FolderNotWritable, Some(peer)) => {
+                format!("The receive folder on {peer} can't be written to.")
+            }
+            (Lang::En, F::FolderNotWritable, None) => {
+                "The receive folder can't be written to. Choose another one in Settings.".to_owned()
+            }
+            (Lang::En, F::FolderGone, Some(peer)) => format!("The receive folder on {peer} was removed."),
+            (Lang::En, F::FolderGone, None) => {
+                "The receive folder was removed. Choose another one in Settings, or put it back.".to_owned()
+            }
+            (Lang::ZhCn, F::DiskFull, Some(peer)) => format!("{peer} 的磁盘已满。未保留任何只保存了一半的文件。"),
+            (Lang::ZhCn, F::DiskFull, None) => {
+                "这台电脑的磁盘已满。未保留任何只保存了一半的文件。请腾出空间，或在设置中选择其他接收文件夹。".to_owned()
+            }
+            (Lang::ZhCn, F::FolderNotWritable, Some(peer)) => format!("{peer} 上的接收文件夹无法写入。"),
+            (Lang::ZhCn, F::FolderNotWritable, None) => "接收文件夹无法写入。请在设置中选择其他文件夹。".to_owned(),
+            (Lang::ZhCn, F::FolderGone, Some(peer)) => format!("{peer} 上的接收文件夹已被删除。"),
+            (Lang::ZhCn, F::FolderGone, None) => "接收文件夹已被删除。请在设置中选择其他文件夹，或将其恢复。".to_owned(),
+        }
+    }
+
+    /// Outgoing, while the receiver is busy and Ferry tries again by itself.
+    pub fn waiting_busy(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Waiting for {peer} (busy)…"),
+            Lang::ZhCn => format!("正在等待 {peer}（对方正忙）…"),
+        }
+    }
+
+    /// Where the files of a finished incoming transfer went.
+    pub fn saved_in(&self, folder: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Saved in {folder}"),
+            Lang::ZhCn => format!("保存在 {folder}"),
+        }
+    }
+
+    /// A file saved under another name than it was sent with (the name was taken).
+    pub fn saved_as(&self, name: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Saved as {name}"),
+            Lang::ZhCn => format!("另存为 {name}"),
+        }
+    }
+
+    /// More than one file saved under another name; `first` is one of them.
+    pub fn saved_as_many(&self, n: usize, first: &str) -> String {
+        match self.0 {
+            Lang::En => format!("{n} files saved under new names, such as {first}"),
+            Lang::ZhCn => format!("{n} 个文件以新名称保存，例如 {first}"),
+        }
+    }
+
     pub fn failed(&self, reason: &str) -> String {
         match self.0 {
             Lang::En => format!("Failed: {reason}"),

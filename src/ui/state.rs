@@ -16,7 +16,9 @@ use super::history::{self, Entry, History, Outcome};
 use super::i18n::{Lang, Tr};
 use super::model::{AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, Status, Transfer};
 use super::worker::{Inbox, Job, PreviewKey, Workers};
-use crate::engine::{Command, Direction, Event, IncomingOffer, Peer, PeerSource, TransferId, Waker};
+use crate::engine::{
+    Command, Direction, Event, FileOutcome, IncomingOffer, Peer, PeerSource, TransferId, WaitReason, Waker,
+};
 use crate::protocol::{CancelReason, FileResult, InstanceId};
 use crate::settings::Settings;
 
@@ -228,6 +230,12 @@ impl AppState {
                 }
             }
             Event::TransferFinished { transfer, files } => {
+                let receive_dir = self.settings.receive_dir.clone();
+                let renamed = renamed(&files, &receive_dir);
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.save_failure = crate::engine::SaveFailure::of_batch(&files);
+                    t.renamed = renamed;
+                }
                 let saved = files.iter().filter(|f| f.result == FileResult::Saved).count() as u32;
                 let total = files.iter().filter(|f| f.result != FileResult::NotAccepted).count() as u32;
                 let saved_paths: Vec<PathBuf> = files.into_iter().filter_map(|f| f.saved_as).collect();
@@ -246,8 +254,11 @@ impl AppState {
                 }
                 self.end(transfer, Status::Finished { saved, total });
             }
-            // Shown by the window once it renders "waiting for … (busy)".
-            Event::TransferWaiting { .. } => {}
+            Event::TransferWaiting { transfer, reason } => {
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.busy = matches!(reason, WaitReason::Busy { .. });
+                }
+            }
             Event::TransferDeclined { transfer, busy } => self.end(transfer, Status::Declined { busy }),
             Event::TransferCancelled { transfer, by_peer, reason } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
@@ -350,6 +361,9 @@ impl AppState {
                     status: Status::Waiting,
                     saved: Vec::new(),
                     last_progress: Instant::now(),
+                    busy: false,
+                    save_failure: None,
+                    renamed: Vec::new(),
                 });
                 self.transfers.len() - 1
             }
@@ -439,4 +453,20 @@ impl AppState {
         self.chosen_bytes = self.chosen.iter().map(Chosen::bytes).fold(0, u64::saturating_add);
         self.chosen_files = self.chosen.iter().map(Chosen::files).sum();
     }
+}
+
+/// The files of a finished batch saved under another name than they were sent with, as
+/// `(sent as, saved as)` relative to the receive folder (`/`-separated).
+fn renamed(files: &[FileOutcome], receive_dir: &Path) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter(|f| f.result == FileResult::Saved)
+        .filter_map(|f| {
+            let stored = f.saved_as.as_deref()?.strip_prefix(receive_dir).ok()?;
+            let stored: Vec<String> =
+                stored.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let stored = stored.join("/");
+            (stored != f.path).then(|| (f.path.clone(), stored))
+        })
+        .collect()
 }

@@ -105,6 +105,9 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
         });
     });
     match &t.status {
+        Status::Waiting if t.busy => {
+            ui.label(RichText::new(tr.waiting_busy(&peer)).italics());
+        }
         Status::Waiting => {
             ui.label(RichText::new(tr.waiting_answer()).italics());
         }
@@ -139,6 +142,23 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
         }
         Status::Finished { saved, total } => {
             ui.label(tr.finished(*saved, *total, !outgoing));
+            if let Some(failure) = t.save_failure {
+                let why = tr.save_failure(failure, outgoing.then_some(peer.as_ref()));
+                ui.add(egui::Label::new(RichText::new(why).color(ui.visuals().error_fg_color)).wrap());
+            }
+            if !outgoing && let Some(first) = t.saved.first() {
+                // Where they went, and the names that changed ("Saved as IMG (1).jpg").
+                let folder = common_folder(&t.saved).unwrap_or_else(|| first.clone());
+                let mut lines = vec![tr.saved_in(&folder.display().to_string())];
+                match t.renamed.as_slice() {
+                    [] => {}
+                    [(_, stored)] => lines.push(tr.saved_as(&shown(stored))),
+                    [(_, stored), ..] => lines.push(tr.saved_as_many(t.renamed.len(), &shown(stored))),
+                }
+                for line in lines {
+                    ui.add(egui::Label::new(RichText::new(line).weak()).wrap());
+                }
+            }
             if let Some(first) = t.saved.first() {
                 ui.horizontal(|ui| {
                     if t.saved.len() == 1
@@ -228,4 +248,16 @@ fn history(state: &AppState, ui: &mut Ui, names: &mut Namer, click: &mut Option<
     if ui.button(tr.clear_history()).clicked() {
         *click = Some(Click::ClearHistory);
     }
+}
+
+/// The deepest folder that holds every one of `paths` (the receive folder, or the folder a
+/// batch of one folder arrived in).
+fn common_folder(paths: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    let mut common = paths.first()?.parent()?.to_path_buf();
+    for p in &paths[1..] {
+        while !p.starts_with(&common) {
+            common = common.parent()?.to_path_buf();
+        }
+    }
+    Some(common)
 }

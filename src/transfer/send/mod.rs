@@ -22,7 +22,8 @@ use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
 use crate::protocol::{
-    Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
+    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os,
+    PROTOCOL_VERSION, SkipReason,
 };
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
@@ -261,11 +262,52 @@ fn stream_files(
         .map(|&i| ToRead { index: i as u32, path: files[i].path.clone(), size: files[i].size })
         .collect();
     let reader = FileReader::start(format!("ferry-read-{}", ctx.id.0), to_read);
-    inbox.check(ctx, files, evidence)?;
-    while let Some(piece) = reader.next() {
+    // The file whose FILE_BEGIN went out and whose FILE_END or FILE_SKIP has not.
+    let mut current: Option<u32> = None;
+    // Files below this index were given up (the receiver cannot save them): whatever the
+    // reader still hands out for them is dropped.
+    let mut given_up = 0u32;
+    let mut failures = inbox.check(ctx, files, evidence)?;
+    loop {
+        // The receiver could not save a file: stop sending it at once, and when nothing later
+        // can be saved either (a full disk, a folder that cannot be written or is gone) give
+        // up the rest too. PROTOCOL.md §6.3.
+        let mut stop_all = false;
+        for (index, result) in failures.drain(..) {
+            if current == Some(index) {
+                current = None;
+                evidence.abandoned(index);
+                writer
+                    .send(&Message::FileSkip { index, reason: SkipReason::Abandoned })
+                    .map_err(|e| inbox.why_write_failed(ctx, e))?;
+                given_up = given_up.max(index + 1);
+            }
+            stop_all |= result.stops_the_batch();
+        }
+        if stop_all {
+            if let Some(index) = current.take() {
+                evidence.abandoned(index);
+                writer.queue(&Message::FileSkip { index, reason: SkipReason::Abandoned });
+            }
+            for index in evidence.pending().collect::<Vec<_>>() {
+                evidence.abandoned(index);
+                writer.queue(&Message::FileSkip { index, reason: SkipReason::Abandoned });
+            }
+            given_up = u32::MAX;
+        }
+        reader.give_up_below(given_up);
+        if given_up == u32::MAX {
+            break;
+        }
+        let Some(piece) = reader.next() else { break };
         match piece {
+            Piece::Begin { index, .. } | Piece::End { index, .. } | Piece::Skip { index, .. }
+                if index < given_up => {}
+            Piece::Frame(frame) if current.is_none() => reader.recycle(frame),
             Piece::Begin { index, size } => {
                 meter.set_file(&files[index as usize].wire_path);
+                evidence.begun(index);
+                current = Some(index);
                 writer.queue(&Message::FileBegin { index, size });
             }
             Piece::Frame(frame) => {
@@ -274,18 +316,21 @@ fn stream_files(
                 reader.recycle(frame);
             }
             Piece::End { index, hash } => {
+                current = None;
                 evidence.ended(index);
                 writer.queue(&Message::FileEnd { index, hash });
             }
             Piece::Skip { index, reason } => {
+                current = None;
                 evidence.skipped(index);
                 writer
                     .send(&Message::FileSkip { index, reason })
                     .map_err(|e| inbox.why_write_failed(ctx, e))?;
             }
         }
-        inbox.check(ctx, files, evidence)?;
+        failures = inbox.check(ctx, files, evidence)?;
     }
+    drop(reader);
     writer.queue(&Message::Done);
     writer.flush().map_err(|e| inbox.why_write_failed(ctx, e))?;
     meter.flush(ctx);
@@ -334,12 +379,14 @@ fn quoted(files: &[SourceFile], i: usize) -> String {
     format!("“{}”", files[i].wire_path)
 }
 
+/// Handles one message of the receiver's; returns a FILE_RESULT that says a file could not be
+/// saved, for the sending loop to act on.
 fn handle_peer_message(
     ctx: &Ctx,
     files: &[SourceFile],
     evidence: &mut Evidence,
     msg: Result<Message, Stop>,
-) -> Result<(), Stop> {
+) -> Result<Option<(u32, FileResult)>, Stop> {
     match msg? {
         Message::FileResult { index, result } => {
             evidence.result(index, result, |i| quoted(files, i)).map_err(protocol)?;
@@ -354,9 +401,9 @@ fn handle_peer_message(
                     saved_as: None,
                 },
             });
-            Ok(())
+            Ok(result.is_write_failure().then_some((index, result)))
         }
-        Message::Keepalive => Ok(()),
+        Message::Keepalive => Ok(None),
         Message::Cancel(reason) => Err(Stop::PeerCancelled(reason)),
         Message::Error { code, message } => Err(peer_error(code, message)),
         other => Err(protocol(format!("unexpected {:?} while sending files", other.frame_type()))),
@@ -397,15 +444,22 @@ impl PeerInbox {
         PeerInbox { rx, stop, thread: Some(thread) }
     }
 
-    /// Handles whatever the receiver said so far, without waiting.
-    fn check(&self, ctx: &Ctx, files: &[SourceFile], evidence: &mut Evidence) -> Result<(), Stop> {
+    /// Handles whatever the receiver said so far, without waiting; returns the files it could
+    /// not save, with why.
+    fn check(
+        &self,
+        ctx: &Ctx,
+        files: &[SourceFile],
+        evidence: &mut Evidence,
+    ) -> Result<Vec<(u32, FileResult)>, Stop> {
         if let Some(reason) = ctx.cancel.requested() {
             return Err(Stop::Cancelled(reason));
         }
+        let mut failures = Vec::new();
         loop {
             match self.rx.try_recv() {
-                Ok(msg) => handle_peer_message(ctx, files, evidence, msg)?,
-                Err(TryRecvError::Empty) => return Ok(()),
+                Ok(msg) => failures.extend(handle_peer_message(ctx, files, evidence, msg)?),
+                Err(TryRecvError::Empty) => return Ok(failures),
                 Err(TryRecvError::Disconnected) => {
                     return Err(TransferError::ConnectionLost("the reader stopped".into()).into());
                 }
