@@ -116,6 +116,11 @@ pub struct IncomingOffer {
     pub from: PeerInfo,
     pub files: Vec<OfferedFile>,
     pub total_bytes: u64,
+    /// A text offer (PROTOCOL.md §5, OFFER_TEXT) instead of files (`files` is empty): the text
+    /// exactly as sent, at most [`crate::protocol::MAX_TEXT_BYTES`]; show it through
+    /// `text::display`. Accepting it delivers it as [`Event::TextReceived`]; nothing is saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The person's answer to an offer.
@@ -248,6 +253,15 @@ pub enum TransferError {
         "The device at that address is not the one that announced itself there (its certificate is different), so nothing was sent."
     )]
     WrongDevice,
+    /// Text longer than a text offer may carry.
+    #[error("The text is too long to send: {len} bytes; Ferry sends at most {max} bytes of text at once.")]
+    TextTooLong { len: u64, max: u64 },
+    /// Text for a device that cannot take it from Ferry (a LocalSend app, for now).
+    #[error("Ferry can't send text to this device yet. Send it to a computer running Ferry instead.")]
+    TextNotSupported,
+    /// Text offered with nothing in it.
+    #[error("There is no text to send.")]
+    NoText,
     /// The LocalSend receiver wants a PIN.
     #[error(
         "The other device asks for a PIN, which Ferry can't send yet. Turn off “Require PIN” in LocalSend's settings there and try again."
@@ -280,9 +294,10 @@ pub enum Event {
     },
     /// Someone wants to send us files; answer with the engine's `Command::Answer`.
     IncomingOffer(IncomingOffer),
-    /// A text message arrived (LocalSend phones can send text as well as files). Nothing is
-    /// saved and nothing needs an answer; the window shows it with a Copy button. `text` is
-    /// exactly what was sent (at most 1 MiB): show it through `text::display`, copy it as is.
+    /// A text message arrived: from a LocalSend phone (nothing needs an answer), or a Ferry
+    /// device's text offer once it was accepted. Nothing is saved; the window shows it with a
+    /// Copy button. `text` is exactly what was sent (at most 1 MiB from LocalSend, 16 KiB from
+    /// Ferry): show it through `text::display`, copy it as is.
     TextReceived {
         from: PeerInfo,
         text: String,

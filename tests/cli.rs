@@ -692,3 +692,60 @@ fn send_stops_at_a_full_disk_and_says_so() {
         }
     }
 }
+
+/// Issue 12, point 12: `ferry send --text` to `ferry receive --yes`: the receiver prints the
+/// text with its controls escaped (and exact in JSON), the sender says it was accepted, nothing
+/// is saved.
+#[test]
+fn send_text_reaches_receive_and_is_printed_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let text = "Wi-Fi: Gäste\npassword: hunter2\u{1b}]0;PWNED\u{7}";
+    for json in [false, true] {
+        let mut rx_cmd = ferry(&w.join("rx"), free_udp_port());
+        rx_cmd
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox"));
+        if json {
+            rx_cmd.arg("--json");
+        }
+        let mut rx = Running::spawn(&mut rx_cmd);
+        rx.wait_for(if json { "\"event\":\"ready\"" } else { "Receiving as" }, 10);
+        let mut tx = Running::spawn(ferry(&w.join("tx"), free_udp_port()).args([
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+            "--text",
+            text,
+        ]));
+        assert_eq!(tx.exit(10), Some(0), "{}", tx.text());
+        assert_eq!(rx.exit(10), Some(0), "{}", rx.text());
+        assert!(tx.text().contains("accepted the text"), "{}", tx.text());
+        let got = rx.text();
+        if json {
+            let line = got
+                .lines()
+                .find(|l| l.contains("\"event\":\"text_received\""))
+                .expect("a text_received line");
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["data"]["text"], text, "exact in JSON");
+        } else {
+            assert!(got.contains("  Wi-Fi: Gäste\n  password: hunter2\\u{1b}]0;PWNED\\u{7}"), "{got}");
+            assert!(!got.contains('\u{1b}'), "{got:?}");
+        }
+        assert!(!w.join("inbox").exists() || tree(&w.join("inbox")).is_empty());
+    }
+    // Too long: refused before any connection, in plain words.
+    let long = "x".repeat(16 * 1024 + 1);
+    let mut tx = Running::spawn(ferry(&w.join("tx"), free_udp_port()).args([
+        "send",
+        "--to",
+        "127.0.0.1:9",
+        "--text",
+        &long,
+    ]));
+    assert_eq!(tx.exit(10), Some(1));
+    assert!(tx.text().contains("The text is too long to send"), "{}", tx.text());
+}

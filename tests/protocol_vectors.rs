@@ -117,6 +117,7 @@ const REFUSED_FRAMES: &[&str] = &[
     "hello_trailing_byte",
     "hello_unknown_purpose",
     "length_0",
+    "offer_text_empty",
     "summary_unknown_code",
     "unknown_type",
 ];
@@ -187,6 +188,8 @@ fn expected_messages() -> Vec<(&'static str, Message)> {
         ),
         ("file_result", Message::FileResult { index: 0, result: FileResult::Saved }),
         ("file_skip", Message::FileSkip { index: 1, reason: SkipReason::Unreadable }),
+        ("offer_of_text", Message::Offer(Offer { file_count: 1, total_bytes: 14 })),
+        ("offer_text", Message::OfferText { text: "Wi-Fi: hunter2".into() }),
         ("file_result_disk_full", Message::FileResult { index: 0, result: FileResult::DiskFull }),
         ("file_skip_abandoned", Message::FileSkip { index: 0, reason: SkipReason::Abandoned }),
         ("summary_disk_full", Message::Summary(vec![FileResult::DiskFull, FileResult::NotSent])),

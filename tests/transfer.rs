@@ -553,3 +553,68 @@ fn a_receive_folder_removed_midway_stops_the_batch_as_folder_gone() {
     assert!(bytes_sent(&tx_events) < 120 * 1024 * 1024, "{}", bytes_sent(&tx_events));
     assert!(!rx.received().exists());
 }
+
+/// Issue 12, point 12: a piece of text offered to a Ferry device is shown in the offer exactly
+/// as sent (controls and all: cleaning is for display), arrives once accepted as TextReceived,
+/// and nothing touches the receive folder. Declined, it never arrives.
+#[test]
+fn text_offered_arrives_exactly_once_accepted() {
+    let tx = Node::start("sender");
+    let rx = Node::start("Kitchen PC");
+    let text = "Wi-Fi: Gäste 🏠\npassword: c0rrect\u{1b}[2J horse\thttps://example.org/?a=1&b=2";
+    let send_text = |text: &str| {
+        let id = ferry::engine::TransferId::next();
+        tx.commands.send(Command::SendText { id, to: rx.addr(), text: text.into() }).unwrap();
+        id
+    };
+    let id = send_text(text);
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    assert_eq!(offer.text.as_deref(), Some(text));
+    assert!(offer.files.is_empty());
+    assert_eq!(offer.total_bytes, text.len() as u64);
+    assert_eq!(offer.from.name, "sender");
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
+    let got = rx.wait(10.0, |e| match e {
+        Event::TextReceived { from, text } => Some((from.name.clone(), text.clone())),
+        _ => None,
+    });
+    assert_eq!(got, ("sender".to_owned(), text.to_owned()));
+    let tx_events = events_until_end(&tx, 10.0);
+    assert!(
+        matches!(tx_events.last(), Some(Event::TransferFinished { transfer, files }) if *transfer == id && files.is_empty()),
+        "{:?}",
+        tx_events.last()
+    );
+    assert!(!rx.received().exists() || tree(&rx.received()).is_empty());
+
+    // Declined: the sender hears so, and no TextReceived comes.
+    send_text("not wanted");
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::Decline }).unwrap();
+    let tx_events = events_until_end(&tx, 10.0);
+    assert!(matches!(tx_events.last(), Some(Event::TransferDeclined { busy: false, .. })));
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while let Ok(late) = rx.events.recv_deadline(until) {
+        assert!(!matches!(late, Event::TextReceived { .. }), "{late:?}");
+    }
+
+    // Too long or empty: refused before anything is sent.
+    let long = "x".repeat(ferry::protocol::MAX_TEXT_BYTES + 1);
+    for (text, want) in [
+        (long.as_str(), TransferError::TextTooLong { len: long.len() as u64, max: 16384 }),
+        ("", TransferError::NoText),
+    ] {
+        send_text(text);
+        let error = tx.wait(10.0, |e| match e {
+            Event::TransferFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        });
+        assert_eq!(error, want);
+    }
+}

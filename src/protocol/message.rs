@@ -15,8 +15,8 @@
 
 use super::codec::{DecodeError, Put, Reader, truncate_utf8};
 use super::{
-    InstanceId, MAGIC, MAX_DEPTH, MAX_FILES, MAX_FINGERPRINT, MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL,
-    Os,
+    InstanceId, MAGIC, MAX_DEPTH, MAX_FILES, MAX_FINGERPRINT, MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_TEXT_BYTES,
+    MAX_THUMBNAIL, Os,
 };
 
 /// Longest text in an ERROR frame, in bytes.
@@ -258,6 +258,11 @@ pub enum Message {
     VerifyReveal {
         nonce: [u8; super::sas::NONCE_LEN],
     },
+    /// The one item of a text offer, in place of OFFER_FILE: 1..=[`MAX_TEXT_BYTES`] bytes of
+    /// UTF-8 (PROTOCOL.md §5).
+    OfferText {
+        text: String,
+    },
 }
 
 impl Message {
@@ -336,6 +341,7 @@ impl Message {
                 out.extend_from_slice(nonce);
             }
             Message::VerifyReveal { nonce } => out.extend_from_slice(nonce),
+            Message::OfferText { text } => out.put_bytes16(truncate_utf8(text, MAX_TEXT_BYTES).as_bytes()),
         }
     }
 
@@ -449,6 +455,13 @@ impl Message {
             T::VerifyCommit => Message::VerifyCommit { knows_you: flag(r.u8()?)?, commitment: r.array()? },
             T::VerifyNonce => Message::VerifyNonce { knows_you: flag(r.u8()?)?, nonce: r.array()? },
             T::VerifyReveal => Message::VerifyReveal { nonce: r.array()? },
+            T::OfferText => {
+                let text = r.str16(MAX_TEXT_BYTES)?.to_owned();
+                if text.is_empty() {
+                    return Err(DecodeError::Invalid("an empty text"));
+                }
+                Message::OfferText { text }
+            }
             T::Data => unreachable!("DATA frames carry no message"),
         };
         r.finish()?;
@@ -474,6 +487,7 @@ impl Message {
             Message::VerifyCommit { .. } => T::VerifyCommit,
             Message::VerifyNonce { .. } => T::VerifyNonce,
             Message::VerifyReveal { .. } => T::VerifyReveal,
+            Message::OfferText { .. } => T::OfferText,
         }
     }
 }

@@ -140,6 +140,14 @@ fixed! {
     remove => "Remove", "移除";
     folder => "Folder", "文件夹";
     unreadable => "can't be read", "无法读取";
+    send_text_open => "Send text…", "发送文字…";
+    text_hint => "A link, a Wi-Fi password, an address…", "链接、Wi-Fi 密码、地址…";
+    text_box_name => "Text to send", "要发送的文字";
+    text_not_for_localsend => "LocalSend devices can't take text from Ferry yet.", "LocalSend 设备暂时无法接收 Ferry 发送的文字。";
+    copy => "Copy", "复制";
+    copied => "Copied", "已复制";
+    text_delivered => "Delivered: the text was accepted.", "已送达：对方接收了这段文字。";
+    offered_text => "Offered text", "对方提供的文字";
 }
 
 impl Tr {
@@ -353,6 +361,56 @@ impl Tr {
 
     /// What a transfer row is about, for the names screen readers say: "sending 3 files to
     /// Kitchen PC", "receiving 1 file from Anna's laptop".
+    pub fn send_text_to(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Send text to {peer}"),
+            Lang::ZhCn => format!("发送文字给 {peer}"),
+        }
+    }
+
+    pub fn text_too_long(&self, len: usize, max: usize) -> String {
+        match self.0 {
+            Lang::En => format!("Too long to send: {len} bytes, at most {max}."),
+            Lang::ZhCn => format!("太长，无法发送：{len} 字节，最多 {max} 字节。"),
+        }
+    }
+
+    pub fn offer_text_title(&self, sender: &str) -> String {
+        match self.0 {
+            Lang::En => format!("“{sender}” wants to send you a text"),
+            Lang::ZhCn => format!("“{sender}”想发送一段文字给你"),
+        }
+    }
+
+    pub fn text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Text from {peer}"),
+            Lang::ZhCn => format!("来自 {peer} 的文字"),
+        }
+    }
+
+    pub fn copy_text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Copy the text from {peer}"),
+            Lang::ZhCn => format!("复制来自 {peer} 的文字"),
+        }
+    }
+
+    pub fn dismiss_text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Dismiss the text from {peer}"),
+            Lang::ZhCn => format!("关闭来自 {peer} 的文字"),
+        }
+    }
+
+    /// What a text transfer is, for buttons' names ("Cancel sending text to Kitchen PC").
+    pub fn text_subject(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("sending text to {peer}"),
+            Lang::ZhCn => format!("向 {peer} 发送文字"),
+        }
+    }
+
     pub fn subject(&self, outgoing: bool, files: u32, peer: &str) -> String {
         let files = self.files_count(u64::from(files));
         match (self.0, outgoing) {

@@ -122,6 +122,28 @@ pub struct Transfer {
     /// Incoming: files saved under another name than they were sent with (the name was
     /// taken, or made safe), as `(sent as, saved as)`, both relative and `/`-separated.
     pub renamed: Vec<(String, String)>,
+    /// Outgoing: a text offer, not files (this text).
+    pub text: Option<String>,
+}
+
+/// A text that arrived (from a Ferry device's text offer, or a LocalSend app's message): shown
+/// with a Copy button until dismissed.
+#[derive(Clone, Debug)]
+pub struct ReceivedText {
+    /// Unique in this session (for the buttons' names and dismissing).
+    pub id: u64,
+    pub from: String,
+    /// Exactly as sent; shown through `text::display`, copied as is.
+    pub text: String,
+    /// Copy was pressed: the button says so.
+    pub copied: bool,
+}
+
+/// The "Send text…" box.
+#[derive(Clone, Debug, Default)]
+pub struct TextBox {
+    pub open: bool,
+    pub text: String,
 }
 
 /// The add-by-address form.

@@ -14,7 +14,9 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::history::{self, Entry, History, Outcome};
 use super::i18n::{Lang, Tr};
-use super::model::{AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, Status, Transfer};
+use super::model::{
+    AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, ReceivedText, Status, TextBox, Transfer,
+};
 use super::worker::{Inbox, Job, PreviewKey, Workers};
 use crate::engine::{
     Command, Direction, Event, FileOutcome, IncomingOffer, Peer, PeerSource, TransferId, WaitReason, Waker,
@@ -100,6 +102,10 @@ pub struct AppState {
     pub wants_attention: bool,
     /// The device name as being edited in Settings.
     pub name_draft: String,
+    /// Texts that arrived, newest last.
+    pub texts: Vec<ReceivedText>,
+    /// The "Send text…" box.
+    pub text_box: TextBox,
 }
 
 impl AppState {
@@ -139,6 +145,8 @@ impl AppState {
             close_confirmed: false,
             dialog_open: false,
             wants_attention: false,
+            texts: Vec::new(),
+            text_box: TextBox::default(),
         })
     }
 
@@ -277,8 +285,12 @@ impl AppState {
                 self.end(transfer, Status::Failed(error.to_string()));
             }
             Event::Stopped => self.engine_down = true,
-            // A LocalSend text message: the window helper shows it (with a Copy button).
-            Event::TextReceived { .. } => {}
+            // From a Ferry device or a LocalSend app alike: one card, with a Copy button.
+            Event::TextReceived { from, text } => {
+                let id = self.texts.last().map_or(1, |t| t.id + 1);
+                self.texts.push(ReceivedText { id, from: from.name, text, copied: false });
+                self.wants_attention = true;
+            }
         }
     }
 
@@ -364,6 +376,7 @@ impl AppState {
                     busy: false,
                     save_failure: None,
                     renamed: Vec::new(),
+                    text: None,
                 });
                 self.transfers.len() - 1
             }

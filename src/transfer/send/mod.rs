@@ -22,8 +22,8 @@ use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
 use crate::protocol::{
-    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os,
-    PROTOCOL_VERSION, SkipReason,
+    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_TEXT_BYTES, Message, Offer,
+    OfferFile, Os, PROTOCOL_VERSION, SkipReason,
 };
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
@@ -34,6 +34,8 @@ pub struct SendRequest {
     /// What to call the receiver until it introduces itself.
     pub peer_name: String,
     pub thumbnailer: Option<Thumbnailer>,
+    /// Offer this text instead of files (`paths` is then empty): PROTOCOL.md §5, OFFER_TEXT.
+    pub text: Option<String>,
 }
 
 /// Sends one batch; every outcome, including failure, is reported through `ctx` as events.
@@ -50,12 +52,24 @@ struct Batch {
     files: Vec<SourceFile>,
     thumbnails: Vec<Vec<u8>>,
     total_bytes: u64,
+    /// A text offer: this text, and no files.
+    text: Option<String>,
 }
 
 fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
-    let files = collect(&req.paths)?;
-    let thumbnails = source::make_thumbnails(&files, req.thumbnailer);
-    let total_bytes = files.iter().map(|f| f.size).sum();
+    let (files, thumbnails, total_bytes) = match &req.text {
+        Some(text) if text.is_empty() => return Err(TransferError::NoText),
+        Some(text) if text.len() > MAX_TEXT_BYTES => {
+            return Err(TransferError::TextTooLong { len: text.len() as u64, max: MAX_TEXT_BYTES as u64 });
+        }
+        Some(text) => (Vec::new(), Vec::new(), text.len() as u64),
+        None => {
+            let files = collect(&req.paths)?;
+            let thumbnails = source::make_thumbnails(&files, req.thumbnailer);
+            let total_bytes = files.iter().map(|f| f.size).sum();
+            (files, thumbnails, total_bytes)
+        }
+    };
     (ctx.emit)(Event::TransferStarted {
         transfer: ctx.id,
         direction: Direction::Outgoing,
@@ -77,7 +91,7 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             .collect(),
         total_bytes,
     });
-    let batch = Batch { files, thumbnails, total_bytes };
+    let batch = Batch { files, thumbnails, total_bytes, text: req.text.clone() };
 
     // A receiver that is busy (too many connections, or it cannot take a batch now) is asked
     // again, with growing pauses, for up to `busy_retry_for`; the person sees that we wait.
@@ -153,6 +167,12 @@ fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: Frame
         }
         Answer::AcceptAll | Answer::AcceptSome { .. } => {}
     }
+    if batch.text.is_some() {
+        return match text_delivered(ctx, &answer, &mut reader, &mut writer) {
+            Ok(end) => end,
+            Err(stop) => stopped(stop, &mut writer, |t| reader.drain(t)),
+        };
+    }
     let accepted: Vec<usize> = (0..files.len()).filter(|&i| answer.accepts(i as u32)).collect();
     let bytes_total = accepted.iter().map(|&i| files[i].size).sum();
     (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: accepted.len() as u32, bytes_total });
@@ -204,6 +224,13 @@ fn offer(
         None => return Err(TransferError::TimedOut.into()),
     }
 
+    if let Some(text) = &batch.text {
+        writer.queue(&Message::Offer(Offer { file_count: 1, total_bytes: batch.total_bytes }));
+        writer.queue(&Message::OfferText { text: text.clone() });
+        writer.flush().map_err(|e| write_stop(ctx, e))?;
+        (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
+        return wait_answer(ctx, reader, writer);
+    }
     let count = batch.files.len() as u32;
     writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
     for (f, thumbnail) in batch.files.iter().zip(&batch.thumbnails) {
@@ -216,6 +243,48 @@ fn offer(
     writer.flush().map_err(|e| write_stop(ctx, e))?;
     (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
     wait_answer(ctx, reader, writer)
+}
+
+/// A text offer was answered: accepted (AcceptAll, or AcceptSome with its one item), the text has
+/// arrived with the offer, so DONE goes out at once and the SUMMARY must say `[Saved]`
+/// (PROTOCOL.md §6.6). An AcceptSome of nothing is a decline.
+fn text_delivered(
+    ctx: &Ctx,
+    answer: &Answer,
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+) -> Result<End, Stop> {
+    if !answer.accepts(0) {
+        return Ok(declined(writer, false));
+    }
+    (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: 1, bytes_total: 0 });
+    writer.send(&Message::Done).map_err(|e| write_stop(ctx, e))?;
+    let mut last_heard = Instant::now();
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        match reader.poll_frame().map_err(conn_stop)? {
+            None => {}
+            Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
+            Some(Frame::Message(Message::Summary(s))) if s == [FileResult::Saved] => {
+                writer.finish();
+                return Ok(End::Finished(Vec::new()));
+            }
+            Some(Frame::Message(Message::Summary(s))) => {
+                return Err(protocol(format!("the SUMMARY of a text offer says {s:?}, not [Saved]")));
+            }
+            Some(Frame::Message(Message::Cancel(reason))) => return Err(Stop::PeerCancelled(reason)),
+            Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
+            Some(Frame::Message(other)) => {
+                return Err(protocol(format!("expected SUMMARY, got {:?}", other.frame_type())));
+            }
+            Some(Frame::Data(_)) => return Err(protocol("file data from the receiver")),
+        }
+        if last_heard.elapsed() >= ctx.timing.idle_timeout {
+            return Err(TransferError::TimedOut.into());
+        }
+    }
 }
 
 /// Waits for the person on the other side to decide, sending KEEPALIVEs and watching for cancel.
