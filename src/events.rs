@@ -132,6 +132,11 @@ pub struct IncomingOffer {
     /// The six digits to compare with the sender's screen, when either side has not seen the
     /// other's key before (protocol version 2); `None` between known devices.
     pub verification_code: Option<VerificationCode>,
+    /// A text offer (PROTOCOL.md §5, OFFER_TEXT) instead of files (`files` is empty): the text
+    /// exactly as sent, at most [`crate::protocol::MAX_TEXT_BYTES`]; show it through
+    /// `text::display`. Accepting it delivers it as [`Event::TextReceived`]; nothing is saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
 }
 
 /// The person's answer to an offer.
@@ -152,6 +157,61 @@ pub struct FileOutcome {
     pub result: FileResult,
     /// Where it was saved (receiving side, when saved).
     pub saved_as: Option<PathBuf>,
+}
+
+/// Why received files could not be saved, when the reason is one a person can act on (free
+/// some space, choose another receive folder). The receiver reports it for the file where it
+/// happened, in that file's FILE_RESULT, as soon as it happens (PROTOCOL.md §6.3); the sender
+/// then stops sending. Both sides find it in the batch's outcomes with [`SaveFailure::of_batch`].
+/// (`disk_full`, `folder_not_writable`, `folder_gone` in JSON: the same words as the file's
+/// `result`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaveFailure {
+    /// The receiving disk (or the person's quota there) is full.
+    DiskFull,
+    /// The receive folder cannot be written to (read-only, no permission).
+    FolderNotWritable,
+    /// The receive folder, or a folder being saved into, was removed.
+    FolderGone,
+}
+
+impl SaveFailure {
+    /// The reason a file's result gives, if it is one of these.
+    pub fn of(result: FileResult) -> Option<SaveFailure> {
+        match result {
+            FileResult::DiskFull => Some(SaveFailure::DiskFull),
+            FileResult::FolderNotWritable => Some(SaveFailure::FolderNotWritable),
+            FileResult::FolderGone => Some(SaveFailure::FolderGone),
+            _ => None,
+        }
+    }
+
+    /// The first such reason among a batch's outcomes (the one that stopped it).
+    pub fn of_batch(files: &[FileOutcome]) -> Option<SaveFailure> {
+        files.iter().find_map(|f| SaveFailure::of(f.result))
+    }
+
+    /// The sentence for a person. `receiver` is the receiving device's name (shown through
+    /// [`crate::text::display`]), or `None` on the receiving side itself.
+    pub fn sentence(self, receiver: Option<&str>) -> String {
+        match (self, receiver) {
+            (SaveFailure::DiskFull, Some(name)) => {
+                format!("{}'s disk is full. Nothing half-saved was kept.", display(name))
+            }
+            (SaveFailure::DiskFull, None) => {
+                "This computer's disk is full. Nothing half-saved was kept.".into()
+            }
+            (SaveFailure::FolderNotWritable, Some(name)) => {
+                format!("The receive folder on {} can't be written to.", display(name))
+            }
+            (SaveFailure::FolderNotWritable, None) => "The receive folder can't be written to.".into(),
+            (SaveFailure::FolderGone, Some(name)) => {
+                format!("The receive folder on {} was removed.", display(name))
+            }
+            (SaveFailure::FolderGone, None) => "The receive folder was removed.".into(),
+        }
+    }
 }
 
 /// Why a transfer failed, in words a person understands (`Display`), with the technical detail
@@ -209,6 +269,15 @@ pub enum TransferError {
         "The device at that address is not the one that announced itself there (its certificate is different), so nothing was sent."
     )]
     WrongDevice,
+    /// Text longer than a text offer may carry.
+    #[error("The text is too long to send: {len} bytes; Ferry sends at most {max} bytes of text at once.")]
+    TextTooLong { len: u64, max: u64 },
+    /// Text for a device that cannot take it from Ferry (a LocalSend app, for now).
+    #[error("Ferry can't send text to this device yet. Send it to a computer running Ferry instead.")]
+    TextNotSupported,
+    /// Text offered with nothing in it.
+    #[error("There is no text to send.")]
+    NoText,
     /// The LocalSend receiver wants a PIN.
     #[error(
         "The other device asks for a PIN, which Ferry can't send yet. Turn off “Require PIN” in LocalSend's settings there and try again."
@@ -241,9 +310,10 @@ pub enum Event {
     },
     /// Someone wants to send us files; answer with the engine's `Command::Answer`.
     IncomingOffer(IncomingOffer),
-    /// A text message arrived (LocalSend phones can send text as well as files). Nothing is
-    /// saved and nothing needs an answer; the window shows it with a Copy button. `text` is
-    /// exactly what was sent (at most 1 MiB): show it through `text::display`, copy it as is.
+    /// A text message arrived: from a LocalSend phone (nothing needs an answer), or a Ferry
+    /// device's text offer once it was accepted. Nothing is saved; the window shows it with a
+    /// Copy button. `text` is exactly what was sent (at most 1 MiB from LocalSend, 16 KiB from
+    /// Ferry): show it through `text::display`, copy it as is.
     TextReceived {
         from: PeerInfo,
         text: String,

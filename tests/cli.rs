@@ -629,3 +629,123 @@ fn receive_says_when_ferry_was_closed_on_the_other_computer() {
     assert!(text.contains("\"reason\":\"shutdown\""), "{text}");
     assert_eq!(tree(&w.join("inbox")), Vec::<String>::new());
 }
+
+/// Issue 12: the receiver's disk fills up at the first write of the first file. It says so at
+/// once (an early FILE_RESULT DiskFull); `ferry send` stops that file mid-way (FILE_SKIP
+/// Abandoned), gives up the rest unsent, and says why in plain words — in JSON with a stable
+/// `save_failure` value.
+#[test]
+fn send_stops_at_a_full_disk_and_says_so() {
+    use ferry::protocol::FileResult::{DiskFull, NotSent};
+    use ferry::protocol::SkipReason;
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    write_random(&w.join("a.bin"), 64 * 1024 * 1024, 1);
+    std::fs::write(w.join("b.txt"), "b").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap().to_string();
+    for json in [false, true] {
+        let mut cmd = ferry(&w.join("cfg"), free_udp_port());
+        cmd.args(["send", "--to", &to]).args(["a.bin", "b.txt"].map(|n| w.join(n)));
+        if json {
+            cmd.arg("--json");
+        }
+        let mut tx = Running::spawn(&mut cmd);
+        let mut peer = Raw::new(listener.accept().unwrap().0);
+        peer.until(|m| matches!(m, Message::Hello(_)));
+        peer.send(&hello_as("Kitchen PC", HelloPurpose::Transfer));
+        let mut offered = 0;
+        peer.until(|m| {
+            offered += matches!(m, Message::OfferFile(_)) as u32;
+            offered == 2
+        });
+        peer.send(&Message::Answer(Answer::AcceptAll));
+        peer.until(|m| matches!(m, Message::FileBegin { index: 0, .. }));
+        peer.send(&Message::FileResult { index: 0, result: DiskFull });
+        // File 0 ends with FILE_SKIP Abandoned (no FILE_END), file 1 is given up unbegun.
+        let mut seen = Vec::new();
+        peer.until(|m| {
+            seen.push(m.clone());
+            matches!(m, Message::Done)
+        });
+        let expected = [
+            Message::FileSkip { index: 0, reason: SkipReason::Abandoned },
+            Message::FileSkip { index: 1, reason: SkipReason::Abandoned },
+            Message::Done,
+        ];
+        assert_eq!(seen, expected);
+        peer.send_all(&[
+            Message::FileResult { index: 1, result: NotSent },
+            Message::Summary(vec![DiskFull, NotSent]),
+        ]);
+        assert_eq!(tx.exit(10), Some(1), "{}", tx.text());
+        let text = tx.text();
+        if json {
+            assert!(text.contains("\"save_failure\":\"disk_full\""), "{text}");
+            assert!(text.contains("\"result\":\"disk_full\""), "{text}");
+        } else {
+            assert!(text.contains("a.bin: not saved: the disk is full"), "{text}");
+            assert!(
+                text.contains("The other computer's disk is full. Nothing half-saved was kept."),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// Issue 12, point 12: `ferry send --text` to `ferry receive --yes`: the receiver prints the
+/// text with its controls escaped (and exact in JSON), the sender says it was accepted, nothing
+/// is saved.
+#[test]
+fn send_text_reaches_receive_and_is_printed_escaped() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let port = free_tcp_port();
+    let text = "Wi-Fi: Gäste\npassword: hunter2\u{1b}]0;PWNED\u{7}";
+    for json in [false, true] {
+        let mut rx_cmd = ferry(&w.join("rx"), free_udp_port());
+        rx_cmd
+            .args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox"));
+        if json {
+            rx_cmd.arg("--json");
+        }
+        let mut rx = Running::spawn(&mut rx_cmd);
+        rx.wait_for(if json { "\"event\":\"ready\"" } else { "Receiving as" }, 10);
+        let mut tx = Running::spawn(ferry(&w.join("tx"), free_udp_port()).args([
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+            "--text",
+            text,
+        ]));
+        assert_eq!(tx.exit(10), Some(0), "{}", tx.text());
+        assert_eq!(rx.exit(10), Some(0), "{}", rx.text());
+        assert!(tx.text().contains("accepted the text"), "{}", tx.text());
+        let got = rx.text();
+        if json {
+            let line = got
+                .lines()
+                .find(|l| l.contains("\"event\":\"text_received\""))
+                .expect("a text_received line");
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(v["data"]["text"], text, "exact in JSON");
+        } else {
+            assert!(got.contains("  Wi-Fi: Gäste\n  password: hunter2\\u{1b}]0;PWNED\\u{7}"), "{got}");
+            assert!(!got.contains('\u{1b}'), "{got:?}");
+        }
+        assert!(!w.join("inbox").exists() || tree(&w.join("inbox")).is_empty());
+    }
+    // Too long: refused before any connection, in plain words.
+    let long = "x".repeat(16 * 1024 + 1);
+    let mut tx = Running::spawn(ferry(&w.join("tx"), free_udp_port()).args([
+        "send",
+        "--to",
+        "127.0.0.1:9",
+        "--text",
+        &long,
+    ]));
+    assert_eq!(tx.exit(10), Some(1));
+    assert!(tx.text().contains("The text is too long to send"), "{}", tx.text());
+}

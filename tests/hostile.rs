@@ -691,3 +691,34 @@ fn done_too_early_and_a_file_begin_of_another_size_are_protocol_errors() {
         assert!(!said.iter().any(|m| matches!(m, Message::Summary(_))), "{case}: {said:?}");
     }
 }
+
+/// OFFER_TEXT only as the one item of an OFFER of one, with total_bytes its length (PROTOCOL.md
+/// §5): anything else is ERROR Protocol, and nothing reaches the person.
+#[test]
+fn a_text_offer_out_of_shape_is_refused() {
+    use ferry::protocol::Offer;
+    let rx = Node::start("receiver");
+    let text = Message::OfferText { text: "hello".into() };
+    let cases: Vec<Vec<Message>> = vec![
+        // Two items, the second a text.
+        vec![
+            Message::Offer(Offer { file_count: 2, total_bytes: 6 }),
+            Message::OfferFile(ferry::protocol::OfferFile { path: "a".into(), size: 1, thumbnail: vec![] }),
+            text.clone(),
+        ],
+        // Its total is not the text's length.
+        vec![Message::Offer(Offer { file_count: 1, total_bytes: 4 }), text.clone()],
+        // A text before any OFFER.
+        vec![text.clone()],
+    ];
+    for messages in cases {
+        let mut p = Raw::connect(rx.addr());
+        p.handshake();
+        p.send_all(&messages);
+        p.until(|m| matches!(m, Message::Error { code: ErrorCode::Protocol, .. }));
+    }
+    let until = Instant::now() + Duration::from_millis(300);
+    while let Ok(e) = rx.events.recv_deadline(until) {
+        assert!(!matches!(e, Event::IncomingOffer(_) | Event::TextReceived { .. }), "{e:?}");
+    }
+}

@@ -419,7 +419,8 @@ fn a_file_that_cannot_be_written_is_500_and_reported() {
         Event::TransferFinished { files, .. } => Some(files.clone()),
         _ => None,
     });
-    assert_eq!(files[0].result, FileResult::WriteFailed);
+    // (Creating a file in /proc says "no such file": as far as Ferry can tell, FolderGone.)
+    assert!(files[0].result.is_write_failure(), "{:?}", files[0].result);
 }
 
 #[test]

@@ -91,6 +91,9 @@ fn every_message() -> Vec<Message> {
         Message::FileEnd { index: 3, hash: *blake3::hash(b"x").as_bytes() },
         Message::FileSkip { index: 1, reason: SkipReason::Unreadable },
         Message::FileSkip { index: 2, reason: SkipReason::Changed },
+        Message::FileSkip { index: 3, reason: SkipReason::Abandoned },
+        Message::OfferText { text: "https://example.org/ 🏠\n\u{1b}[2J".into() },
+        Message::OfferText { text: "x".repeat(ferry::protocol::MAX_TEXT_BYTES) },
         Message::Done,
         Message::Summary(vec![]),
         Message::Cancel(CancelReason::User),
@@ -99,7 +102,7 @@ fn every_message() -> Vec<Message> {
         Message::Error { code: ErrorCode::Internal, message: String::new() },
     ];
     let results = (0..=255u8).filter_map(FileResult::from_byte).collect::<Vec<_>>();
-    assert_eq!(results.len(), 8, "FileResult has codes 0..=7");
+    assert_eq!(results.len(), 11, "FileResult has codes 0..=10");
     for &result in &results {
         all.push(Message::FileResult { index: 7, result });
     }
@@ -250,7 +253,7 @@ fn a_zero_length_is_refused() {
 
 #[test]
 fn unknown_type_bytes_are_refused() {
-    for ty in (0..=255u8).filter(|t| !(0x01..=0x11).contains(t)) {
+    for ty in (0..=255u8).filter(|t| !(0x01..=0x12).contains(t)) {
         assert_eq!(decode_frame(&raw_frame(ty, &[])), Err(DecodeError::UnknownType(ty)));
         assert_eq!(decode_frame(&[0, 0, 0, 9, ty]), Err(DecodeError::UnknownType(ty)), "before the payload");
     }
@@ -336,10 +339,21 @@ fn fields_that_break_a_rule_are_refused() {
     );
     assert_eq!(offer_file(b"a\xff.jpg", 0), Err(DecodeError::BadUtf8));
 
+    // A text offer's text: 1..=16 KiB of UTF-8.
+    let text = |bytes: &[u8]| {
+        let mut p = (bytes.len() as u16).to_be_bytes().to_vec();
+        p.extend_from_slice(bytes);
+        decode_frame(&raw_frame(T::OfferText as u8, &p)).map(|f| f.map(|(_, used)| used))
+    };
+    assert!(text(b"").is_err());
+    assert!(text(&[b'x'; ferry::protocol::MAX_TEXT_BYTES + 1]).is_err());
+    assert_eq!(text(b"a\xff"), Err(DecodeError::BadUtf8));
+    assert!(matches!(text(&[b'x'; ferry::protocol::MAX_TEXT_BYTES]), Ok(Some(_))));
+
     // Unknown codes where the code matters.
-    assert!(decode_frame(&raw_frame(T::FileSkip as u8, &[0, 0, 0, 0, 3])).is_err());
-    assert!(decode_frame(&raw_frame(T::FileResult as u8, &[0, 0, 0, 0, 8])).is_err());
-    assert!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0, 8])).is_err());
+    assert!(decode_frame(&raw_frame(T::FileSkip as u8, &[0, 0, 0, 0, 4])).is_err());
+    assert!(decode_frame(&raw_frame(T::FileResult as u8, &[0, 0, 0, 0, 11])).is_err());
+    assert!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0, 11])).is_err());
     assert_eq!(decode_frame(&raw_frame(T::Summary as u8, &[0, 0, 0, 2, 0])), Err(DecodeError::Truncated));
     let mut summary = (MAX_FILES + 1).to_be_bytes().to_vec();
     summary.resize(4 + MAX_FILES as usize + 1, 0);

@@ -410,3 +410,211 @@ fn closing_ferry_on_one_side_tells_the_other_why() {
         drop(closing.dir);
     }
 }
+
+/// Every event of a node's transfer until its end (finished, failed, cancelled, declined).
+fn events_until_end(node: &Node, secs: f64) -> Vec<Event> {
+    let mut seen = Vec::new();
+    node.wait(secs, |e| {
+        seen.push(e.clone());
+        matches!(
+            e,
+            Event::TransferFinished { .. }
+                | Event::TransferFailed { .. }
+                | Event::TransferCancelled { .. }
+                | Event::TransferDeclined { .. }
+        )
+        .then_some(())
+    });
+    seen
+}
+
+/// The most bytes the sender said it had sent.
+fn bytes_sent(events: &[Event]) -> u64 {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Progress { bytes_done, .. } => Some(*bytes_done),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn outcomes(events: &[Event]) -> Vec<FileResult> {
+    match events.last() {
+        Some(Event::TransferFinished { files, .. }) => files.iter().map(|f| f.result).collect(),
+        other => panic!("the transfer did not finish: {other:?}"),
+    }
+}
+
+/// Issue 12, point 2: a full disk on the receiver stops the sender at the first failed write —
+/// not after the whole file went over the network — and both sides know why: the file is
+/// DiskFull, the files after it were not sent, nothing half-saved is left.
+#[test]
+fn a_full_disk_stops_the_sender_at_once_and_both_sides_say_why() {
+    const BIG: u64 = 400 * 1024 * 1024;
+    let tx = Node::start("sender");
+    let rx = Node::start("Kitchen PC");
+    ferry::transfer::store::inject_write_failure(
+        &rx.received(),
+        1024 * 1024,
+        std::io::ErrorKind::StorageFull,
+    );
+    let src = tempfile::tempdir().unwrap();
+    write_random(&src.path().join("a.bin"), BIG, 1);
+    write_random(&src.path().join("b.txt"), 1000, 2);
+    tx.send(rx.addr(), vec![src.path().join("a.bin"), src.path().join("b.txt")]);
+    accept_next_offer(&rx, Decision::AcceptAll);
+
+    let rx_events = events_until_end(&rx, 60.0);
+    let tx_events = events_until_end(&tx, 60.0);
+    assert_eq!(outcomes(&rx_events), [FileResult::DiskFull, FileResult::NotSent]);
+    assert_eq!(outcomes(&tx_events), [FileResult::DiskFull, FileResult::NotSent]);
+    // The sender heard it while sending a.bin (its FILE_DONE came before the end) and stopped:
+    // what went out is the failed megabyte plus what the socket buffers and read-ahead held.
+    assert!(tx_events.iter().any(|e| matches!(e,
+        Event::FileDone { outcome, .. } if outcome.result == FileResult::DiskFull)));
+    let sent = bytes_sent(&tx_events);
+    assert!(sent < BIG / 4, "the sender sent {sent} of {BIG} bytes before it stopped");
+    let Some(Event::TransferFinished { files, .. }) = tx_events.last() else { unreachable!() };
+    let failure = ferry::engine::SaveFailure::of_batch(files);
+    assert_eq!(failure, Some(ferry::engine::SaveFailure::DiskFull));
+    assert_eq!(
+        failure.unwrap().sentence(Some("Kitchen PC")),
+        "Kitchen PC's disk is full. Nothing half-saved was kept."
+    );
+    assert!(tree(&rx.received()).is_empty(), "{:?}", tree(&rx.received()));
+}
+
+/// A receive folder that cannot be written: the first file fails before a byte is kept, the
+/// sender gives the rest up unsent, and the reason is FolderNotWritable on both sides.
+#[test]
+fn an_unwritable_receive_folder_is_named_and_nothing_more_is_sent() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    ferry::transfer::store::inject_write_failure(&rx.received(), 0, std::io::ErrorKind::ReadOnlyFilesystem);
+    let src = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..5)
+        .map(|i| {
+            let p = src.path().join(format!("{i}.bin"));
+            write_random(&p, 50 * 1024 * 1024, i);
+            p
+        })
+        .collect();
+    tx.send(rx.addr(), paths);
+    accept_next_offer(&rx, Decision::AcceptAll);
+    let rx_events = events_until_end(&rx, 60.0);
+    let tx_events = events_until_end(&tx, 60.0);
+    let want = [
+        FileResult::FolderNotWritable,
+        FileResult::NotSent,
+        FileResult::NotSent,
+        FileResult::NotSent,
+        FileResult::NotSent,
+    ];
+    assert_eq!(outcomes(&rx_events), want);
+    assert_eq!(outcomes(&tx_events), want);
+    assert!(bytes_sent(&tx_events) < 50 * 1024 * 1024, "{}", bytes_sent(&tx_events));
+    assert_clean(&rx.received());
+}
+
+/// The receive folder removed while a batch arrives: the next file cannot be created there, the
+/// sender hears FolderGone for it and sends nothing more. (A real removal, no test seam.)
+#[test]
+fn a_receive_folder_removed_midway_stops_the_batch_as_folder_gone() {
+    let tx = Node::start("sender");
+    let rx = Node::start("receiver");
+    let src = tempfile::tempdir().unwrap();
+    let mut paths = vec![src.path().join("0.txt")];
+    std::fs::write(&paths[0], b"first").unwrap();
+    for i in 1..4 {
+        let p = src.path().join(format!("{i}.bin"));
+        write_random(&p, 60 * 1024 * 1024, i);
+        paths.push(p);
+    }
+    tx.send(rx.addr(), paths);
+    accept_next_offer(&rx, Decision::AcceptAll);
+    // The transfer has opened its folder (before its ANSWER went out): remove it now.
+    rx.wait(30.0, |e| matches!(e, Event::TransferStarted { .. }).then_some(()));
+    std::fs::remove_dir_all(rx.received()).unwrap();
+    let rx_events = events_until_end(&rx, 60.0);
+    let tx_events = events_until_end(&tx, 60.0);
+    let (got_rx, got_tx) = (outcomes(&rx_events), outcomes(&tx_events));
+    assert_eq!(got_rx, got_tx);
+    // A file created just before the folder went fails only when it is named, after its last
+    // byte, while the next is on its way and fails on its own: every file from the first
+    // failure on says FolderGone or was not sent, and the sender stopped long before the end.
+    let first = got_tx.iter().position(|r| *r != FileResult::Saved).expect("a file failed");
+    assert_eq!(got_tx[first], FileResult::FolderGone, "{got_tx:?}");
+    assert!(
+        got_tx[first..].iter().all(|r| matches!(r, FileResult::FolderGone | FileResult::NotSent)),
+        "{got_tx:?}"
+    );
+    assert!(bytes_sent(&tx_events) < 120 * 1024 * 1024, "{}", bytes_sent(&tx_events));
+    assert!(!rx.received().exists());
+}
+
+/// Issue 12, point 12: a piece of text offered to a Ferry device is shown in the offer exactly
+/// as sent (controls and all: cleaning is for display), arrives once accepted as TextReceived,
+/// and nothing touches the receive folder. Declined, it never arrives.
+#[test]
+fn text_offered_arrives_exactly_once_accepted() {
+    let tx = Node::start("sender");
+    let rx = Node::start("Kitchen PC");
+    let text = "Wi-Fi: Gäste 🏠\npassword: c0rrect\u{1b}[2J horse\thttps://example.org/?a=1&b=2";
+    let send_text = |text: &str| {
+        let id = ferry::engine::TransferId::next();
+        tx.commands.send(Command::SendText { id, to: rx.addr(), text: text.into() }).unwrap();
+        id
+    };
+    let id = send_text(text);
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    assert_eq!(offer.text.as_deref(), Some(text));
+    assert!(offer.files.is_empty());
+    assert_eq!(offer.total_bytes, text.len() as u64);
+    assert_eq!(offer.from.name, "sender");
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
+    let got = rx.wait(10.0, |e| match e {
+        Event::TextReceived { from, text } => Some((from.name.clone(), text.clone())),
+        _ => None,
+    });
+    assert_eq!(got, ("sender".to_owned(), text.to_owned()));
+    let tx_events = events_until_end(&tx, 10.0);
+    assert!(
+        matches!(tx_events.last(), Some(Event::TransferFinished { transfer, files }) if *transfer == id && files.is_empty()),
+        "{:?}",
+        tx_events.last()
+    );
+    assert!(!rx.received().exists() || tree(&rx.received()).is_empty());
+
+    // Declined: the sender hears so, and no TextReceived comes.
+    send_text("not wanted");
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::Decline }).unwrap();
+    let tx_events = events_until_end(&tx, 10.0);
+    assert!(matches!(tx_events.last(), Some(Event::TransferDeclined { busy: false, .. })));
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+    while let Ok(late) = rx.events.recv_deadline(until) {
+        assert!(!matches!(late, Event::TextReceived { .. }), "{late:?}");
+    }
+
+    // Too long or empty: refused before anything is sent.
+    let long = "x".repeat(ferry::protocol::MAX_TEXT_BYTES + 1);
+    for (text, want) in [
+        (long.as_str(), TransferError::TextTooLong { len: long.len() as u64, max: 16384 }),
+        ("", TransferError::NoText),
+    ] {
+        send_text(text);
+        let error = tx.wait(10.0, |e| match e {
+            Event::TransferFailed { error, .. } => Some(error.clone()),
+            _ => None,
+        });
+        assert_eq!(error, want);
+    }
+}

@@ -127,7 +127,7 @@ fn offer(id: TransferId, from: &str, names: &[&str]) -> IncomingOffer {
         })
         .collect();
     let total_bytes = files.iter().map(|f| f.size).sum();
-    IncomingOffer { transfer: id, from: info(from), files, total_bytes, verification_code: None }
+    IncomingOffer { transfer: id, from: info(from), files, total_bytes, verification_code: None, text: None }
 }
 
 #[test]
@@ -1120,4 +1120,167 @@ fn peer_text_with_controls_or_bidi_overrides_is_shown_escaped() {
     }
     assert!(rig.harness.query_by_label_contains("disk\\u{1b}[2J full").is_some());
     assert!(rig.harness.query_by_label_contains("From Kitchen\\u{202e}CP").is_some());
+}
+
+fn outcome(index: u32, path: &str, result: FileResult, saved_as: Option<PathBuf>) -> FileOutcome {
+    FileOutcome { index, path: path.into(), size: 10, result, saved_as }
+}
+
+/// Point 2: a batch the receiver's full disk stopped says so on both sides, in plain words with
+/// the device's name — not just "0 of 2 files arrived".
+#[test]
+fn a_full_disk_is_named_on_both_sides() {
+    for (direction, said) in [
+        (Direction::Outgoing, "Kitchen PC's disk is full. Nothing half-saved was kept."),
+        (Direction::Incoming, "This computer's disk is full. Nothing half-saved was kept."),
+    ] {
+        let mut rig = rig();
+        let id = TransferId(700);
+        started(&mut rig, id, direction);
+        rig.event(Event::TransferFinished {
+            transfer: id,
+            files: vec![
+                outcome(0, "IMG_1.jpg", FileResult::DiskFull, None),
+                outcome(1, "IMG_2.jpg", FileResult::NotSent, None),
+            ],
+        });
+        assert!(rig.harness.query_by_label_contains("Finished with problems").is_some());
+        assert!(rig.harness.query_by_label_contains(said).is_some(), "{direction:?}: {said}");
+    }
+    let mut rig = rig();
+    let id = TransferId(701);
+    started(&mut rig, id, Direction::Outgoing);
+    rig.event(Event::TransferFinished {
+        transfer: id,
+        files: vec![
+            outcome(0, "IMG_1.jpg", FileResult::Saved, None),
+            outcome(1, "IMG_2.jpg", FileResult::FolderGone, None),
+        ],
+    });
+    assert!(rig.harness.query_by_label_contains("The receive folder on Kitchen PC was removed.").is_some());
+}
+
+/// Point 6 with issue 9's retries: while the receiver says it is busy and Ferry tries again by
+/// itself, the card says so; once the offer is through it waits for the answer as usual.
+#[test]
+fn a_busy_receiver_shows_as_waiting_busy() {
+    let mut rig = rig();
+    let id = TransferId(710);
+    started(&mut rig, id, Direction::Outgoing);
+    let waiting = ferry::engine::WaitReason::Busy { retry_in_ms: 1000, attempt: 1 };
+    rig.event(Event::TransferWaiting { transfer: id, reason: waiting });
+    assert!(rig.harness.query_by_label("Waiting for Kitchen PC (busy)…").is_some());
+    rig.event(Event::TransferWaiting { transfer: id, reason: ferry::engine::WaitReason::Answer });
+    assert!(rig.harness.query_by_label("Waiting for Kitchen PC (busy)…").is_none());
+    assert!(rig.harness.query_by_label_contains("Waiting for the other computer to accept").is_some());
+}
+
+/// A finished receive says where the files went, and the name a file got when its own was
+/// taken ("Saved as IMG_1 (1).jpg").
+#[test]
+fn a_finished_receive_says_where_and_under_which_name() {
+    let mut rig = rig();
+    let id = TransferId(720);
+    started(&mut rig, id, Direction::Incoming);
+    let received = rig.dir.path().join("received");
+    rig.event(Event::TransferFinished {
+        transfer: id,
+        files: vec![
+            outcome(0, "IMG_1.jpg", FileResult::Saved, Some(received.join("IMG_1 (1).jpg"))),
+            outcome(1, "IMG_2.jpg", FileResult::Saved, Some(received.join("IMG_2.jpg"))),
+        ],
+    });
+    let folder = format!("Saved in {}", received.display());
+    assert!(rig.harness.query_by_label(&folder).is_some(), "{folder}");
+    assert!(rig.harness.query_by_label("Saved as IMG_1 (1).jpg").is_some());
+}
+
+/// Point 12: "Send text…" opens a box; what is typed there goes to the selected device as a text
+/// offer (exactly), the card says it was delivered, and a LocalSend device gets no Send button.
+#[test]
+fn the_text_box_sends_text_to_the_chosen_device() {
+    let mut rig = rig();
+    rig.event(Event::PeerSeen(peer(4, "Kitchen PC", Os::Linux)));
+    rig.harness.get_by_label_contains("Kitchen PC").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Send text…").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Text to send").focus();
+    rig.harness.run();
+    rig.harness.get_by_label("Text to send").type_text("Wi-Fi: hunter2");
+    rig.harness.run();
+    rig.harness.get_by_label("Send text to Kitchen PC").click();
+    rig.harness.run();
+    let (id, to, text) = match rig.command() {
+        Command::SendText { id, to, text } => (id, to, text),
+        other => panic!("expected SendText, got {other:?}"),
+    };
+    assert_eq!(text, "Wi-Fi: hunter2");
+    assert_eq!(to, "10.231.7.4:53531".parse::<SocketAddr>().unwrap());
+    assert!(rig.harness.query_by_label("Text to send").is_none(), "the box closes");
+    rig.event(Event::TransferFinished { transfer: id, files: vec![] });
+    assert!(rig.harness.query_by_label("Delivered: the text was accepted.").is_some());
+
+    // A LocalSend phone: the box says why it cannot send there.
+    let mut phone = peer(5, "Anna's phone", Os::Android);
+    phone.source = PeerSource::LocalSend(ferry::engine::DeviceType::Mobile);
+    rig.event(Event::PeerSeen(phone));
+    rig.harness.get_by_label_contains("Anna's phone").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Send text…").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Text to send").focus();
+    rig.harness.run();
+    rig.harness.get_by_label("Text to send").type_text("hello");
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("LocalSend devices can't take text from Ferry yet.").is_some());
+    assert!(rig.harness.get_by_label("Send text to Anna's phone").accesskit_node().is_disabled());
+}
+
+/// Point 12: a text offer shows its text (cleaned: an escape sequence is seen as its escape) and
+/// Accept answers it; once it arrives — or a LocalSend phone's message arrives — one card shows
+/// it with a Copy button that copies it exactly.
+#[test]
+fn a_text_offer_is_shown_and_the_text_card_copies_it_exactly() {
+    let mut rig = rig();
+    let id = TransferId(800);
+    let text = "https://example.org/?a=1\u{1b}[2J\nline two";
+    let mut o = offer(id, "Kitchen PC", &[]);
+    o.text = Some(text.into());
+    o.total_bytes = text.len() as u64;
+    rig.event(Event::IncomingOffer(o));
+    assert!(rig.harness.query_by_label_contains("“Kitchen PC” wants to send you a text").is_some());
+    assert!(rig.harness.query_by_label("https://example.org/?a=1\\u{1b}[2J\nline two").is_some());
+    rig.harness.get_by_label("Accept").click();
+    rig.harness.run();
+    assert!(
+        matches!(rig.command(), Command::Answer { transfer, decision: Decision::AcceptAll } if transfer == id)
+    );
+
+    rig.event(Event::TextReceived { from: info("Kitchen PC"), text: text.into() });
+    rig.event(Event::TextReceived { from: info("Anna's phone"), text: "from LocalSend".into() });
+    assert_eq!(rig.harness.query_all_by_label("Copy the text from Kitchen PC").count(), 1, "one card");
+    rig.harness.get_by_label("Copy the text from Kitchen PC").click();
+    rig.harness.step();
+    let copied: Vec<String> = rig
+        .harness
+        .output()
+        .platform_output
+        .commands
+        .iter()
+        .filter_map(|c| match c {
+            egui::OutputCommand::CopyText(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied, [text.to_owned()], "copied exactly, controls and all");
+    rig.harness.run();
+    assert!(
+        rig.harness.state().texts.iter().any(|t| t.from == "Kitchen PC" && t.copied),
+        "the button says Copied"
+    );
+    assert!(rig.harness.query_by_label("from LocalSend").is_some());
+    rig.harness.get_by_label("Dismiss the text from Anna's phone").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label("from LocalSend").is_none());
 }

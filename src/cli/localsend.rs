@@ -51,7 +51,10 @@ pub fn apply(args: &LocalSendArgs, config: &mut EngineConfig) -> Result<(), Stri
 
 /// A text message from a LocalSend device, for the terminal.
 pub fn text_message(from: &PeerInfo, message: &str) -> String {
-    format!("Message from “{}” ({}):\n{}", text::display(&from.name), from.addr.ip(), text::display(message))
+    // Line by line, each cleaned: an address or a list keeps its lines, and no control
+    // character (a carriage return included) reaches the terminal.
+    let lines: Vec<String> = message.split('\n').map(|l| format!("  {}", text::display(l))).collect();
+    format!("Message from “{}” ({}):\n{}", text::display(&from.name), from.addr.ip(), lines.join("\n"))
 }
 
 /// What kind of device a peer is, for `ferry peers`: the OS for Ferry devices, "LocalSend"

@@ -63,8 +63,12 @@ pub enum Cmd {
     /// Send files and folders to another device.
     Send {
         /// Files and folders to send.
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(required_unless_present = "text", conflicts_with = "text", value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Send this text instead of files (a link, a Wi-Fi password, an address; at most
+        /// 16 KiB). `-` reads it from standard input.
+        #[arg(long, value_name = "TEXT")]
+        text: Option<String>,
         /// The device: its name as `ferry peers` shows it, or HOST:PORT.
         #[arg(long, value_name = "NAME|HOST:PORT")]
         to: String,
@@ -111,7 +115,7 @@ pub struct NetArgs {
 pub fn run(cmd: Cmd, net: &NetArgs) -> ExitCode {
     let result = match cmd {
         Cmd::Receive { dir, yes, once } => receive::run(dir, yes, once, net),
-        Cmd::Send { paths, to, wait } => send::run(paths, &to, wait, net),
+        Cmd::Send { paths, text, to, wait } => send::run(paths, text, &to, wait, net),
         Cmd::Peers { wait } => peers::run(wait, net),
     };
     match result {

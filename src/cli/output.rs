@@ -92,14 +92,24 @@ impl Output {
     }
 }
 
-/// `{"event": "...", "data": {...}}`; failures carry their plain-language `message` too.
+/// `{"event": "...", "data": {...}}`; failures carry their plain-language `message` too, and a
+/// finished batch whose files could not be saved its reason as `save_failure` (`disk_full`,
+/// `folder_not_writable`, `folder_gone`: stable values for scripts; each file's `result` has
+/// the same words).
 pub fn event_json(event: &Event) -> String {
     let mut value = serde_json::to_value(event)
         .unwrap_or_else(|e| serde_json::json!({ "event": "error", "data": e.to_string() }));
-    if let Event::TransferFailed { error, .. } = event
-        && let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut())
-    {
-        data.insert("message".into(), error.to_string().into());
+    let data = value.get_mut("data").and_then(|d| d.as_object_mut());
+    match (event, data) {
+        (Event::TransferFailed { error, .. }, Some(data)) => {
+            data.insert("message".into(), error.to_string().into());
+        }
+        (Event::TransferFinished { files, .. }, Some(data)) => {
+            if let Some(failure) = crate::engine::SaveFailure::of_batch(files) {
+                data.insert("save_failure".into(), serde_json::to_value(failure).unwrap_or_default());
+            }
+        }
+        _ => {}
     }
     value.to_string()
 }

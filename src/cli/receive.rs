@@ -13,8 +13,8 @@ use indicatif::HumanBytes;
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{
-    Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, TransferError,
-    TransferId,
+    Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, SaveFailure,
+    TransferError, TransferId,
 };
 use crate::protocol::{CancelReason, FileResult};
 use crate::text::display;
@@ -49,6 +49,8 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
     // The files of each transfer already named as not saved (as their result came), so the
     // summary at the end names the others — files refused before any byte was sent.
     let mut named: HashMap<TransferId, HashSet<u32>> = HashMap::new();
+    // Text offers: they end with TextReceived, and save nothing.
+    let mut texts: HashSet<TransferId> = HashSet::new();
 
     loop {
         if interrupted().load(Ordering::SeqCst) {
@@ -60,14 +62,20 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
         out.event(&event);
         match event {
             Event::IncomingOffer(offer) => {
+                if offer.text.is_some() {
+                    texts.insert(offer.transfer);
+                }
                 let decision = if yes {
                     Decision::AcceptAll
                 } else if interactive {
-                    ask(&offer)
+                    ask(&offer, &dir)
                 } else {
+                    let what = match offer.text {
+                        Some(_) => "a text".to_owned(),
+                        None => count_and_size(offer.files.len(), offer.total_bytes),
+                    };
                     out.say(format!(
-                        "Declined {} from “{}”: run `ferry receive --yes` to accept without asking.",
-                        count_and_size(offer.files.len(), offer.total_bytes),
+                        "Declined {what} from “{}”: run `ferry receive --yes` to accept without asking.",
                         shown(&offer.from.name)
                     ));
                     Decision::Decline
@@ -88,6 +96,13 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
             Event::FileDone { transfer, outcome } if not_saved(outcome.result) => {
                 out.say(format!("  {}: {}", shown(&outcome.path), outcome.result.describe()));
                 named.entry(transfer).or_default().insert(outcome.index);
+            }
+            Event::TransferFinished { transfer, .. } if texts.contains(&transfer) => {
+                texts.remove(&transfer);
+                if once {
+                    engine.shutdown();
+                    return Ok(ExitCode::from(0));
+                }
             }
             Event::TransferFinished { transfer, files } => {
                 out.end_bar(transfer);
@@ -110,6 +125,9 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 }
                 if problems > 0 {
                     out.say(format!("{problems} of the files were not saved (see above)."));
+                }
+                if let Some(failure) = crate::engine::SaveFailure::of_batch(&files) {
+                    out.say(failure.sentence(None));
                 }
                 if once {
                     engine.shutdown();
@@ -155,8 +173,25 @@ fn not_saved(result: FileResult) -> bool {
 }
 
 /// Lists the offer and asks y/N on the terminal.
-fn ask(offer: &IncomingOffer) -> Decision {
+fn ask(offer: &IncomingOffer, dir: &Path) -> Decision {
     let mut err = std::io::stderr().lock();
+    if let Some(text) = &offer.text {
+        let _ = writeln!(
+            err,
+            "\n“{}” ({}) wants to send you a text:\n{}",
+            shown(&offer.from.name),
+            offer.from.addr.ip(),
+            text.split('\n').map(|l| format!("  {}", display(l))).collect::<Vec<_>>().join("\n")
+        );
+        let _ = write!(err, "Accept? [y/N] ");
+        let _ = err.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+        return match line.trim().to_lowercase().as_str() {
+            "y" | "yes" => Decision::AcceptAll,
+            _ => Decision::Decline,
+        };
+    }
     let _ = writeln!(
         err,
         "\n“{}” ({}) wants to send you {}:",
@@ -169,6 +204,23 @@ fn ask(offer: &IncomingOffer) -> Decision {
     }
     if offer.files.len() > PROMPT_LIST {
         let _ = writeln!(err, "  ... and {} more", offer.files.len() - PROMPT_LIST);
+    }
+    // Saving can fail before a byte arrives: say so now, not after the whole file was sent.
+    if let Some(problem) = crate::transfer::store::check_folder(dir, offer.total_bytes) {
+        let why = match problem {
+            SaveFailure::DiskFull => format!(
+                "Not enough free space in {}: {} needed. Accepting now will fail.",
+                dir.display(),
+                HumanBytes(offer.total_bytes)
+            ),
+            SaveFailure::FolderNotWritable => {
+                format!("The receive folder {} can't be written to. Accepting now will fail.", dir.display())
+            }
+            SaveFailure::FolderGone => {
+                format!("The receive folder {} is not there. Accepting now will fail.", dir.display())
+            }
+        };
+        let _ = writeln!(err, "{why}");
     }
     let _ = write!(err, "Accept? [y/N] ");
     let _ = err.flush();

@@ -14,7 +14,31 @@ use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, WaitReason};
 use crate::protocol::{CancelReason, DEFAULT_TRANSFER_PORT, FileResult};
 
-pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<ExitCode> {
+pub fn run(
+    paths: Vec<PathBuf>,
+    text: Option<String>,
+    to: &str,
+    wait: f64,
+    net: &NetArgs,
+) -> Result<ExitCode> {
+    let text = match text.as_deref() {
+        Some("-") => {
+            let mut read = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut read)
+                .map_err(|e| anyhow::anyhow!("Couldn't read the text from standard input: {e}"))?;
+            Some(read)
+        }
+        _ => text,
+    };
+    if let Some(t) = &text {
+        if t.is_empty() {
+            bail!("{}", TransferError::NoText);
+        }
+        if t.len() > crate::protocol::MAX_TEXT_BYTES {
+            let max = crate::protocol::MAX_TEXT_BYTES as u64;
+            bail!("{}", TransferError::TextTooLong { len: t.len() as u64, max });
+        }
+    }
     for p in &paths {
         if let Err(e) = std::fs::metadata(p) {
             bail!("Can't send {}: {e}", p.display());
@@ -35,7 +59,11 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
     };
 
     let id = TransferId::next();
-    let _ = engine.commands().send(Command::Send { id, to: addr, paths });
+    let sending_text = text.is_some();
+    let _ = engine.commands().send(match text {
+        Some(text) => Command::SendText { id, to: addr, text },
+        None => Command::Send { id, to: addr, paths },
+    });
     let mut cancel_sent = false;
     // What the spinner says while the other side decides, and who that is.
     let mut offering = String::new();
@@ -55,10 +83,11 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 if transfer == id =>
             {
                 peer_name = shown(&peer.name).into_owned();
-                offering = format!(
-                    "Offering {} to “{peer_name}”, waiting for them to accept…",
-                    count_and_size(files.len(), total_bytes),
-                );
+                let what = match sending_text {
+                    true => format!("text ({total_bytes} bytes)"),
+                    false => count_and_size(files.len(), total_bytes),
+                };
+                offering = format!("Offering {what} to “{peer_name}”, waiting for them to accept…");
                 out.waiting(id, offering.clone());
                 continue;
             }
@@ -75,6 +104,12 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                     WaitReason::Answer => out.waiting(id, offering.clone()),
                 }
                 continue;
+            }
+            Event::TransferAccepted { transfer, .. } if transfer == id && sending_text => continue,
+            Event::TransferFinished { transfer, .. } if transfer == id && sending_text => {
+                out.end_bar(id);
+                out.say(format!("“{peer_name}” accepted the text."));
+                0
             }
             Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {
                 out.start_bar(
@@ -101,6 +136,14 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 let missing: Vec<_> = files.iter().filter(|f| f.result != FileResult::Saved).collect();
                 for f in missing.iter().filter(|f| !named.contains(&f.index)) {
                     out.say(format!("  {}: {}", shown(&f.path), f.result.describe()));
+                }
+                if let Some(failure) = crate::engine::SaveFailure::of_batch(&files) {
+                    // Sent to an address, not a name: it is "the other computer".
+                    let sentence = match peer_name.parse::<SocketAddr>() {
+                        Ok(_) => capitalized(&failure.sentence(Some("the other computer"))),
+                        Err(_) => failure.sentence(Some(&peer_name)),
+                    };
+                    out.say(sentence);
                 }
                 if missing.is_empty() { 0 } else { 1 }
             }
@@ -140,6 +183,11 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
         engine.shutdown();
         return Ok(ExitCode::from(code));
     }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// `HOST:PORT`, or an IP address alone (default port). Anything else is a device name.

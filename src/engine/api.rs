@@ -24,6 +24,15 @@ pub enum Command {
         to: SocketAddr,
         paths: Vec<PathBuf>,
     },
+    /// Offer a piece of text (a link, a password, an address) to the Ferry device at `to`
+    /// (PROTOCOL.md §5, OFFER_TEXT; at most [`crate::protocol::MAX_TEXT_BYTES`]). The events are
+    /// those of a send of no files: started, waiting, accepted or declined, finished (with no
+    /// file outcomes) or failed.
+    SendText {
+        id: TransferId,
+        to: SocketAddr,
+        text: String,
+    },
     /// Answer an [`crate::events::Event::IncomingOffer`].
     Answer {
         transfer: TransferId,

@@ -270,7 +270,19 @@ impl Core {
                     .find(|p| p.addr == to)
                     .map(|p| p.name.clone())
                     .unwrap_or_else(|| to.to_string());
-                let req = SendRequest { to, paths, peer_name, thumbnailer: self.thumbnailer() };
+                let req = SendRequest { to, paths, peer_name, thumbnailer: self.thumbnailer(), text: None };
+                self.spawn(id, "send", None, move |ctx| send(&ctx, req));
+            }
+            Command::SendText { id, to, text } => {
+                let peer = self.peers.values().find(|p| p.addr == to);
+                if peer.is_some_and(|p| matches!(p.source, PeerSource::LocalSend(_))) {
+                    let error = TransferError::TextNotSupported;
+                    (self.emit)(Event::TransferFailed { transfer: id, error });
+                    return;
+                }
+                let peer_name = peer.map(|p| p.name.clone()).unwrap_or_else(|| to.to_string());
+                let req =
+                    SendRequest { to, paths: Vec::new(), peer_name, thumbnailer: None, text: Some(text) };
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::Answer { transfer, decision } => {

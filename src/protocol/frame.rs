@@ -32,6 +32,8 @@ pub enum FrameType {
     VerifyCommit = 0x0F,
     VerifyNonce = 0x10,
     VerifyReveal = 0x11,
+    /// A piece of text offered instead of files (PROTOCOL.md §5, OFFER_TEXT).
+    OfferText = 0x12,
 }
 
 impl FrameType {
@@ -55,6 +57,7 @@ impl FrameType {
             0x0F => VerifyCommit,
             0x10 => VerifyNonce,
             0x11 => VerifyReveal,
+            0x12 => OfferText,
             _ => return None,
         })
     }

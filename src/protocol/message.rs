@@ -15,8 +15,8 @@
 
 use super::codec::{DecodeError, Put, Reader, truncate_utf8};
 use super::{
-    InstanceId, MAGIC, MAX_DEPTH, MAX_FILES, MAX_FINGERPRINT, MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_THUMBNAIL,
-    Os,
+    InstanceId, MAGIC, MAX_DEPTH, MAX_FILES, MAX_FINGERPRINT, MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_TEXT_BYTES,
+    MAX_THUMBNAIL, Os,
 };
 
 /// Longest text in an ERROR frame, in bytes.
@@ -97,6 +97,11 @@ pub enum SkipReason {
     Unreadable = 1,
     /// Its size changed while it was being sent.
     Changed = 2,
+    /// The sender gives it up because the receiver cannot save it: the receiver already said
+    /// so with an early FILE_RESULT (the file ends here), or said of an earlier file that it
+    /// cannot save any more (the disk is full, the receive folder cannot be written or is gone;
+    /// the file was not begun). PROTOCOL.md §6.3.
+    Abandoned = 3,
 }
 
 /// What became of one offered file.
@@ -117,8 +122,15 @@ pub enum FileResult {
     WriteFailed = 5,
     /// The sender could not read it.
     SenderSkipped = 6,
-    /// The batch ended (cancel, failure) before this file was done.
+    /// The batch ended (cancel, failure) before this file was done, or the sender gave it up
+    /// unsent (FILE_SKIP Abandoned) because the receiver could not save more.
     NotSent = 7,
+    /// The receiver's disk (or quota) is full; nothing of the file was kept.
+    DiskFull = 8,
+    /// The receive folder cannot be written to (read-only, no permission).
+    FolderNotWritable = 9,
+    /// The receive folder (or the folder the file goes in) was removed.
+    FolderGone = 10,
 }
 
 impl FileResult {
@@ -132,6 +144,9 @@ impl FileResult {
             5 => Self::WriteFailed,
             6 => Self::SenderSkipped,
             7 => Self::NotSent,
+            8 => Self::DiskFull,
+            9 => Self::FolderNotWritable,
+            10 => Self::FolderGone,
             _ => return None,
         })
     }
@@ -147,7 +162,21 @@ impl FileResult {
             Self::WriteFailed => "could not be written to disk",
             Self::SenderSkipped => "the sending computer could not read it",
             Self::NotSent => "not sent",
+            Self::DiskFull => "not saved: the disk is full",
+            Self::FolderNotWritable => "not saved: the receive folder can't be written to",
+            Self::FolderGone => "not saved: the receive folder was removed",
         }
+    }
+
+    /// A failure to write that the receiver may report before the file's FILE_END, as soon as
+    /// it happens (PROTOCOL.md §6.3).
+    pub fn is_write_failure(self) -> bool {
+        matches!(self, Self::WriteFailed | Self::DiskFull | Self::FolderNotWritable | Self::FolderGone)
+    }
+
+    /// A failure that no later file of the batch can escape either: the sender stops sending.
+    pub fn stops_the_batch(self) -> bool {
+        matches!(self, Self::DiskFull | Self::FolderNotWritable | Self::FolderGone)
     }
 }
 
@@ -229,6 +258,11 @@ pub enum Message {
     VerifyReveal {
         nonce: [u8; super::sas::NONCE_LEN],
     },
+    /// The one item of a text offer, in place of OFFER_FILE: 1..=[`MAX_TEXT_BYTES`] bytes of
+    /// UTF-8 (PROTOCOL.md §5).
+    OfferText {
+        text: String,
+    },
 }
 
 impl Message {
@@ -307,6 +341,7 @@ impl Message {
                 out.extend_from_slice(nonce);
             }
             Message::VerifyReveal { nonce } => out.extend_from_slice(nonce),
+            Message::OfferText { text } => out.put_bytes16(truncate_utf8(text, MAX_TEXT_BYTES).as_bytes()),
         }
     }
 
@@ -383,6 +418,7 @@ impl Message {
                 let reason = match r.u8()? {
                     1 => SkipReason::Unreadable,
                     2 => SkipReason::Changed,
+                    3 => SkipReason::Abandoned,
                     _ => return Err(DecodeError::Invalid("unknown skip reason")),
                 };
                 Message::FileSkip { index, reason }
@@ -419,6 +455,13 @@ impl Message {
             T::VerifyCommit => Message::VerifyCommit { knows_you: flag(r.u8()?)?, commitment: r.array()? },
             T::VerifyNonce => Message::VerifyNonce { knows_you: flag(r.u8()?)?, nonce: r.array()? },
             T::VerifyReveal => Message::VerifyReveal { nonce: r.array()? },
+            T::OfferText => {
+                let text = r.str16(MAX_TEXT_BYTES)?.to_owned();
+                if text.is_empty() {
+                    return Err(DecodeError::Invalid("an empty text"));
+                }
+                Message::OfferText { text }
+            }
             T::Data => unreachable!("DATA frames carry no message"),
         };
         r.finish()?;
@@ -444,6 +487,7 @@ impl Message {
             Message::VerifyCommit { .. } => T::VerifyCommit,
             Message::VerifyNonce { .. } => T::VerifyNonce,
             Message::VerifyReveal { .. } => T::VerifyReveal,
+            Message::OfferText { .. } => T::OfferText,
         }
     }
 }

@@ -65,6 +65,9 @@ pub const MAX_OFFER_PATH_BYTES: u64 = 8 * 1024 * 1024;
 pub const MAX_THUMBNAIL: usize = 48 * 1024;
 /// Sum of all thumbnails in one batch, so a big offer cannot fill the receiver's memory.
 pub const MAX_OFFER_THUMBNAIL_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest text in an OFFER_TEXT, in bytes of UTF-8: a link, a password, an address, a few
+/// paragraphs; the receiver shows all of it before it answers.
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
 
 /// The operating system a node says it runs, for an icon next to its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -7,6 +7,8 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -60,6 +62,8 @@ pub struct FileReader {
     pieces: Option<Receiver<Piece>>,
     free: Option<Sender<DataFrame>>,
     thread: Option<JoinHandle<()>>,
+    /// Files with an index below this are given up ([`FileReader::give_up_below`]).
+    given_up: Arc<AtomicU32>,
 }
 
 impl FileReader {
@@ -70,18 +74,27 @@ impl FileReader {
         for _ in 0..BUFFERS {
             let _ = free.send(DataFrame { buf: vec![0u8; HEADER_LEN + SEND_CHUNK], len: 0 });
         }
+        let given_up = Arc::new(AtomicU32::new(0));
+        let give_up = given_up.clone();
         let thread = thread::Builder::new()
             .name(name)
             .spawn(move || {
                 for f in files {
                     // Stops as soon as the sending side is gone (it dropped its ends).
-                    if read_file(&f, &piece_tx, &free_rx).is_err() {
+                    if read_file(&f, &piece_tx, &free_rx, &give_up).is_err() {
                         return;
                     }
                 }
             })
             .expect("spawning a thread failed");
-        FileReader { pieces: Some(pieces), free: Some(free), thread: Some(thread) }
+        FileReader { pieces: Some(pieces), free: Some(free), thread: Some(thread), given_up }
+    }
+
+    /// Stops reading every file whose index is below `index` (the receiver cannot save it):
+    /// within a chunk, nothing more of it is read or handed out. Pieces already read ahead may
+    /// still come; the caller drops them.
+    pub fn give_up_below(&self, index: u32) {
+        self.given_up.fetch_max(index, Ordering::Relaxed);
     }
 
     /// The next piece; `None` once every file was read.
@@ -111,9 +124,18 @@ impl Drop for FileReader {
 /// The other side hung up.
 struct Gone;
 
-fn read_file(f: &ToRead, out: &Sender<Piece>, free: &Receiver<DataFrame>) -> Result<(), Gone> {
+fn read_file(
+    f: &ToRead,
+    out: &Sender<Piece>,
+    free: &Receiver<DataFrame>,
+    given_up: &AtomicU32,
+) -> Result<(), Gone> {
     let send = |p: Piece| out.send(p).map_err(|_| Gone);
     let index = f.index;
+    let abandoned = || index < given_up.load(Ordering::Relaxed);
+    if abandoned() {
+        return Ok(());
+    }
     let Ok(mut file) = File::open(&f.path) else {
         return send(Piece::Skip { index, reason: SkipReason::Unreadable });
     };
@@ -121,6 +143,11 @@ fn read_file(f: &ToRead, out: &Sender<Piece>, free: &Receiver<DataFrame>) -> Res
     let mut hasher = blake3::Hasher::new();
     let mut left = f.size;
     while left > 0 {
+        // Looked at before a buffer is taken, never after (a buffer must go back through the
+        // sending side): a chunk read in the meantime is dropped there.
+        if abandoned() {
+            return Ok(());
+        }
         let mut frame = free.recv().map_err(|_| Gone)?;
         let buf = &mut frame.buf;
         let want = left.min(SEND_CHUNK as u64) as usize;

@@ -166,10 +166,59 @@ impl AppState {
         self.send(Command::Send { id, to, paths });
     }
 
+    /// The text in the "Send text…" box can go to the selected device: there is some, not too
+    /// much, and the device is a Ferry device (LocalSend apps cannot take text from Ferry yet).
+    pub fn can_send_text(&self) -> bool {
+        let len = self.text_box.text.len();
+        self.selected_peer().is_some_and(|p| !matches!(p.source, crate::engine::PeerSource::LocalSend(_)))
+            && len > 0
+            && len <= crate::protocol::MAX_TEXT_BYTES
+            && !self.engine_down
+    }
+
+    /// Offers the text in the box to the selected device; the box closes and empties.
+    pub fn send_text(&mut self) {
+        let Some(peer) = self.selected_peer().cloned() else { return };
+        if !self.can_send_text() {
+            return;
+        }
+        let text = std::mem::take(&mut self.text_box.text);
+        self.text_box.open = false;
+        let id = TransferId::next();
+        let t = self.transfer_entry(id, Direction::Outgoing, &peer.name);
+        t.peer_addr = Some(peer.addr);
+        t.files = 1;
+        t.bytes_total = text.len() as u64;
+        t.text = Some(text.clone());
+        self.send(Command::SendText { id, to: peer.addr, text });
+    }
+
+    /// Copies a received text to the clipboard, exactly as it was sent.
+    pub fn copy_text(&mut self, ctx: &egui::Context, id: u64) {
+        if let Some(t) = self.texts.iter_mut().find(|t| t.id == id) {
+            ctx.copy_text(t.text.clone());
+            t.copied = true;
+        }
+    }
+
+    pub fn dismiss_text(&mut self, id: u64) {
+        self.texts.retain(|t| t.id != id);
+    }
+
     /// "Try again": the same files to the same address, as a new transfer.
     pub fn retry(&mut self, id: TransferId) {
         let Some(i) = self.transfers.iter().position(|t| t.id == id) else { return };
         let old = self.transfers.remove(i);
+        if let (Some(text), Some(to)) = (old.text, old.peer_addr) {
+            let id = TransferId::next();
+            let t = self.transfer_entry(id, Direction::Outgoing, &old.peer_name);
+            t.peer_addr = Some(to);
+            t.files = 1;
+            t.bytes_total = text.len() as u64;
+            t.text = Some(text.clone());
+            self.send(Command::SendText { id, to, text });
+            return;
+        }
         // Paths the send list has since found unreadable are left out of the new try.
         let unreadable =
             |p: &PathBuf| self.chosen.iter().any(|c| &c.path == p && c.measured.is_some() && !c.sendable());

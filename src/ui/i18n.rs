@@ -140,6 +140,14 @@ fixed! {
     remove => "Remove", "移除";
     folder => "Folder", "文件夹";
     unreadable => "can't be read", "无法读取";
+    send_text_open => "Send text…", "发送文字…";
+    text_hint => "A link, a Wi-Fi password, an address…", "链接、Wi-Fi 密码、地址…";
+    text_box_name => "Text to send", "要发送的文字";
+    text_not_for_localsend => "LocalSend devices can't take text from Ferry yet.", "LocalSend 设备暂时无法接收 Ferry 发送的文字。";
+    copy => "Copy", "复制";
+    copied => "Copied", "已复制";
+    text_delivered => "Delivered: the text was accepted.", "已送达：对方接收了这段文字。";
+    offered_text => "Offered text", "对方提供的文字";
 }
 
 impl Tr {
@@ -353,6 +361,56 @@ impl Tr {
 
     /// What a transfer row is about, for the names screen readers say: "sending 3 files to
     /// Kitchen PC", "receiving 1 file from Anna's laptop".
+    pub fn send_text_to(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Send text to {peer}"),
+            Lang::ZhCn => format!("发送文字给 {peer}"),
+        }
+    }
+
+    pub fn text_too_long(&self, len: usize, max: usize) -> String {
+        match self.0 {
+            Lang::En => format!("Too long to send: {len} bytes, at most {max}."),
+            Lang::ZhCn => format!("太长，无法发送：{len} 字节，最多 {max} 字节。"),
+        }
+    }
+
+    pub fn offer_text_title(&self, sender: &str) -> String {
+        match self.0 {
+            Lang::En => format!("“{sender}” wants to send you a text"),
+            Lang::ZhCn => format!("“{sender}”想发送一段文字给你"),
+        }
+    }
+
+    pub fn text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Text from {peer}"),
+            Lang::ZhCn => format!("来自 {peer} 的文字"),
+        }
+    }
+
+    pub fn copy_text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Copy the text from {peer}"),
+            Lang::ZhCn => format!("复制来自 {peer} 的文字"),
+        }
+    }
+
+    pub fn dismiss_text_from(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Dismiss the text from {peer}"),
+            Lang::ZhCn => format!("关闭来自 {peer} 的文字"),
+        }
+    }
+
+    /// What a text transfer is, for buttons' names ("Cancel sending text to Kitchen PC").
+    pub fn text_subject(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("sending text to {peer}"),
+            Lang::ZhCn => format!("向 {peer} 发送文字"),
+        }
+    }
+
     pub fn subject(&self, outgoing: bool, files: u32, peer: &str) -> String {
         let files = self.files_count(u64::from(files));
         match (self.0, outgoing) {
@@ -543,6 +601,68 @@ impl Tr {
             (Lang::ZhCn, true, true) => format!("完成：已保存 {files}。"),
             (Lang::ZhCn, false, true) => format!("完成：已送达 {files}。"),
             (Lang::ZhCn, _, false) => format!("已结束，但有问题：{saved}/{total} 个文件送达。"),
+        }
+    }
+
+    /// Why received files could not be saved. `receiver`: the receiving device's name (on the
+    /// sending side), `None` on the receiving side.
+    pub fn save_failure(&self, failure: crate::engine::SaveFailure, receiver: Option<&str>) -> String {
+        use crate::engine::SaveFailure as F;
+        match (self.0, failure, receiver) {
+            (Lang::En, F::DiskFull, Some(peer)) => format!("{peer}'s disk is full. Nothing half-saved was kept."),
+            (Lang::En, F::DiskFull, None) => {
+                "This computer's disk is full. Nothing half-saved was kept. Free some space, or choose another receive folder in Settings.".to_owned()
+            }
+            (Lang::En, F::FolderNotWritable, Some(peer)) => {
+                format!("The receive folder on {peer} can't be written to.")
+            }
+            (Lang::En, F::FolderNotWritable, None) => {
+                "The receive folder can't be written to. Choose another one in Settings.".to_owned()
+            }
+            (Lang::En, F::FolderGone, Some(peer)) => format!("The receive folder on {peer} was removed."),
+            (Lang::En, F::FolderGone, None) => {
+                "The receive folder was removed. Choose another one in Settings, or put it back.".to_owned()
+            }
+            (Lang::ZhCn, F::DiskFull, Some(peer)) => format!("{peer} 的磁盘已满。未保留任何只保存了一半的文件。"),
+            (Lang::ZhCn, F::DiskFull, None) => {
+                "这台电脑的磁盘已满。未保留任何只保存了一半的文件。请腾出空间，或在设置中选择其他接收文件夹。".to_owned()
+            }
+            (Lang::ZhCn, F::FolderNotWritable, Some(peer)) => format!("{peer} 上的接收文件夹无法写入。"),
+            (Lang::ZhCn, F::FolderNotWritable, None) => "接收文件夹无法写入。请在设置中选择其他文件夹。".to_owned(),
+            (Lang::ZhCn, F::FolderGone, Some(peer)) => format!("{peer} 上的接收文件夹已被删除。"),
+            (Lang::ZhCn, F::FolderGone, None) => "接收文件夹已被删除。请在设置中选择其他文件夹，或将其恢复。".to_owned(),
+        }
+    }
+
+    /// Outgoing, while the receiver is busy and Ferry tries again by itself.
+    pub fn waiting_busy(&self, peer: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Waiting for {peer} (busy)…"),
+            Lang::ZhCn => format!("正在等待 {peer}（对方正忙）…"),
+        }
+    }
+
+    /// Where the files of a finished incoming transfer went.
+    pub fn saved_in(&self, folder: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Saved in {folder}"),
+            Lang::ZhCn => format!("保存在 {folder}"),
+        }
+    }
+
+    /// A file saved under another name than it was sent with (the name was taken).
+    pub fn saved_as(&self, name: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Saved as {name}"),
+            Lang::ZhCn => format!("另存为 {name}"),
+        }
+    }
+
+    /// More than one file saved under another name; `first` is one of them.
+    pub fn saved_as_many(&self, n: usize, first: &str) -> String {
+        match self.0 {
+            Lang::En => format!("{n} files saved under new names, such as {first}"),
+            Lang::ZhCn => format!("{n} 个文件以新名称保存，例如 {first}"),
         }
     }
 

@@ -114,6 +114,36 @@ pub struct Transfer {
     /// When `bytes_done` last moved (or the transfer started running): a transfer that has not
     /// moved for a few seconds says it is waiting instead of showing a stale speed.
     pub last_progress: Instant,
+    /// Outgoing: the receiver said it is busy and this side tries again by itself (until the
+    /// offer reaches it, or the transfer ends).
+    pub busy: bool,
+    /// Why received files could not be saved (a full disk ...), from the outcomes.
+    pub save_failure: Option<crate::engine::SaveFailure>,
+    /// Incoming: files saved under another name than they were sent with (the name was
+    /// taken, or made safe), as `(sent as, saved as)`, both relative and `/`-separated.
+    pub renamed: Vec<(String, String)>,
+    /// Outgoing: a text offer, not files (this text).
+    pub text: Option<String>,
+}
+
+/// A text that arrived (from a Ferry device's text offer, or a LocalSend app's message): shown
+/// with a Copy button until dismissed.
+#[derive(Clone, Debug)]
+pub struct ReceivedText {
+    /// Unique in this session (for the buttons' names and dismissing).
+    pub id: u64,
+    pub from: String,
+    /// Exactly as sent; shown through `text::display`, copied as is.
+    pub text: String,
+    /// Copy was pressed: the button says so.
+    pub copied: bool,
+}
+
+/// The "Send text…" box.
+#[derive(Clone, Debug, Default)]
+pub struct TextBox {
+    pub open: bool,
+    pub text: String,
 }
 
 /// The add-by-address form.

@@ -14,9 +14,13 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::history::{self, Entry, History, Outcome};
 use super::i18n::{Lang, Tr};
-use super::model::{AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, Status, Transfer};
+use super::model::{
+    AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, ReceivedText, Status, TextBox, Transfer,
+};
 use super::worker::{Inbox, Job, PreviewKey, Workers};
-use crate::engine::{Command, Direction, Event, IncomingOffer, Peer, PeerSource, TransferId, Waker};
+use crate::engine::{
+    Command, Direction, Event, FileOutcome, IncomingOffer, Peer, PeerSource, TransferId, WaitReason, Waker,
+};
 use crate::protocol::{CancelReason, FileResult, InstanceId};
 use crate::settings::Settings;
 
@@ -98,6 +102,10 @@ pub struct AppState {
     pub wants_attention: bool,
     /// The device name as being edited in Settings.
     pub name_draft: String,
+    /// Texts that arrived, newest last.
+    pub texts: Vec<ReceivedText>,
+    /// The "Send text…" box.
+    pub text_box: TextBox,
 }
 
 impl AppState {
@@ -137,6 +145,8 @@ impl AppState {
             close_confirmed: false,
             dialog_open: false,
             wants_attention: false,
+            texts: Vec::new(),
+            text_box: TextBox::default(),
         })
     }
 
@@ -230,6 +240,12 @@ impl AppState {
                 }
             }
             Event::TransferFinished { transfer, files } => {
+                let receive_dir = self.settings.receive_dir.clone();
+                let renamed = renamed(&files, &receive_dir);
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.save_failure = crate::engine::SaveFailure::of_batch(&files);
+                    t.renamed = renamed;
+                }
                 let saved = files.iter().filter(|f| f.result == FileResult::Saved).count() as u32;
                 let total = files.iter().filter(|f| f.result != FileResult::NotAccepted).count() as u32;
                 let saved_paths: Vec<PathBuf> = files.into_iter().filter_map(|f| f.saved_as).collect();
@@ -248,8 +264,11 @@ impl AppState {
                 }
                 self.end(transfer, Status::Finished { saved, total });
             }
-            // Shown by the window once it renders "waiting for … (busy)".
-            Event::TransferWaiting { .. } => {}
+            Event::TransferWaiting { transfer, reason } => {
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.busy = matches!(reason, WaitReason::Busy { .. });
+                }
+            }
             Event::TransferDeclined { transfer, busy } => self.end(transfer, Status::Declined { busy }),
             Event::TransferCancelled { transfer, by_peer, reason } => {
                 self.offers.retain(|o| o.offer.transfer != transfer);
@@ -268,8 +287,12 @@ impl AppState {
                 self.end(transfer, Status::Failed(error.to_string()));
             }
             Event::Stopped => self.engine_down = true,
-            // A LocalSend text message: the window helper shows it (with a Copy button).
-            Event::TextReceived { .. } => {}
+            // From a Ferry device or a LocalSend app alike: one card, with a Copy button.
+            Event::TextReceived { from, text } => {
+                let id = self.texts.last().map_or(1, |t| t.id + 1);
+                self.texts.push(ReceivedText { id, from: from.name, text, copied: false });
+                self.wants_attention = true;
+            }
         }
     }
 
@@ -352,6 +375,10 @@ impl AppState {
                     status: Status::Waiting,
                     saved: Vec::new(),
                     last_progress: Instant::now(),
+                    busy: false,
+                    save_failure: None,
+                    renamed: Vec::new(),
+                    text: None,
                 });
                 self.transfers.len() - 1
             }
@@ -441,4 +468,20 @@ impl AppState {
         self.chosen_bytes = self.chosen.iter().map(Chosen::bytes).fold(0, u64::saturating_add);
         self.chosen_files = self.chosen.iter().map(Chosen::files).sum();
     }
+}
+
+/// The files of a finished batch saved under another name than they were sent with, as
+/// `(sent as, saved as)` relative to the receive folder (`/`-separated).
+fn renamed(files: &[FileOutcome], receive_dir: &Path) -> Vec<(String, String)> {
+    files
+        .iter()
+        .filter(|f| f.result == FileResult::Saved)
+        .filter_map(|f| {
+            let stored = f.saved_as.as_deref()?.strip_prefix(receive_dir).ok()?;
+            let stored: Vec<String> =
+                stored.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let stored = stored.join("/");
+            (stored != f.path).then(|| (f.path.clone(), stored))
+        })
+        .collect()
 }

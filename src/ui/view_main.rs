@@ -266,6 +266,56 @@ fn send_area(state: &mut AppState, ui: &mut Ui) {
             ui.label(RichText::new(state.tr.already_sending(&shown(&peer.name))).weak());
         }
     });
+    ui.add_space(4.0);
+    text_box(state, ui);
+}
+
+/// "Send text…": a box to type or paste a link, a password, an address, and a button that
+/// offers it to the selected device (PROTOCOL.md §6.6).
+fn text_box(state: &mut AppState, ui: &mut Ui) {
+    let tr = state.tr;
+    if !state.text_box.open {
+        if widgets::icon_button(ui, true, "💬", tr.send_text_open()).clicked() {
+            state.text_box.open = true;
+        }
+        return;
+    }
+    let edit = egui::TextEdit::multiline(&mut state.text_box.text)
+        .hint_text(tr.text_hint())
+        .desired_rows(3)
+        .desired_width(f32::INFINITY);
+    let response = ui.add(edit);
+    widgets::set_accessible_name(ui, &response, tr.text_box_name());
+    let len = state.text_box.text.len();
+    let label = match state.selected_peer() {
+        Some(peer) => tr.send_text_to(&shown(&peer.name)),
+        None => tr.send_text_to("…"),
+    };
+    ui.horizontal(|ui| {
+        let can = state.can_send_text();
+        let send = widgets::primary_button(ui, &format!("📤 {label}"), can);
+        if widgets::add_named(ui, can, send, &label).clicked() {
+            state.send_text();
+        }
+        if ui.button(tr.cancel()).clicked() {
+            state.text_box.open = false;
+        }
+        let why = if len > crate::protocol::MAX_TEXT_BYTES {
+            Some(tr.text_too_long(len, crate::protocol::MAX_TEXT_BYTES))
+        } else if state.selected_peer().is_none() {
+            Some(tr.pick_device_first().to_owned())
+        } else if state
+            .selected_peer()
+            .is_some_and(|p| matches!(p.source, crate::engine::PeerSource::LocalSend(_)))
+        {
+            Some(tr.text_not_for_localsend().to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            ui.label(RichText::new(why).weak());
+        }
+    });
 }
 
 /// The chosen files, one fixed-height row each; only the rows on screen are laid out, so ten

@@ -23,7 +23,10 @@ const PREVIEW_EDGE: f32 = 54.0;
 pub fn show(state: &mut AppState, ui: &mut Ui) {
     let Some(pending) = state.offers.front() else { return };
     let offer = &pending.offer;
-    let title = state.tr.offer_title(&shown(&offer.from.name), offer.files.len());
+    let title = match offer.text {
+        Some(_) => state.tr.offer_text_title(&shown(&offer.from.name)),
+        None => state.tr.offer_title(&shown(&offer.from.name), offer.files.len()),
+    };
     // The IP only: the port is the sender's outgoing one, which means nothing to people.
     let from_addr = match widgets::display_addr(offer.from.addr).rsplit_once(':') {
         Some((ip, _)) => ip.trim_matches(['[', ']']).to_owned(),
@@ -43,9 +46,49 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
         ui.add_space(6.0);
     });
 
+    if offer.text.is_some() {
+        egui::Panel::bottom("offer_buttons").show(ui, |ui| text_buttons(state, ui));
+        egui::CentralPanel::default().show(ui, |ui| offered_text(state, ui));
+        return;
+    }
     egui::Panel::bottom("offer_buttons").show(ui, |ui| buttons(state, ui));
 
     egui::CentralPanel::default().show(ui, |ui| file_list(state, ui));
+}
+
+/// A text offer's text, all of it (16 KiB at most, PROTOCOL.md §5), cleaned for display line by
+/// line, scrolling when long.
+fn offered_text(state: &mut AppState, ui: &mut Ui) {
+    let Some(text) = state.offers.front().and_then(|p| p.offer.text.as_deref()) else { return };
+    let lines: Vec<String> = text.split('\n').map(|l| shown(l).into_owned()).collect();
+    ScrollArea::vertical().id_salt("offer_text").auto_shrink([false, false]).show(ui, |ui| {
+        widgets::name_region(ui, state.tr.offered_text());
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.add(egui::Label::new(RichText::new(lines.join("\n")).monospace().size(15.0)).wrap());
+        });
+    });
+}
+
+/// Accept / Decline for a text offer: nothing is saved, so there is no folder to check.
+fn text_buttons(state: &mut AppState, ui: &mut Ui) {
+    let tr = state.tr;
+    ui.add_space(8.0);
+    ui.horizontal(|ui| {
+        let accept = widgets::primary_button(ui, &format!("✔ {}", tr.accept()), true);
+        let response = widgets::add_named(ui, true, accept, tr.accept());
+        widgets::mark_default(ui, &response);
+        if response.clicked() {
+            state.answer(true);
+            return;
+        }
+        let decline =
+            Button::new(RichText::new(format!("✖ {}", tr.decline())).size(16.0)).min_size(vec2(110.0, 32.0));
+        if widgets::add_named(ui, true, decline, tr.decline()).clicked() {
+            state.answer(false);
+        }
+    });
+    ui.add_space(8.0);
 }
 
 fn file_list(state: &mut AppState, ui: &mut Ui) {

@@ -22,6 +22,8 @@ enum Click {
     Open(std::path::PathBuf),
     ClearHistory,
     ClearFinished,
+    CopyText(u64),
+    DismissText(u64),
 }
 
 pub fn show(state: &mut AppState, ui: &mut Ui) {
@@ -39,7 +41,13 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
     });
     ScrollArea::vertical().id_salt("transfers").auto_shrink([false, false]).show(ui, |ui| {
         widgets::name_region(ui, state.tr.transfers_list());
-        if state.transfers.is_empty() && state.history.is_empty() {
+        for t in state.texts.iter().rev() {
+            ui.group(|ui| {
+                ui.set_width(ui.available_width());
+                text_card(state, t, ui, &mut names, &mut click);
+            });
+        }
+        if state.transfers.is_empty() && state.history.is_empty() && state.texts.is_empty() {
             ui.label(RichText::new(state.tr.no_transfers()).weak());
         }
         for t in state.transfers.iter().rev() {
@@ -69,8 +77,45 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
         Some(Click::Open(path)) => state.open(path),
         Some(Click::ClearHistory) => state.clear_history(),
         Some(Click::ClearFinished) => state.clear_finished(),
+        Some(Click::CopyText(id)) => state.copy_text(ui.ctx(), id),
+        Some(Click::DismissText(id)) => state.dismiss_text(id),
         None => {}
     }
+}
+
+/// Longest a received text's box grows before it scrolls.
+const TEXT_HEIGHT: f32 = 140.0;
+
+/// A text that arrived (Ferry or LocalSend alike): who sent it, the text (cleaned for display,
+/// scrolling when long), Copy (the exact text) and Dismiss.
+fn text_card(
+    state: &AppState,
+    t: &super::model::ReceivedText,
+    ui: &mut Ui,
+    names: &mut Namer,
+    click: &mut Option<Click>,
+) {
+    let tr = state.tr;
+    let peer = shown(&t.from);
+    ui.horizontal(|ui| {
+        ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
+            if widgets::named_button(ui, "🗙", &names.unique(tr.dismiss_text_from(&peer))).clicked() {
+                *click = Some(Click::DismissText(t.id));
+            }
+            let label = if t.copied { format!("✔ {}", tr.copied()) } else { format!("📋 {}", tr.copy()) };
+            if widgets::named_button(ui, &label, &names.unique(tr.copy_text_from(&peer))).clicked() {
+                *click = Some(Click::CopyText(t.id));
+            }
+            ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
+                widgets::decorated_label(ui, "💬", &tr.text_from(&peer), RichText::strong);
+            });
+        });
+    });
+    ScrollArea::vertical().id_salt(("text", t.id)).max_height(TEXT_HEIGHT).show(ui, |ui| {
+        // Shown per line, each cleaned (§11): its lines stay lines, nothing hidden is drawn raw.
+        let lines: Vec<String> = t.text.split('\n').map(|l| shown(l).into_owned()).collect();
+        ui.add(egui::Label::new(RichText::new(lines.join("\n")).monospace()).wrap().selectable(true));
+    });
 }
 
 /// Has a running transfer's byte count stood still long enough to stop showing its speed?
@@ -83,7 +128,10 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
     let peer = shown(&t.peer_name);
     let outgoing = t.direction == Direction::Outgoing;
     let (arrow, who) = if outgoing { ("📤", tr.to_peer(&peer)) } else { ("📥", tr.from_peer(&peer)) };
-    let subject = tr.subject(outgoing, t.files, &peer);
+    let subject = match &t.text {
+        Some(_) => tr.text_subject(&peer),
+        None => tr.subject(outgoing, t.files, &peer),
+    };
     ui.horizontal(|ui| {
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if t.status.is_active() {
@@ -99,12 +147,22 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
             }
             ui.with_layout(Layout::left_to_right(Align::Center), |ui| {
                 widgets::decorated_label(ui, arrow, &who, RichText::strong);
-                let size = tr.files_and_size(u64::from(t.files), &human_size(t.bytes_total));
+                let size = match &t.text {
+                    // The start of the text, on one line.
+                    Some(text) => format!(
+                        "💬 {}",
+                        shown(&text.chars().take(80).collect::<String>()).replace("\\u{a}", " ")
+                    ),
+                    None => tr.files_and_size(u64::from(t.files), &human_size(t.bytes_total)),
+                };
                 ui.add(egui::Label::new(RichText::new(size).weak()).truncate());
             });
         });
     });
     match &t.status {
+        Status::Waiting if t.busy => {
+            ui.label(RichText::new(tr.waiting_busy(&peer)).italics());
+        }
         Status::Waiting => {
             ui.label(RichText::new(tr.waiting_answer()).italics());
         }
@@ -137,8 +195,28 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
                 ui.add(egui::Label::new(RichText::new(now).weak()).truncate());
             }
         }
+        Status::Finished { .. } if t.text.is_some() => {
+            ui.label(tr.text_delivered());
+        }
         Status::Finished { saved, total } => {
             ui.label(tr.finished(*saved, *total, !outgoing));
+            if let Some(failure) = t.save_failure {
+                let why = tr.save_failure(failure, outgoing.then_some(peer.as_ref()));
+                ui.add(egui::Label::new(RichText::new(why).color(ui.visuals().error_fg_color)).wrap());
+            }
+            if !outgoing && let Some(first) = t.saved.first() {
+                // Where they went, and the names that changed ("Saved as IMG (1).jpg").
+                let folder = common_folder(&t.saved).unwrap_or_else(|| first.clone());
+                let mut lines = vec![tr.saved_in(&folder.display().to_string())];
+                match t.renamed.as_slice() {
+                    [] => {}
+                    [(_, stored)] => lines.push(tr.saved_as(&shown(stored))),
+                    [(_, stored), ..] => lines.push(tr.saved_as_many(t.renamed.len(), &shown(stored))),
+                }
+                for line in lines {
+                    ui.add(egui::Label::new(RichText::new(line).weak()).wrap());
+                }
+            }
             if let Some(first) = t.saved.first() {
                 ui.horizontal(|ui| {
                     if t.saved.len() == 1
@@ -188,7 +266,10 @@ fn retry_button(
     names: &mut Namer,
     click: &mut Option<Click>,
 ) {
-    if t.direction == Direction::Outgoing && t.peer_addr.is_some() && !t.paths.is_empty() {
+    if t.direction == Direction::Outgoing
+        && t.peer_addr.is_some()
+        && (!t.paths.is_empty() || t.text.is_some())
+    {
         let response = ui.button(format!("🔁 {}", tr.try_again()));
         widgets::set_accessible_name(ui, &response, &names.unique(tr.retry_subject(subject)));
         if response.clicked() {
@@ -228,4 +309,16 @@ fn history(state: &AppState, ui: &mut Ui, names: &mut Namer, click: &mut Option<
     if ui.button(tr.clear_history()).clicked() {
         *click = Some(Click::ClearHistory);
     }
+}
+
+/// The deepest folder that holds every one of `paths` (the receive folder, or the folder a
+/// batch of one folder arrived in).
+fn common_folder(paths: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    let mut common = paths.first()?.parent()?.to_path_buf();
+    for p in &paths[1..] {
+        while !p.starts_with(&common) {
+            common = common.parent()?.to_path_buf();
+        }
+    }
+    Some(common)
 }

@@ -154,6 +154,7 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
     let mut guard = AskingGuard { shared: shared.clone(), session_id: session_id.clone(), armed: true };
     let decision = if ask {
         shared.emit(Event::IncomingOffer(IncomingOffer {
+            text: None,
             transfer,
             from: peer.clone(),
             files: offered.clone(),

@@ -200,6 +200,11 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
     drop(tx);
     let written = match writer.await {
         Ok(Ok(w)) if !write_failed => w,
+        // A full disk, a folder that cannot be written or is gone: said as such (issue 12).
+        Ok(Err(e)) => {
+            let result = crate::transfer::store::write_failure(&e);
+            return fail(result, StatusCode::INTERNAL_SERVER_ERROR, "Could not write the file");
+        }
         _ => {
             return fail(
                 FileResult::WriteFailed,
@@ -237,6 +242,11 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
     .await;
     match placed {
         Ok(Ok(path)) => (Verdict::Final(FileResult::Saved, Some(path)), empty(StatusCode::OK)),
+        Ok(Err(e)) => fail(
+            crate::transfer::store::write_failure(&e),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Could not save the file",
+        ),
         _ => fail(FileResult::WriteFailed, StatusCode::INTERNAL_SERVER_ERROR, "Could not save the file"),
     }
 }

@@ -21,7 +21,7 @@ use super::super::store::{PartFile, ReceiveFolder};
 use super::super::{Ctx, Meter, Stop, peer_error, protocol, write_stop};
 use super::next_frame;
 use crate::events::{Event, FileOutcome, OfferedFile};
-use crate::protocol::{FileResult, Frame, Message};
+use crate::protocol::{FileResult, Frame, Message, SkipReason};
 
 /// Longest a FILE_RESULT of a file that failed here waits for company before it is written.
 const RESULT_DELAY: Duration = Duration::from_millis(10);
@@ -83,7 +83,7 @@ impl<'a> Ledger<'a> {
                     self.saved_as[f.index] = Some(path);
                     FileResult::Saved
                 }
-                Err(_) => FileResult::WriteFailed,
+                Err(e) => super::super::store::write_failure(&e),
             };
             self.record(writer, f.index, result)?;
         }
@@ -117,7 +117,25 @@ struct Current {
     /// `None` once writing failed: the rest of its bytes are read and dropped.
     part: Option<PartFile>,
     received: u64,
-    failed: Option<FileResult>,
+    /// Writing it failed, and its FILE_RESULT went out at once (PROTOCOL.md §6.3: the sender
+    /// learns it while it is still sending the file, and stops); nothing more is said of it.
+    reported: bool,
+}
+
+impl Current {
+    /// Writing failed: the temporary file goes (nothing half-saved is kept), and the result is
+    /// written now, not at FILE_END.
+    fn fail(
+        &mut self,
+        ledger: &mut Ledger,
+        writer: &mut FrameWriter,
+        e: &std::io::Error,
+    ) -> Result<(), Stop> {
+        self.part = None;
+        self.reported = true;
+        ledger.record(writer, self.index, super::super::store::write_failure(e))?;
+        writer.flush().map_err(|e| write_stop(ledger.ctx, e))
+    }
 }
 
 /// Receives the accepted files (those whose result is still NotSent in `ledger`) into `folder`,
@@ -156,10 +174,9 @@ pub(super) fn receive_files(
                 }
                 hasher.update(bytes);
                 if let Some(part) = cur.part.as_mut()
-                    && part.write_all(bytes).is_err()
+                    && let Err(e) = part.write_all(bytes)
                 {
-                    cur.part = None;
-                    cur.failed = Some(FileResult::WriteFailed);
+                    cur.fail(ledger, writer, &e)?;
                 }
                 meter.add(bytes.len() as u64, ctx);
             }
@@ -174,9 +191,12 @@ pub(super) fn receive_files(
                 next_allowed = i + 1;
                 meter.set_file(&offered[i].path);
                 hasher.begin(size);
-                let part = PartFile::create(folder).ok();
-                let failed = part.is_none().then_some(FileResult::WriteFailed);
-                current = Some(Current { index: i, part, received: 0, failed });
+                let mut cur = Current { index: i, part: None, received: 0, reported: false };
+                match PartFile::create(folder) {
+                    Ok(part) => cur.part = Some(part),
+                    Err(e) => cur.fail(ledger, writer, &e)?,
+                }
+                current = Some(cur);
             }
             Frame::Message(Message::FileEnd { index, hash }) => {
                 let Some(cur) = current.take() else { return Err(protocol("FILE_END outside a file")) };
@@ -186,9 +206,10 @@ pub(super) fn receive_files(
                 let i = cur.index;
                 // Always taken, so the next file's hash starts fresh.
                 let digest = hasher.finish();
-                let failed = if let Some(failed) = cur.failed {
-                    Some(failed)
-                } else if cur.received != offered[i].size {
+                if cur.reported {
+                    continue;
+                }
+                let failed = if cur.received != offered[i].size {
                     Some(FileResult::SizeMismatch)
                 } else if digest != hash {
                     Some(FileResult::HashMismatch)
@@ -204,15 +225,29 @@ pub(super) fn receive_files(
                     (failed, _) => ledger.record(writer, i, failed.unwrap_or(FileResult::WriteFailed))?,
                 }
             }
-            Frame::Message(Message::FileSkip { index, .. }) => {
+            Frame::Message(Message::FileSkip { index, reason }) => {
                 let i = index as usize;
-                match current.take() {
-                    Some(cur) if cur.index == i => hasher.reset(),
+                let reported = match current.take() {
+                    Some(cur) if cur.index == i => {
+                        hasher.reset();
+                        cur.reported
+                    }
                     Some(_) => return Err(protocol("FILE_SKIP for another file")),
-                    None if Some(i) == next_accepted(ledger, next_allowed) => next_allowed = i + 1,
+                    None if Some(i) == next_accepted(ledger, next_allowed) => {
+                        next_allowed = i + 1;
+                        false
+                    }
                     None => return Err(protocol("FILE_SKIP for another file than the next accepted one")),
+                };
+                // A file whose failure was already reported gets no second FILE_RESULT; one the
+                // sender gave up because of an earlier file's failure was not sent.
+                if !reported {
+                    let result = match reason {
+                        SkipReason::Abandoned => FileResult::NotSent,
+                        SkipReason::Unreadable | SkipReason::Changed => FileResult::SenderSkipped,
+                    };
+                    ledger.record(writer, i, result)?;
                 }
-                ledger.record(writer, i, FileResult::SenderSkipped)?;
             }
             Frame::Message(Message::Done) => {
                 if current.is_some() {

@@ -118,6 +118,14 @@ fn handshake(
     }))
 }
 
+/// What an offer is of.
+enum Offered {
+    /// Files: their total size, and each.
+    Files(u64, Vec<OfferFile>),
+    /// A piece of text (OFFER_TEXT).
+    Text(String),
+}
+
 struct Session<'a> {
     ctx: &'a Ctx,
     reader: FrameReader,
@@ -161,7 +169,13 @@ fn next_frame<'r>(
 
 impl Session<'_> {
     fn run(&mut self, peer: PeerInfo, setup: &mut ReceiveSetup) -> Result<End, Stop> {
-        let (offer, files) = self.read_offer()?;
+        let (offer, files) = match self.read_offer()? {
+            Offered::Files(total, files) => (total, files),
+            Offered::Text(text) => {
+                setup.ticket.engage();
+                return self.text(peer, text, setup);
+            }
+        };
         // It has shown what it wants: no longer one of its address's idle connections.
         setup.ticket.engage();
         let names: Vec<Option<Vec<String>>> =
@@ -187,6 +201,7 @@ impl Session<'_> {
                 files: offered.clone(),
                 total_bytes: offer,
                 verification_code: None,
+                text: None,
             }));
             match self.wait_decision(&setup.decisions)? {
                 Some(d) => d,
@@ -272,8 +287,61 @@ impl Session<'_> {
         ))
     }
 
-    /// OFFER and its OFFER_FILEs, with the batch-wide budgets checked as they arrive.
-    fn read_offer(&mut self) -> Result<(u64, Vec<OfferFile>), Stop> {
+    /// A text offer (PROTOCOL.md §6.6): shown (or accepted automatically), and once accepted,
+    /// DONE is awaited, SUMMARY `[Saved]` sent, and the text handed over as
+    /// [`Event::TextReceived`]. Nothing touches the disk.
+    fn text(&mut self, peer: PeerInfo, text: String, setup: &mut ReceiveSetup) -> Result<End, Stop> {
+        let decision = if setup.accept_automatically {
+            Decision::AcceptAll
+        } else {
+            self.announced = true;
+            (self.ctx.emit)(Event::IncomingOffer(IncomingOffer {
+                transfer: self.ctx.id,
+                from: peer.clone(),
+                files: Vec::new(),
+                total_bytes: text.len() as u64,
+                verification_code: None,
+                text: Some(text.clone()),
+            }));
+            match self.wait_decision(&setup.decisions)? {
+                Some(d) => d,
+                None => {
+                    let _ = self.writer.send_last(&Message::Answer(Answer::Busy));
+                    return Ok(End::Declined { busy: true });
+                }
+            }
+        };
+        let accepted = match &decision {
+            Decision::AcceptAll => true,
+            Decision::AcceptSome(list) => list.contains(&0),
+            Decision::Decline => false,
+        };
+        if !accepted {
+            self.writer.send(&Message::Answer(Answer::Decline)).map_err(|e| write_stop(self.ctx, e))?;
+            self.reader.drain(Duration::from_secs(1));
+            return Ok(End::Declined { busy: false });
+        }
+        self.writer.send(&Message::Answer(Answer::AcceptAll)).map_err(|e| write_stop(self.ctx, e))?;
+        self.announced = true;
+        loop {
+            match next_frame(&mut self.reader, self.ctx, &mut self.last_heard, |_| Ok(POLL))? {
+                Frame::Message(Message::Keepalive) => {}
+                Frame::Message(Message::Done) => break,
+                Frame::Message(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
+                Frame::Message(Message::Error { code, message }) => return Err(peer_error(code, message)),
+                _ => return Err(protocol("a text offer was accepted: expected DONE")),
+            }
+        }
+        self.writer.send(&Message::Summary(vec![FileResult::Saved])).map_err(|e| write_stop(self.ctx, e))?;
+        self.writer.finish();
+        (self.ctx.emit)(Event::TextReceived { from: peer, text });
+        self.reader.drain(LINGER);
+        Ok(End::Finished(Vec::new()))
+    }
+
+    /// OFFER and its OFFER_FILEs (or its one OFFER_TEXT), with the batch-wide budgets checked as
+    /// they arrive.
+    fn read_offer(&mut self) -> Result<Offered, Stop> {
         let offer = match self.next_message()? {
             Message::Offer(o) => o,
             _ => return Err(protocol("expected OFFER")),
@@ -286,6 +354,14 @@ impl Session<'_> {
         while files.len() < offer.file_count as usize {
             let f = match self.next_message()? {
                 Message::OfferFile(f) => f,
+                // A text offer: one item, the text, and total_bytes is its length.
+                Message::OfferText { text } if files.is_empty() && offer.file_count == 1 => {
+                    if text.len() as u64 != offer.total_bytes {
+                        return Err(protocol("the offer's total is not the text's length"));
+                    }
+                    return Ok(Offered::Text(text));
+                }
+                Message::OfferText { .. } => return Err(protocol("OFFER_TEXT in an offer of files")),
                 _ => return Err(protocol("expected OFFER_FILE")),
             };
             path_bytes += f.path.len() as u64;
@@ -299,7 +375,7 @@ impl Session<'_> {
         if total != offer.total_bytes {
             return Err(protocol("the offer's total does not match its files"));
         }
-        Ok((total, files))
+        Ok(Offered::Files(total, files))
     }
 
     /// The next message of the offer (KEEPALIVE skipped), by the offer's deadline; DATA here is

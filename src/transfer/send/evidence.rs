@@ -11,12 +11,16 @@ use crate::protocol::{Answer, FileResult};
 enum Sent {
     /// Left out of the ANSWER.
     NotAccepted,
-    /// Accepted, not (yet) ended.
+    /// Accepted, not (yet) begun.
     Pending,
+    /// FILE_BEGIN went out, and neither FILE_END nor FILE_SKIP yet.
+    Begun,
     /// FILE_END went out.
     Ended,
-    /// FILE_SKIP went out.
+    /// FILE_SKIP Unreadable or Changed went out.
     Skipped,
+    /// FILE_SKIP Abandoned went out: given up because the receiver cannot save it.
+    Abandoned,
 }
 
 impl Sent {
@@ -26,8 +30,16 @@ impl Sent {
         match self {
             Sent::NotAccepted => matches!(result, NotAccepted | UnsafeName),
             Sent::Pending => false,
-            Sent::Ended => matches!(result, Saved | HashMismatch | SizeMismatch | UnsafeName | WriteFailed),
+            // A write failure is reported as soon as it happens, before FILE_END.
+            Sent::Begun => result.is_write_failure(),
+            Sent::Ended => {
+                matches!(result, Saved | HashMismatch | SizeMismatch | UnsafeName)
+                    || result.is_write_failure()
+            }
             Sent::Skipped => result == SenderSkipped,
+            // Not sent (the receiver heard FILE_SKIP Abandoned first), or a write failure the
+            // receiver reported while the FILE_SKIP was on its way.
+            Sent::Abandoned => result == NotSent || result.is_write_failure(),
         }
     }
 
@@ -35,8 +47,10 @@ impl Sent {
         match self {
             Sent::NotAccepted => "it was not accepted",
             Sent::Pending => "it has not been sent",
+            Sent::Begun => "it is still being sent",
             Sent::Ended => "it was sent whole",
             Sent::Skipped => "it was skipped",
+            Sent::Abandoned => "it was given up",
         }
     }
 }
@@ -62,9 +76,24 @@ impl Evidence {
         self.sent[index as usize] = Sent::Ended;
     }
 
+    /// FILE_BEGIN for `index` is on its way.
+    pub(super) fn begun(&mut self, index: u32) {
+        self.sent[index as usize] = Sent::Begun;
+    }
+
     /// FILE_SKIP for `index` is on its way.
     pub(super) fn skipped(&mut self, index: u32) {
         self.sent[index as usize] = Sent::Skipped;
+    }
+
+    /// FILE_SKIP Abandoned for `index` is on its way.
+    pub(super) fn abandoned(&mut self, index: u32) {
+        self.sent[index as usize] = Sent::Abandoned;
+    }
+
+    /// Accepted files not begun yet, in index order (to give up when the receiver can save no more).
+    pub(super) fn pending(&self) -> impl Iterator<Item = u32> + '_ {
+        self.sent.iter().enumerate().filter(|(_, s)| **s == Sent::Pending).map(|(i, _)| i as u32)
     }
 
     /// A FILE_RESULT. `Err` says how it contradicts what was sent (`name` names a file).
@@ -107,7 +136,7 @@ impl Evidence {
                 return Err(format!("the SUMMARY says {} was {result:?}, but {}", name(i), sent.words()));
             }
             match (sent, self.reported[i]) {
-                (Sent::Ended | Sent::Skipped, None) => {
+                (Sent::Ended | Sent::Skipped | Sent::Abandoned, None) => {
                     return Err(format!("the SUMMARY came before the FILE_RESULT for {}", name(i)));
                 }
                 (_, Some(reported)) if reported != result => {
@@ -188,5 +217,24 @@ mod tests {
         e.skipped(1);
         assert!(e.result(1, Saved, name).is_err());
         e.result(1, SenderSkipped, name).unwrap();
+    }
+
+    #[test]
+    fn a_write_failure_may_come_before_file_end_and_abandoned_files_were_not_sent() {
+        let mut e = Evidence::new(3, &Answer::AcceptAll);
+        e.begun(0);
+        assert!(e.result(0, Saved, name).unwrap_err().contains("still being sent"));
+        e.result(0, DiskFull, name).unwrap();
+        e.abandoned(0);
+        assert_eq!(e.pending().collect::<Vec<_>>(), [1, 2]);
+        e.abandoned(1);
+        e.abandoned(2);
+        assert!(e.result(1, Saved, name).is_err());
+        assert!(e.result(1, SenderSkipped, name).is_err());
+        e.result(1, NotSent, name).unwrap();
+        // The SUMMARY must wait for every FILE_RESULT, and NotSent now fits the abandoned ones.
+        assert!(e.summary(&[DiskFull, NotSent, NotSent], name).unwrap_err().contains("file 2"));
+        e.result(2, FolderGone, name).unwrap();
+        e.summary(&[DiskFull, NotSent, FolderGone], name).unwrap();
     }
 }

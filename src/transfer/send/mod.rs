@@ -22,7 +22,8 @@ use super::reading::{FileReader, Piece, ToRead};
 use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
 use crate::protocol::{
-    Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
+    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_TEXT_BYTES, Message, Offer,
+    OfferFile, Os, PROTOCOL_VERSION, SkipReason,
 };
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
@@ -33,6 +34,8 @@ pub struct SendRequest {
     /// What to call the receiver until it introduces itself.
     pub peer_name: String,
     pub thumbnailer: Option<Thumbnailer>,
+    /// Offer this text instead of files (`paths` is then empty): PROTOCOL.md §5, OFFER_TEXT.
+    pub text: Option<String>,
 }
 
 /// Sends one batch; every outcome, including failure, is reported through `ctx` as events.
@@ -49,12 +52,24 @@ struct Batch {
     files: Vec<SourceFile>,
     thumbnails: Vec<Vec<u8>>,
     total_bytes: u64,
+    /// A text offer: this text, and no files.
+    text: Option<String>,
 }
 
 fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
-    let files = collect(&req.paths)?;
-    let thumbnails = source::make_thumbnails(&files, req.thumbnailer);
-    let total_bytes = files.iter().map(|f| f.size).sum();
+    let (files, thumbnails, total_bytes) = match &req.text {
+        Some(text) if text.is_empty() => return Err(TransferError::NoText),
+        Some(text) if text.len() > MAX_TEXT_BYTES => {
+            return Err(TransferError::TextTooLong { len: text.len() as u64, max: MAX_TEXT_BYTES as u64 });
+        }
+        Some(text) => (Vec::new(), Vec::new(), text.len() as u64),
+        None => {
+            let files = collect(&req.paths)?;
+            let thumbnails = source::make_thumbnails(&files, req.thumbnailer);
+            let total_bytes = files.iter().map(|f| f.size).sum();
+            (files, thumbnails, total_bytes)
+        }
+    };
     (ctx.emit)(Event::TransferStarted {
         transfer: ctx.id,
         direction: Direction::Outgoing,
@@ -78,7 +93,7 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             .collect(),
         total_bytes,
     });
-    let batch = Batch { files, thumbnails, total_bytes };
+    let batch = Batch { files, thumbnails, total_bytes, text: req.text.clone() };
 
     // A receiver that is busy (too many connections, or it cannot take a batch now) is asked
     // again, with growing pauses, for up to `busy_retry_for`; the person sees that we wait.
@@ -154,6 +169,12 @@ fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: Frame
         }
         Answer::AcceptAll | Answer::AcceptSome { .. } => {}
     }
+    if batch.text.is_some() {
+        return match text_delivered(ctx, &answer, &mut reader, &mut writer) {
+            Ok(end) => end,
+            Err(stop) => stopped(stop, &mut writer, |t| reader.drain(t)),
+        };
+    }
     let accepted: Vec<usize> = (0..files.len()).filter(|&i| answer.accepts(i as u32)).collect();
     let bytes_total = accepted.iter().map(|&i| files[i].size).sum();
     (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: accepted.len() as u32, bytes_total });
@@ -205,6 +226,13 @@ fn offer(
         None => return Err(TransferError::TimedOut.into()),
     }
 
+    if let Some(text) = &batch.text {
+        writer.queue(&Message::Offer(Offer { file_count: 1, total_bytes: batch.total_bytes }));
+        writer.queue(&Message::OfferText { text: text.clone() });
+        writer.flush().map_err(|e| write_stop(ctx, e))?;
+        (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
+        return wait_answer(ctx, reader, writer);
+    }
     let count = batch.files.len() as u32;
     writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
     for (f, thumbnail) in batch.files.iter().zip(&batch.thumbnails) {
@@ -217,6 +245,48 @@ fn offer(
     writer.flush().map_err(|e| write_stop(ctx, e))?;
     (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
     wait_answer(ctx, reader, writer)
+}
+
+/// A text offer was answered: accepted (AcceptAll, or AcceptSome with its one item), the text has
+/// arrived with the offer, so DONE goes out at once and the SUMMARY must say `[Saved]`
+/// (PROTOCOL.md §6.6). An AcceptSome of nothing is a decline.
+fn text_delivered(
+    ctx: &Ctx,
+    answer: &Answer,
+    reader: &mut FrameReader,
+    writer: &mut FrameWriter,
+) -> Result<End, Stop> {
+    if !answer.accepts(0) {
+        return Ok(declined(writer, false));
+    }
+    (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: 1, bytes_total: 0 });
+    writer.send(&Message::Done).map_err(|e| write_stop(ctx, e))?;
+    let mut last_heard = Instant::now();
+    loop {
+        if let Some(reason) = ctx.cancel.requested() {
+            return Err(Stop::Cancelled(reason));
+        }
+        match reader.poll_frame().map_err(conn_stop)? {
+            None => {}
+            Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
+            Some(Frame::Message(Message::Summary(s))) if s == [FileResult::Saved] => {
+                writer.finish();
+                return Ok(End::Finished(Vec::new()));
+            }
+            Some(Frame::Message(Message::Summary(s))) => {
+                return Err(protocol(format!("the SUMMARY of a text offer says {s:?}, not [Saved]")));
+            }
+            Some(Frame::Message(Message::Cancel(reason))) => return Err(Stop::PeerCancelled(reason)),
+            Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
+            Some(Frame::Message(other)) => {
+                return Err(protocol(format!("expected SUMMARY, got {:?}", other.frame_type())));
+            }
+            Some(Frame::Data(_)) => return Err(protocol("file data from the receiver")),
+        }
+        if last_heard.elapsed() >= ctx.timing.idle_timeout {
+            return Err(TransferError::TimedOut.into());
+        }
+    }
 }
 
 /// Waits for the person on the other side to decide, sending KEEPALIVEs and watching for cancel.
@@ -263,11 +333,52 @@ fn stream_files(
         .map(|&i| ToRead { index: i as u32, path: files[i].path.clone(), size: files[i].size })
         .collect();
     let reader = FileReader::start(format!("ferry-read-{}", ctx.id.0), to_read);
-    inbox.check(ctx, files, evidence)?;
-    while let Some(piece) = reader.next() {
+    // The file whose FILE_BEGIN went out and whose FILE_END or FILE_SKIP has not.
+    let mut current: Option<u32> = None;
+    // Files below this index were given up (the receiver cannot save them): whatever the
+    // reader still hands out for them is dropped.
+    let mut given_up = 0u32;
+    let mut failures = inbox.check(ctx, files, evidence)?;
+    loop {
+        // The receiver could not save a file: stop sending it at once, and when nothing later
+        // can be saved either (a full disk, a folder that cannot be written or is gone) give
+        // up the rest too. PROTOCOL.md §6.3.
+        let mut stop_all = false;
+        for (index, result) in failures.drain(..) {
+            if current == Some(index) {
+                current = None;
+                evidence.abandoned(index);
+                writer
+                    .send(&Message::FileSkip { index, reason: SkipReason::Abandoned })
+                    .map_err(|e| inbox.why_write_failed(ctx, e))?;
+                given_up = given_up.max(index + 1);
+            }
+            stop_all |= result.stops_the_batch();
+        }
+        if stop_all {
+            if let Some(index) = current.take() {
+                evidence.abandoned(index);
+                writer.queue(&Message::FileSkip { index, reason: SkipReason::Abandoned });
+            }
+            for index in evidence.pending().collect::<Vec<_>>() {
+                evidence.abandoned(index);
+                writer.queue(&Message::FileSkip { index, reason: SkipReason::Abandoned });
+            }
+            given_up = u32::MAX;
+        }
+        reader.give_up_below(given_up);
+        if given_up == u32::MAX {
+            break;
+        }
+        let Some(piece) = reader.next() else { break };
         match piece {
+            Piece::Begin { index, .. } | Piece::End { index, .. } | Piece::Skip { index, .. }
+                if index < given_up => {}
+            Piece::Frame(frame) if current.is_none() => reader.recycle(frame),
             Piece::Begin { index, size } => {
                 meter.set_file(&files[index as usize].wire_path);
+                evidence.begun(index);
+                current = Some(index);
                 writer.queue(&Message::FileBegin { index, size });
             }
             Piece::Frame(frame) => {
@@ -276,18 +387,21 @@ fn stream_files(
                 reader.recycle(frame);
             }
             Piece::End { index, hash } => {
+                current = None;
                 evidence.ended(index);
                 writer.queue(&Message::FileEnd { index, hash });
             }
             Piece::Skip { index, reason } => {
+                current = None;
                 evidence.skipped(index);
                 writer
                     .send(&Message::FileSkip { index, reason })
                     .map_err(|e| inbox.why_write_failed(ctx, e))?;
             }
         }
-        inbox.check(ctx, files, evidence)?;
+        failures = inbox.check(ctx, files, evidence)?;
     }
+    drop(reader);
     writer.queue(&Message::Done);
     writer.flush().map_err(|e| inbox.why_write_failed(ctx, e))?;
     meter.flush(ctx);
@@ -336,12 +450,14 @@ fn quoted(files: &[SourceFile], i: usize) -> String {
     format!("“{}”", files[i].wire_path)
 }
 
+/// Handles one message of the receiver's; returns a FILE_RESULT that says a file could not be
+/// saved, for the sending loop to act on.
 fn handle_peer_message(
     ctx: &Ctx,
     files: &[SourceFile],
     evidence: &mut Evidence,
     msg: Result<Message, Stop>,
-) -> Result<(), Stop> {
+) -> Result<Option<(u32, FileResult)>, Stop> {
     match msg? {
         Message::FileResult { index, result } => {
             evidence.result(index, result, |i| quoted(files, i)).map_err(protocol)?;
@@ -356,9 +472,9 @@ fn handle_peer_message(
                     saved_as: None,
                 },
             });
-            Ok(())
+            Ok(result.is_write_failure().then_some((index, result)))
         }
-        Message::Keepalive => Ok(()),
+        Message::Keepalive => Ok(None),
         Message::Cancel(reason) => Err(Stop::PeerCancelled(reason)),
         Message::Error { code, message } => Err(peer_error(code, message)),
         other => Err(protocol(format!("unexpected {:?} while sending files", other.frame_type()))),
@@ -399,15 +515,22 @@ impl PeerInbox {
         PeerInbox { rx, stop, thread: Some(thread) }
     }
 
-    /// Handles whatever the receiver said so far, without waiting.
-    fn check(&self, ctx: &Ctx, files: &[SourceFile], evidence: &mut Evidence) -> Result<(), Stop> {
+    /// Handles whatever the receiver said so far, without waiting; returns the files it could
+    /// not save, with why.
+    fn check(
+        &self,
+        ctx: &Ctx,
+        files: &[SourceFile],
+        evidence: &mut Evidence,
+    ) -> Result<Vec<(u32, FileResult)>, Stop> {
         if let Some(reason) = ctx.cancel.requested() {
             return Err(Stop::Cancelled(reason));
         }
+        let mut failures = Vec::new();
         loop {
             match self.rx.try_recv() {
-                Ok(msg) => handle_peer_message(ctx, files, evidence, msg)?,
-                Err(TryRecvError::Empty) => return Ok(()),
+                Ok(msg) => failures.extend(handle_peer_message(ctx, files, evidence, msg)?),
+                Err(TryRecvError::Empty) => return Ok(failures),
                 Err(TryRecvError::Disconnected) => {
                     return Err(TransferError::ConnectionLost("the reader stopped".into()).into());
                 }

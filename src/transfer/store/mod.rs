@@ -76,13 +76,15 @@ const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 #[derive(Clone)]
 pub struct ReceiveFolder {
     dir: Arc<platform::Dir>,
+    /// A write failure a test asked for ([`inject_write_failure`]).
+    fault: Option<Fault>,
 }
 
 impl ReceiveFolder {
     /// Opens the folder at `path` (which must exist), following symlinks on the way: this is
     /// the one time its path is resolved.
     pub fn open(path: &Path) -> io::Result<ReceiveFolder> {
-        Ok(ReceiveFolder { dir: Arc::new(platform::Dir::open_root(path)?) })
+        Ok(ReceiveFolder { dir: Arc::new(platform::Dir::open_root(path)?), fault: fault_for(path) })
     }
 
     /// The path it was opened by (where files are reported as saved).
@@ -104,6 +106,8 @@ pub struct PartFile {
     persisted: bool,
     /// Bytes already handed to the system's writeback ([`PartFile::start_writeback`]).
     written_back: u64,
+    /// A write failure a test asked for ([`inject_write_failure`]).
+    fault: Option<Fault>,
 }
 
 enum Temp {
@@ -125,7 +129,9 @@ impl PartFile {
     /// make it, otherwise a named one ([`PartFile::create_named`]).
     pub fn create(root: &ReceiveFolder) -> io::Result<PartFile> {
         #[cfg(target_os = "linux")]
-        if let Some(file) = root.dir.create_unnamed() {
+        if root.fault.is_none()
+            && let Some(file) = root.dir.create_unnamed()
+        {
             return Ok(PartFile::new(file, Temp::Unnamed));
         }
         PartFile::create_named(root)
@@ -149,12 +155,22 @@ impl PartFile {
     }
 
     fn new(file: File, temp: Temp) -> PartFile {
-        PartFile { file: Some(file), temp, written: 0, written_back: 0, persisted: false }
+        let fault = match &temp {
+            #[cfg(target_os = "linux")]
+            Temp::Unnamed => None,
+            Temp::Named(root, _) => root.fault,
+        };
+        PartFile { file: Some(file), temp, written: 0, written_back: 0, persisted: false, fault }
     }
 
     /// Appends `buf`. Unbuffered on purpose: callers write whole network chunks (256 KiB), so a
     /// buffer would only add a copy.
     pub fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if let Some(Fault { after, kind }) = self.fault
+            && self.written + buf.len() as u64 > after
+        {
+            return Err(io::Error::from(kind));
+        }
         let file = self.file.as_mut().ok_or_else(closed)?;
         file.write_all(buf)?;
         self.written += buf.len() as u64;
@@ -383,6 +399,68 @@ fn is_part_name(name: &str) -> bool {
     name.strip_prefix(PART_PREFIX)
         .and_then(|rest| rest.strip_suffix(PART_SUFFIX))
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Can `needed` bytes be saved in the receive folder `dir` just now? Checked the honest way — a
+/// temporary file is made there and removed (read-only mounts, ACLs and root's disregard of
+/// mode bits are invisible to permission bits) — and against the free space the system
+/// reports. A folder not made yet is judged by its nearest existing parent. For saying so
+/// before a person accepts an offer; the transfer itself still reports what really happens.
+pub fn check_folder(dir: &Path, needed: u64) -> Option<crate::events::SaveFailure> {
+    use crate::events::SaveFailure;
+    let Some(existing) = dir.ancestors().find(|d| d.exists()) else {
+        return Some(SaveFailure::FolderGone);
+    };
+    let probe = ReceiveFolder::open(existing).and_then(|root| PartFile::create(&root).map(drop));
+    if let Err(e) = probe {
+        return SaveFailure::of(write_failure(&e)).or(Some(SaveFailure::FolderNotWritable));
+    }
+    match fs4::available_space(existing) {
+        Ok(free) if free < needed => Some(SaveFailure::DiskFull),
+        _ => None,
+    }
+}
+
+/// What a failed write means for the person, as the FILE_RESULT that reports it (PROTOCOL.md
+/// §8): a full disk (or quota), a folder that cannot be written, a folder that is gone, or
+/// something else.
+pub fn write_failure(e: &io::Error) -> crate::protocol::FileResult {
+    use crate::protocol::FileResult;
+    use io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => FileResult::DiskFull,
+        K::ReadOnlyFilesystem | K::PermissionDenied => FileResult::FolderNotWritable,
+        K::NotFound => FileResult::FolderGone,
+        _ => FileResult::WriteFailed,
+    }
+}
+
+/// A write failure asked for by a test: writes into files of the folder fail with `kind` once
+/// `after` bytes of a file were written.
+#[derive(Clone, Copy, Debug)]
+struct Fault {
+    after: u64,
+    kind: io::ErrorKind,
+}
+
+static FAULTS: std::sync::Mutex<Vec<(PathBuf, Fault)>> = std::sync::Mutex::new(Vec::new());
+
+/// **Test seam.** From now on, every file received into the folder at `folder` (by transfers
+/// that open it after this call) fails to write once `after` bytes of it were written, with
+/// an error of `kind` — a full disk (`StorageFull`) or a read-only folder
+/// (`ReadOnlyFilesystem`) without a small file system to fill or root's disregard of mode
+/// bits. Such files are always named temporary files (`.ferry-….part`), which is the fallback
+/// path every system has. Only for tests: nothing in Ferry calls it.
+#[doc(hidden)]
+pub fn inject_write_failure(folder: &Path, after: u64, kind: io::ErrorKind) {
+    let mut faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+    faults.retain(|(p, _)| p != folder);
+    faults.push((folder.to_owned(), Fault { after, kind }));
+}
+
+fn fault_for(path: &Path) -> Option<Fault> {
+    let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
+    faults.iter().find(|(p, _)| p == path).map(|(_, f)| *f)
 }
 
 fn closed() -> io::Error {

@@ -385,3 +385,34 @@ fn files_land_in_the_folder_that_was_opened_even_when_its_name_now_points_elsewh
     assert_eq!(listing(&moved), ["Sub", "later.txt", "named.txt"]);
     assert_eq!(std::fs::read(moved.join("Sub/any.txt")).unwrap(), b"any");
 }
+
+#[test]
+fn a_folder_is_checked_for_room_and_writability_before_an_offer_is_shown() {
+    use crate::events::SaveFailure;
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(check_folder(dir.path(), 1), None);
+    // Not made yet: its parent answers.
+    assert_eq!(check_folder(&dir.path().join("not/yet"), 1), None);
+    assert_eq!(check_folder(dir.path(), u64::MAX), Some(SaveFailure::DiskFull));
+    // A file where the folder should be can take nothing.
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    assert_eq!(check_folder(&dir.path().join("file"), 1), Some(SaveFailure::FolderNotWritable));
+    // The probe leaves nothing behind.
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["file"]);
+}
+
+#[test]
+fn write_errors_are_told_apart() {
+    use crate::protocol::FileResult;
+    use std::io::{Error, ErrorKind};
+    let kind = |k| write_failure(&Error::from(k));
+    assert_eq!(kind(ErrorKind::StorageFull), FileResult::DiskFull);
+    assert_eq!(kind(ErrorKind::QuotaExceeded), FileResult::DiskFull);
+    assert_eq!(kind(ErrorKind::ReadOnlyFilesystem), FileResult::FolderNotWritable);
+    assert_eq!(kind(ErrorKind::PermissionDenied), FileResult::FolderNotWritable);
+    assert_eq!(kind(ErrorKind::NotFound), FileResult::FolderGone);
+    assert_eq!(kind(ErrorKind::Other), FileResult::WriteFailed);
+    #[cfg(unix)]
+    assert_eq!(write_failure(&Error::from_raw_os_error(28)), FileResult::DiskFull, "ENOSPC");
+}
