@@ -321,6 +321,9 @@ impl Core {
                 if let Some(auto) = s.accept_automatically {
                     self.config.accept_automatically = auto;
                 }
+                if let Some(on) = s.localsend {
+                    self.set_localsend(on);
+                }
                 if let Some(ls) = &self.localsend {
                     ls.update(
                         Some(self.config.device_name.clone()),
