@@ -167,16 +167,7 @@ impl TrustedSenders for KnownSenders {
     }
 
     fn trust(&self, name: &str, key: Option<&Fingerprint>) -> Trust {
-        let store = self.store();
-        match key {
-            Some(key) => store.trust(name, key),
-            // Nothing proved a key: never known, and "changed" when the name looks like a known
-            // device's (a warning too many, never one too few). No stored key is all zeros.
-            None => match store.trust(name, &Fingerprint([0; 32])) {
-                Trust::Known => Trust::New,
-                other => other,
-            },
-        }
+        crate::identity::known::trust_of(&self.store(), name, key)
     }
 
     fn remember(&self, sender: &ProvenSender, name: &str, addr: SocketAddr) {

@@ -204,6 +204,8 @@ fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfi
         announce_interval: config.timing.announce_interval,
         announce: config.announce,
         peer_timeout: config.timing.peer_timeout,
+        fingerprint: Some(config.identity.fingerprint()),
+        known: Some(config.known.clone()),
     }
 }
 
