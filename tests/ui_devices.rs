@@ -1,7 +1,7 @@
 //! The device list and the LocalSend and identity parts of Settings, driven through
 //! egui_kittest with injected engine events (no engine, no network, no display).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -9,6 +9,7 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use ferry::engine::{Command, DeviceType, Event, Peer, PeerSource, Trust};
 use ferry::identity::Fingerprint;
+use ferry::identity::known::{KnownDevices, Sighting};
 use ferry::protocol::{InstanceId, Os};
 use ferry::settings::{Language, Settings};
 use ferry::ui::history::History;
@@ -22,6 +23,11 @@ struct Rig {
 }
 
 fn rig() -> Rig {
+    rig_sharing(|_, _| {})
+}
+
+/// A rig whose state was given an identity and a store first (`share(state, config dir)`).
+fn rig_sharing(share: impl FnOnce(&mut AppState, &std::path::Path)) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let (commands_tx, commands) = crossbeam_channel::unbounded();
     let (events, events_rx) = crossbeam_channel::unbounded();
@@ -41,6 +47,8 @@ fn rig() -> Rig {
         warnings: Vec::new(),
     })
     .unwrap();
+    let mut state = state;
+    share(&mut state, dir.path());
     let harness = Harness::builder()
         .with_size([1000.0, 720.0])
         .build_ui_state(|ui, state: &mut AppState| ferry::ui::frame(state, ui), state);
@@ -160,4 +168,81 @@ fn localsend_can_be_switched_off_in_settings_and_the_engine_is_told() {
     rig.wait_for("settings.toml", |_| {
         std::fs::read_to_string(&file).is_ok_and(|t| t.contains("localsend = false"))
     });
+}
+
+fn open_settings(rig: &mut Rig) {
+    rig.harness.get_by_label_contains("Settings").click();
+    rig.harness.run();
+}
+
+#[test]
+fn settings_show_this_devices_fingerprint_and_reset_asks_first() {
+    let key = Fingerprint([0xAB; 32]);
+    let mut rig = rig_sharing(|state, _| {
+        state.share_identity(key, Arc::new(Mutex::new(KnownDevices::in_memory())));
+    });
+    open_settings(&mut rig);
+    assert!(rig.harness.query_by_label_contains("ABAB ABAB ABAB ABAB").is_some(), "the short fingerprint");
+    rig.harness.get_by_label("Reset identity…").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label_contains("no longer recognise it").is_some(), "the question says why");
+    rig.harness.get_by_label("Cancel").click();
+    rig.harness.run();
+    assert!(rig.harness.query_by_label_contains("no longer recognise it").is_none());
+    let key_file = rig.dir.path().join("identity.key");
+    assert!(!key_file.exists(), "nothing made on Cancel");
+
+    rig.harness.get_by_label("Reset identity…").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Make a new identity").click();
+    rig.wait_for("the new identity", |h| h.query_by_label_contains("A new identity was made").is_some());
+    let made = ferry::identity::DeviceIdentity::load_or_create(rig.dir.path()).unwrap();
+    assert!(made.warning.is_none());
+    let short = made.identity.fingerprint().short();
+    assert!(rig.harness.query_by_label_contains(&short).is_some(), "the new key is shown: {short}");
+    assert!(rig.harness.query_by_label("Reset identity…").is_none(), "once is enough until a restart");
+}
+
+#[test]
+fn known_devices_are_listed_and_can_be_renamed_forgotten_and_always_accepted() {
+    let (anna, bob) = (Fingerprint([1; 32]), Fingerprint([2; 32]));
+    let store: Arc<Mutex<KnownDevices>> = Arc::new(Mutex::new(KnownDevices::in_memory()));
+    let shared = store.clone();
+    let mut rig = rig_sharing(move |state, dir| {
+        let mut known = KnownDevices::open(dir).store;
+        known.remember(&Sighting { fingerprint: anna, name: "Anna's phone", address: None }).unwrap();
+        known.remember(&Sighting { fingerprint: bob, name: "Bob", address: None }).unwrap();
+        *shared.lock().unwrap() = known;
+        state.share_identity(Fingerprint([9; 32]), shared);
+    });
+    open_settings(&mut rig);
+    rig.wait_for("the list", |h| h.query_by_label("Anna's phone").is_some());
+    assert!(rig.harness.query_by_label("0101 0101 0101 0101").is_some(), "short fingerprint");
+    assert_eq!(rig.harness.query_all_by_label_contains("last seen Today").count(), 2, "last seen");
+
+    rig.harness.get_by_label("Always accept from this device (Anna's phone)").click();
+    rig.harness.run();
+    rig.wait_for("always accept saved", |_| store.lock().unwrap().accepts_automatically(&anna));
+    assert!(!store.lock().unwrap().accepts_automatically(&bob));
+    let file = std::fs::read_to_string(rig.dir.path().join("known-devices.toml")).unwrap();
+    assert!(file.contains("always_accept = true"), "{file}");
+
+    rig.harness.get_by_label("Rename Anna's phone").click();
+    rig.harness.run();
+    let field = rig.harness.get_by_label("Shown name");
+    field.focus();
+    rig.harness.run();
+    rig.harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    rig.harness.run();
+    rig.harness.get_by_label("Shown name").type_text("Anna");
+    rig.harness.run();
+    rig.harness.get_by_label("Save").click();
+    rig.wait_for("renamed", |h| h.query_by_label("Anna").is_some());
+    assert_eq!(store.lock().unwrap().get(&anna).unwrap().shown_name.as_deref(), Some("Anna"));
+
+    rig.harness.get_by_label("Forget Bob").click();
+    rig.wait_for("forgotten", |h| h.query_by_label("Bob").is_none());
+    assert!(store.lock().unwrap().get(&bob).is_none());
+    let file = std::fs::read_to_string(rig.dir.path().join("known-devices.toml")).unwrap();
+    assert!(!file.contains("Bob"), "{file}");
 }

@@ -98,6 +98,8 @@ pub struct AppState {
     pub wants_attention: bool,
     /// The device name as being edited in Settings.
     pub name_draft: String,
+    /// This device's key and the known devices, for Settings.
+    pub known: super::known::KnownView,
 }
 
 impl AppState {
@@ -111,6 +113,7 @@ impl AppState {
             tr,
             commands: init.commands,
             events: init.events,
+            known: super::known::KnownView::new(init.waker.clone()),
             workers: Workers::start(init.waker)?,
             me: None,
             my_addresses: Vec::new(),
@@ -154,6 +157,7 @@ impl AppState {
         for msg in self.workers.drain() {
             self.receive(ctx, msg);
         }
+        self.drain_known();
     }
 
     pub(super) fn send(&mut self, command: Command) {

@@ -7,7 +7,7 @@ use egui::{Align, Button, FontId, Layout, RichText, ScrollArea, Ui, vec2};
 
 use super::i18n::Tr;
 use super::i18n::human_size;
-use super::model::{Page, Preview, device_type_icon, is_previewable, os_icon, type_icon};
+use super::model::{Preview, device_type_icon, is_previewable, os_icon, type_icon};
 use super::state::AppState;
 use super::widgets::shown;
 use super::worker::{DialogKind, Measured, PreviewKey, Unreadable};
@@ -53,7 +53,7 @@ fn header(state: &mut AppState, ui: &mut Ui) {
         });
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if widgets::icon_button(ui, true, "⚙", state.tr.settings()).clicked() {
-                state.page = Page::Settings;
+                state.open_settings();
             }
         });
     });

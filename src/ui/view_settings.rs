@@ -87,6 +87,11 @@ fn body(state: &mut AppState, ui: &mut Ui) {
     }
     ui.add_space(12.0);
 
+    super::view_identity::this_device(state, ui);
+    ui.add_space(12.0);
+    super::view_identity::known_devices(state, ui);
+    ui.add_space(12.0);
+
     egui::CollapsingHeader::new(tr.ports()).show(ui, |ui| {
         let mut changed = false;
         ui.horizontal(|ui| {
