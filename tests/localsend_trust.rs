@@ -64,13 +64,23 @@ fn store() -> Arc<Mutex<KnownDevices>> {
 fn a_sender_is_its_certificate_key_and_becomes_known_once_accepted() {
     let udp = free_udp_port();
     let alpha_key = Arc::new(Mutex::new(None));
-    let a = node("Alpha", udp, |c| *alpha_key.lock().unwrap() = Some(c.identity.fingerprint()));
+    let alpha_known = store();
+    let a = node("Alpha", udp, |c| {
+        *alpha_key.lock().unwrap() = Some(c.identity.fingerprint());
+        c.known = alpha_known.clone();
+    });
     let alpha_key = alpha_key.lock().unwrap().unwrap();
     let known = store();
-    let b = node("Beta", udp, |c| c.known = known.clone());
+    let beta_key = Arc::new(Mutex::new(None));
+    let b = node("Beta", udp, |c| {
+        *beta_key.lock().unwrap() = Some(c.identity.fingerprint());
+        c.known = known.clone();
+    });
+    let beta_key = beta_key.lock().unwrap().unwrap();
     let beta = localsend_peer(&a, "Beta");
     // Alpha registered with Beta over HTTPS: Beta's certificate proved its key.
-    assert!(beta.fingerprint.is_some(), "{beta:?}");
+    assert_eq!(beta.fingerprint, Some(beta_key), "{beta:?}");
+    assert_eq!(beta.trust, Trust::New);
 
     let src = a.dir.path().join("one.bin");
     write_random(&src, 10_000, 1);
@@ -84,6 +94,9 @@ fn a_sender_is_its_certificate_key_and_becomes_known_once_accepted() {
     let remembered = known.lock().unwrap().get(&alpha_key).cloned().expect("remembered after accepting");
     assert_eq!(remembered.name, "Alpha");
     assert!(!remembered.always_accept);
+    // And the sender remembers the receiver its completed send was pinned to.
+    let receiver = alpha_known.lock().unwrap().get(&beta_key).cloned().expect("the sender remembers Beta");
+    assert_eq!(receiver.name, "Beta");
 
     // Known now, but still asked about: only "always accept" skips the question.
     let second = a.send(beta.addr, vec![src.clone()]);

@@ -197,7 +197,8 @@ pub trait TrustedSenders: Send + Sync {
         crate::events::Trust::New
     }
 
-    /// An offer from `sender` was accepted: it becomes (or stays) a known device.
+    /// An offer from `sender` was accepted, or a send to it (pinned to its certificate)
+    /// completed: it becomes (or stays) a known device.
     fn remember(&self, sender: &ProvenSender, name: &str, addr: SocketAddr) {
         let _ = (sender, name, addr);
     }
