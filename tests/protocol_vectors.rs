@@ -106,6 +106,17 @@ fn expected_datagrams() -> Vec<(&'static str, Datagram)> {
                 fingerprint: vec![],
             },
         ),
+        (
+            "announce_with_key",
+            Datagram {
+                kind: DatagramKind::Announce,
+                instance: id("00112233445566778899aabbccddeeff"),
+                transfer_port: 53531,
+                os: Os::Linux,
+                name: "Wang's laptop".into(),
+                fingerprint: (0..32).collect(),
+            },
+        ),
     ]
 }
 

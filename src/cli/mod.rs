@@ -1,10 +1,11 @@
-//! The headless front end: `ferry receive`, `ferry send`, `ferry peers`. It drives the same
+//! The headless front end: `ferry receive`, `ferry send`, `ferry peers`, `ferry identity`. It drives the same
 //! engine as the window, through the same commands and events; scripts get one JSON event per
 //! line with `--json`.
 //!
 //! Exit codes: 0 done; 1 the transfer failed (or some files were not saved); 2 bad usage;
 //! 3 the other side declined; 4 cancelled; 130 interrupted (Ctrl+C).
 
+mod identity;
 mod localsend;
 mod output;
 mod peers;
@@ -69,8 +70,10 @@ pub enum Cmd {
         /// 16 KiB). `-` reads it from standard input.
         #[arg(long, value_name = "TEXT")]
         text: Option<String>,
-        /// The device: its name as `ferry peers` shows it, or HOST:PORT.
-        #[arg(long, value_name = "NAME|HOST:PORT")]
+        /// The device: its name as `ferry peers` shows it, its fingerprint (the short form
+        /// `ferry peers` shows, or all 64 hex digits), or HOST:PORT. A name whose device has
+        /// another key than the one known under that name is refused.
+        #[arg(long, value_name = "NAME|FINGERPRINT|HOST:PORT")]
         to: String,
         /// How long to look for a device given by name, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
@@ -81,6 +84,15 @@ pub enum Cmd {
         /// How long to listen, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 2.0)]
         wait: f64,
+    },
+    /// Show this device's fingerprint: the key other devices know it by.
+    Identity {
+        /// Make a new key: devices that know this one will see it as new.
+        #[arg(long)]
+        reset: bool,
+        /// Don't ask before resetting.
+        #[arg(long, short = 'y', requires = "reset")]
+        yes: bool,
     },
 }
 
@@ -117,6 +129,7 @@ pub fn run(cmd: Cmd, net: &NetArgs) -> ExitCode {
         Cmd::Receive { dir, yes, once } => receive::run(dir, yes, once, net),
         Cmd::Send { paths, text, to, wait } => send::run(paths, text, &to, wait, net),
         Cmd::Peers { wait } => peers::run(wait, net),
+        Cmd::Identity { reset, yes } => identity::run(reset, yes, net.json),
     };
     match result {
         Ok(code) => code,

@@ -9,7 +9,8 @@ use anyhow::Result;
 
 use super::output::{Output, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Engine, Event, Peer};
+use crate::engine::{Engine, Event, Peer, Trust};
+use crate::identity::known::changed_warning;
 
 pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
     // Only looking: no listening socket, not a device to list.
@@ -49,9 +50,23 @@ pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
         } else {
             let name = |p: &Peer| shown(&p.name).into_owned();
             let width = peers.values().map(|p| name(p).chars().count()).max().unwrap_or(4).max(4);
-            println!("{:width$}  {:22}  KIND", "NAME", "ADDRESS");
-            for p in peers.values() {
-                println!("{:width$}  {:22}  {}", name(p), p.addr.to_string(), super::localsend::kind(p));
+            let kinds: Vec<String> = peers.values().map(super::localsend::kind).collect();
+            let kind_width = kinds.iter().map(|k| k.chars().count()).max().unwrap_or(4).max(4);
+            println!(
+                "{:width$}  {:22}  {:kind_width$}  {:7}  FINGERPRINT",
+                "NAME", "ADDRESS", "KIND", "TRUST"
+            );
+            for (p, kind) in peers.values().zip(&kinds) {
+                let fingerprint = p.fingerprint.map_or_else(|| "-".to_owned(), |f| f.short());
+                println!(
+                    "{:width$}  {:22}  {kind:kind_width$}  {:7}  {fingerprint}",
+                    name(p),
+                    p.addr.to_string(),
+                    p.trust.label()
+                );
+            }
+            for p in peers.values().filter(|p| matches!(p.trust, Trust::Changed { .. })) {
+                println!("Warning: {} at {}: {}", name(p), p.addr, changed_warning(&name(p)));
             }
         }
     }

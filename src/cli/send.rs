@@ -1,4 +1,4 @@
-//! `ferry send PATH... --to NAME|HOST:PORT`.
+//! `ferry send PATH... --to NAME|FINGERPRINT|HOST:PORT`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -55,7 +55,13 @@ pub fn run(
     let mut out = Output::new(net.json);
     let addr = match direct {
         Some(addr) => addr,
-        None => find_by_name(&events, &out, to, Duration::from_secs_f64(wait.clamp(0.0, 600.0)))?,
+        None => {
+            let wait = Duration::from_secs_f64(wait.clamp(0.0, 600.0));
+            match parse_fingerprint(to) {
+                Some(key) => find_by_key(&events, &out, &key, wait)?,
+                None => find_by_name(&events, &out, to, wait)?,
+            }
+        }
     };
 
     let id = TransferId::next();
@@ -201,24 +207,76 @@ fn parse_address(to: &str) -> Option<SocketAddr> {
     })
 }
 
-/// Waits up to `wait` for a device called `name` (case does not matter). Once one answers, the
-/// others get a moment more (they answer the same SEARCH), so that two devices with one name are
-/// caught instead of picking one at random.
+/// A fingerprint as `ferry peers` and `ferry identity` show it: the short form (16 hex digits)
+/// or the full one (64), either case, spaces, colons and dashes ignored. Lower-case hex digits.
+fn parse_fingerprint(to: &str) -> Option<String> {
+    let digits: String = to.chars().filter(|c| !matches!(c, ' ' | ':' | '-')).collect();
+    (matches!(digits.len(), 16 | 64) && digits.chars().all(|c| c.is_ascii_hexdigit()))
+        .then(|| digits.to_ascii_lowercase())
+}
+
+/// Once one device answers, the others get a moment more (they answer the same SEARCH), so that
+/// two matching devices are caught instead of picking one at random.
+const OTHERS_MAY_ANSWER: Duration = Duration::from_millis(250);
+
+/// Waits up to `wait` for the device whose key starts with `key` (lower-case hex): the key in
+/// its discovery datagram, which the connection's handshake then has to prove.
+fn find_by_key(events: &Receiver<Event>, out: &Output, key: &str, wait: Duration) -> Result<SocketAddr> {
+    let mut deadline = Instant::now() + wait;
+    let mut matches: Vec<crate::engine::Peer> = Vec::new();
+    while let Ok(event) = events.recv_deadline(deadline) {
+        out.event(&event);
+        if let Event::PeerSeen(peer) | Event::PeerUpdated(peer) = event
+            && peer.fingerprint.is_some_and(|f| f.to_hex().starts_with(key))
+        {
+            if matches.is_empty() {
+                deadline = deadline.min(Instant::now() + OTHERS_MAY_ANSWER);
+            }
+            matches.retain(|m| m.instance != peer.instance);
+            matches.push(peer);
+        }
+        if interrupted().load(Ordering::SeqCst) {
+            bail!("Interrupted.");
+        }
+    }
+    match matches.as_slice() {
+        [one] => Ok(one.addr),
+        [] => bail!(
+            "No device with the fingerprint {key} was found. `ferry peers` lists the devices nearby with \
+             theirs; or give its address as HOST:PORT."
+        ),
+        several => {
+            let addrs: Vec<String> = several.iter().map(|p| p.addr.to_string()).collect();
+            bail!(
+                "Several devices announce the fingerprint {key} ({}). Give the one you mean as HOST:PORT.",
+                addrs.join(", ")
+            )
+        }
+    }
+}
+
+/// Waits up to `wait` for a device called `name` (case does not matter). A device whose key is
+/// not the one known under that name ("changed") is never picked by name.
 fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Duration) -> Result<SocketAddr> {
-    const OTHERS_MAY_ANSWER: Duration = Duration::from_millis(250);
     let wanted = name.trim().to_lowercase();
     let mut deadline = Instant::now() + wait;
     let mut seen = Vec::new();
     let mut matches: Vec<crate::engine::Peer> = Vec::new();
+    let mut changed: Vec<crate::engine::Peer> = Vec::new();
     while let Ok(event) = events.recv_deadline(deadline) {
         out.event(&event);
         if let Event::PeerSeen(peer) | Event::PeerUpdated(peer) = event {
             if peer.name.to_lowercase() == wanted {
-                if matches.is_empty() {
+                if matches.is_empty() && changed.is_empty() {
                     deadline = deadline.min(Instant::now() + OTHERS_MAY_ANSWER);
                 }
                 matches.retain(|m| m.instance != peer.instance);
-                matches.push(peer);
+                changed.retain(|m| m.instance != peer.instance);
+                if matches!(peer.trust, crate::engine::Trust::Changed { .. }) {
+                    changed.push(peer);
+                } else {
+                    matches.push(peer);
+                }
             } else {
                 seen.push(shown(&peer.name).into_owned());
             }
@@ -227,10 +285,19 @@ fn find_by_name(events: &Receiver<Event>, out: &Output, name: &str, wait: Durati
             bail!("Interrupted.");
         }
     }
-    match matches.as_slice() {
-        [one] => return Ok(one.addr),
-        [] => {}
-        several => {
+    match (matches.as_slice(), changed.as_slice()) {
+        ([one], _) => return Ok(one.addr),
+        ([], [impostor, ..]) => {
+            let fingerprint = impostor.fingerprint.map(|f| format!(" (its fingerprint is {})", f.short()));
+            bail!(
+                "This is not the \u{2018}{}\u{2019} you sent to before{}; give its fingerprint or address \
+                 (HOST:PORT) if you mean this device.",
+                shown(&impostor.name),
+                fingerprint.unwrap_or_default()
+            );
+        }
+        ([], []) => {}
+        (several, _) => {
             let addrs: Vec<String> = several.iter().map(|p| p.addr.to_string()).collect();
             bail!(
                 "Several devices are called “{name}” ({}). Give the one you mean as HOST:PORT.",

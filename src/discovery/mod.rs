@@ -27,8 +27,8 @@ mod tests;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub use net::broadcast_targets;
 use worker::{Control, Worker};
 
 use crate::events::Peer;
+use crate::identity::Fingerprint;
+use crate::identity::known::KnownDevices;
 use crate::protocol::{InstanceId, Os};
 
 /// Most peers kept in the table (see `table` for who gets a place when it is full).
@@ -73,6 +75,12 @@ pub struct DiscoveryConfig {
     pub announce: bool,
     /// A peer not heard from for this long leaves the table.
     pub peer_timeout: Duration,
+    /// This device's key, announced in every datagram's fingerprint field as a hint (the
+    /// handshake decides); `None` announces none (version 1).
+    pub fingerprint: Option<Fingerprint>,
+    /// The store that says whether a (name, hint) is known, new or changed. `None`: every peer
+    /// is new (tests).
+    pub known: Option<Arc<Mutex<KnownDevices>>>,
 }
 
 /// A change in the table of peers.

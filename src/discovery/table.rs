@@ -22,8 +22,22 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::DiscoveryEvent;
-use crate::events::{Peer, PeerSource};
+use crate::events::{Peer, PeerSource, Trust};
+use crate::identity::Fingerprint;
 use crate::protocol::{InstanceId, Os};
+
+/// One datagram's worth of what a peer says about itself.
+pub(super) struct Heard {
+    pub instance: InstanceId,
+    /// Already cleaned for display.
+    pub name: String,
+    pub os: Os,
+    pub addr: SocketAddr,
+    /// The key in its datagram: a hint, not proof (the handshake decides).
+    pub fingerprint: Option<Fingerprint>,
+    /// What (name, hint) is to this device.
+    pub trust: Trust,
+}
 
 pub(super) struct PeerTable {
     entries: HashMap<InstanceId, Entry>,
@@ -65,10 +79,8 @@ impl PeerTable {
         }
     }
 
-    /// Notes that `instance` was heard from at `addr` (source IP + its transfer port). `name`
-    /// must already be cleaned for display. Returns `Seen` for a new peer (after the `Lost` of
-    /// the entry it displaced, if any), `Updated` when its name, OS or address changed, and
-    /// nothing for a plain "still here" or a new peer that finds no room (module docs).
+    /// [`Self::observe_heard`] for a peer that gave no key hint.
+    #[cfg(test)]
     pub(super) fn observe(
         &mut self,
         instance: InstanceId,
@@ -77,8 +89,18 @@ impl PeerTable {
         addr: SocketAddr,
         now: Instant,
     ) -> Vec<DiscoveryEvent> {
+        let heard = Heard { instance, name, os, addr, fingerprint: None, trust: Trust::New };
+        self.observe_heard(heard, now)
+    }
+
+    /// Notes that `heard.instance` was heard from at `heard.addr` (source IP + its transfer
+    /// port). Returns `Seen` for a new peer (after the `Lost` of the entry it displaced, if
+    /// any), `Updated` when its name, OS, address, key hint or trust changed, and nothing for a
+    /// plain "still here" or a new peer that finds no room (module docs).
+    pub(super) fn observe_heard(&mut self, heard: Heard, now: Instant) -> Vec<DiscoveryEvent> {
+        let Heard { instance, name, os, addr, fingerprint, trust } = heard;
         let Some(entry) = self.entries.get_mut(&instance) else {
-            return self.arrive(instance, name, os, addr, now);
+            return self.arrive(Heard { instance, name, os, addr, fingerprint, trust }, now);
         };
         entry.last_seen = now;
         let mut changed = false;
@@ -103,18 +125,17 @@ impl PeerTable {
             entry.peer.os = os;
             changed = true;
         }
+        if entry.peer.fingerprint != fingerprint || entry.peer.trust != trust {
+            entry.peer.fingerprint = fingerprint;
+            entry.peer.trust = trust;
+            changed = true;
+        }
         changed.then(|| DiscoveryEvent::Updated(entry.peer.clone())).into_iter().collect()
     }
 
     /// A peer not in the table: let in if there is room for its address (module docs).
-    fn arrive(
-        &mut self,
-        instance: InstanceId,
-        name: String,
-        os: Os,
-        addr: SocketAddr,
-        now: Instant,
-    ) -> Vec<DiscoveryEvent> {
+    fn arrive(&mut self, heard: Heard, now: Instant) -> Vec<DiscoveryEvent> {
+        let Heard { instance, name, os, addr, fingerprint, trust } = heard;
         let origin = addr.ip();
         let mine = self.by_address.get(&origin).copied().unwrap_or(0);
         if mine >= self.per_address {
@@ -138,15 +159,7 @@ impl PeerTable {
                 events.push(event);
             }
         }
-        let peer = Peer {
-            instance,
-            name,
-            os,
-            addr,
-            source: PeerSource::Discovered,
-            fingerprint: None,
-            trust: crate::events::Trust::New,
-        };
+        let peer = Peer { instance, name, os, addr, source: PeerSource::Discovered, fingerprint, trust };
         self.entries.insert(instance, Entry { peer: peer.clone(), origin, last_seen: now, addr_heard: now });
         *self.by_address.entry(origin).or_default() += 1;
         events.push(DiscoveryEvent::Seen(peer));

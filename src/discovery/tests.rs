@@ -52,6 +52,8 @@ impl TestNet {
             announce_interval: SLOW,
             announce: true,
             peer_timeout: SLOW,
+            fingerprint: None,
+            known: None,
         }
     }
 
@@ -432,4 +434,58 @@ fn starting_on_a_port_in_exclusive_use_fails_with_a_readable_error() {
     let net = TestNet { port, tap: holder };
     let err = Discovery::start(net.config("A", 7001), |_| {}).err().expect("started anyway");
     assert!(err.to_string().contains(&format!("UDP port {port}")), "{err}");
+}
+
+/// Datagrams carry the device key as a hint; the table keeps it, and the store of known devices
+/// says what (name, hint) is: known by the key whatever the name, changed for a known name under
+/// another key or none, new otherwise. A field that is not 32 bytes is no hint.
+#[test]
+fn the_key_hint_is_announced_kept_and_judged() {
+    use crate::events::Trust;
+    use crate::identity::Fingerprint;
+    use crate::identity::known::{KnownDevices, Sighting};
+    use std::sync::{Arc, Mutex};
+
+    let net = TestNet::new();
+    let alpha_key = Fingerprint([0xA1; 32]);
+    let known = Arc::new(Mutex::new(KnownDevices::in_memory()));
+    known
+        .lock()
+        .unwrap()
+        .remember(&Sighting { fingerprint: alpha_key, name: "Alpha", address: None })
+        .unwrap();
+    let a = start(DiscoveryConfig { fingerprint: Some(alpha_key), ..net.config("Alpha (renamed)", 7001) });
+    let announced = net.tap_for(a.id, DatagramKind::Query, WAIT).expect("A asks who is there");
+    assert_eq!(announced.fingerprint, vec![0xA1; 32]);
+
+    let b = start(DiscoveryConfig { known: Some(known.clone()), ..net.config("Beta", 7002) });
+    let pa = seen(&b.events, a.id).expect("B sees A");
+    assert_eq!(pa.fingerprint, Some(alpha_key));
+    assert_eq!(pa.trust, Trust::Known, "known by its key, whatever it is called now");
+
+    let raw = net.raw();
+    let impostor = InstanceId::random();
+    let forged = Datagram { fingerprint: vec![0xEE; 32], ..announce(impostor, "alpha", 7003) };
+    raw.send_to(&forged.encode(), net.target()).unwrap();
+    let pi = seen(&b.events, impostor).expect("B lists the impostor");
+    assert_eq!(pi.fingerprint, Some(Fingerprint([0xEE; 32])));
+    assert_eq!(pi.trust, Trust::Changed { lookalikes: vec![alpha_key] });
+
+    let odd = InstanceId::random();
+    let short = Datagram { fingerprint: vec![1; 20], ..announce(odd, "Gamma", 7004) };
+    raw.send_to(&short.encode(), net.target()).unwrap();
+    let po = seen(&b.events, odd).expect("B lists a peer with an odd-sized field");
+    assert_eq!((po.fingerprint, po.trust), (None, Trust::New));
+
+    // Becoming known later shows on the next datagram.
+    known
+        .lock()
+        .unwrap()
+        .remember(&Sighting { fingerprint: Fingerprint([0xEE; 32]), name: "alpha", address: None })
+        .unwrap();
+    raw.send_to(&forged.encode(), net.target()).unwrap();
+    let updated =
+        wait_for(&b.events, WAIT, |e| matches!(e, DiscoveryEvent::Updated(p) if p.instance == impostor));
+    assert!(matches!(updated, Some(DiscoveryEvent::Updated(p)) if p.trust == Trust::Known));
+    drop((a, b));
 }

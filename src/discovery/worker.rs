@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, select};
 
 use super::net::{Received, broadcast_targets};
-use super::table::PeerTable;
+use super::table::{Heard, PeerTable};
 use super::{DiscoveryConfig, DiscoveryEvent, MAX_PEERS, MAX_PEERS_PER_ADDRESS};
+use crate::events::Trust;
+use crate::identity::Fingerprint;
 use crate::protocol::{Datagram, DatagramKind, clean_display_name};
 
 /// Most replies to queries sent per second. A node answers every query it hears; this keeps a
@@ -134,7 +136,17 @@ impl Worker {
         // control characters.
         let Some(name) = clean_display_name(&d.name) else { return };
         let addr = SocketAddr::new(from.ip(), d.transfer_port);
-        for event in self.table.observe(d.instance, name, d.os, addr, Instant::now()) {
+        // Exactly 32 bytes is a device key; anything else (empty from version 1) is no hint.
+        let hint = <[u8; 32]>::try_from(d.fingerprint.as_slice()).ok().map(Fingerprint);
+        let trust = match &self.cfg.known {
+            Some(known) => {
+                let store = known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                crate::identity::known::trust_of(&store, &name, hint.as_ref())
+            }
+            None => Trust::New,
+        };
+        let heard = Heard { instance: d.instance, name, os: d.os, addr, fingerprint: hint, trust };
+        for event in self.table.observe_heard(heard, Instant::now()) {
             (self.on_event)(event);
         }
         if d.kind == DatagramKind::Query && self.cfg.announce && self.may_reply() {
@@ -180,7 +192,7 @@ impl Worker {
             transfer_port: self.cfg.transfer_port,
             os: self.cfg.os,
             name: self.cfg.name.clone(),
-            fingerprint: Vec::new(),
+            fingerprint: self.cfg.fingerprint.map(|f| f.0.to_vec()).unwrap_or_default(),
         }
         .encode()
     }

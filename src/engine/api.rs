@@ -12,6 +12,8 @@ pub struct LiveSettings {
     pub device_name: Option<String>,
     pub receive_dir: Option<PathBuf>,
     pub accept_automatically: Option<bool>,
+    /// Speak LocalSend (phones): on starts its side, off stops it and its devices leave the list.
+    pub localsend: Option<bool>,
 }
 
 /// Everything a front end can ask of the engine.

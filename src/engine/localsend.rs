@@ -3,15 +3,17 @@
 //! Everything LocalSend-specific the engine does is in this file; `mod.rs` only calls it.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 
 use super::{Core, EngineConfig, Internal};
-use crate::events::{Decision, Event, PeerSource, TransferId};
+use crate::events::{Decision, Event, PeerSource, TransferId, Trust};
+use crate::identity::Fingerprint;
+use crate::identity::known::{KnownDevices, Sighting};
 use crate::localsend::{
-    DEFAULT_MULTICAST_GROUP, DEFAULT_PORT, Hooks, LocalSend, LocalSendConfig, Multicast, PeerChange, Timing,
-    TrustNobody,
+    DEFAULT_MULTICAST_GROUP, DEFAULT_PORT, Hooks, LocalSend, LocalSendConfig, Multicast, PeerChange,
+    ProvenSender, Timing, TrustedSenders,
 };
 use crate::transfer::Emit;
 
@@ -134,7 +136,7 @@ pub(super) fn start(config: &EngineConfig, emit: Emit, internal: Sender<Internal
         peers: Arc::new(move |change| {
             let _ = internal.send(Internal::LocalSend(change));
         }),
-        trust: Arc::new(TrustNobody),
+        trust: Arc::new(KnownSenders { known: config.known.clone(), emit: emit.clone() }),
     };
     match LocalSend::start(c, hooks) {
         Ok(ls) => Some(ls),
@@ -145,10 +147,64 @@ pub(super) fn start(config: &EngineConfig, emit: Emit, internal: Sender<Internal
     }
 }
 
+/// LocalSend's trust questions, answered by the engine's store of known devices (the same one
+/// Ferry's own protocol and the window use). A sender is its client certificate's key
+/// ([`ProvenSender::key`], `Fingerprint::of_certificate`), never the fingerprint in its JSON.
+pub(super) struct KnownSenders {
+    pub known: Arc<Mutex<KnownDevices>>,
+    pub emit: crate::transfer::Emit,
+}
+
+impl KnownSenders {
+    fn store(&self) -> std::sync::MutexGuard<'_, KnownDevices> {
+        self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl TrustedSenders for KnownSenders {
+    fn always_accept(&self, sender: &ProvenSender) -> bool {
+        self.store().accepts_automatically(&sender.key)
+    }
+
+    fn trust(&self, name: &str, key: Option<&Fingerprint>) -> Trust {
+        crate::identity::known::trust_of(&self.store(), name, key)
+    }
+
+    fn remember(&self, sender: &ProvenSender, name: &str, addr: SocketAddr) {
+        let seen = Sighting { fingerprint: sender.key, name, address: Some(addr) };
+        if let Err(e) = self.store().remember(&seen) {
+            (self.emit)(Event::Warning(format!("Couldn't save the list of known devices: {e}")));
+        }
+    }
+}
+
 impl Core {
+    /// LocalSend switched on or off in the settings: its side starts or stops now (its transfers
+    /// under way stop, its devices leave the list).
+    pub(super) fn set_localsend(&mut self, on: bool) {
+        self.config.localsend.enabled = on;
+        if on && self.localsend.is_none() {
+            self.localsend = start(&self.config, self.emit.clone(), self.internal_tx.clone());
+        } else if !on && let Some(ls) = self.localsend.take() {
+            ls.shutdown();
+            let gone: Vec<_> = self
+                .peers
+                .values()
+                .filter(|p| matches!(p.source, PeerSource::LocalSend(_)))
+                .map(|p| p.instance)
+                .collect();
+            for id in gone {
+                self.peers.remove(&id);
+                (self.emit)(Event::PeerLost(id));
+            }
+        }
+    }
+
     /// A LocalSend device appeared, changed or went away.
     pub(super) fn localsend_peer(&mut self, change: PeerChange) {
         match change {
+            // Heard just before LocalSend was switched off.
+            PeerChange::Seen(_) if self.localsend.is_none() => {}
             PeerChange::Seen(peer) => self.peer(peer),
             PeerChange::Lost(id) => {
                 if self.peers.get(&id).is_some_and(|p| matches!(p.source, PeerSource::LocalSend(_))) {
@@ -200,6 +256,27 @@ mod tests {
         assert_eq!((o.group, o.group_port), (Ipv4Addr::new(127, 255, 255, 255), 40001));
         let e = o.set_group("nonsense").unwrap_err();
         assert!(e.contains("is not a LocalSend discovery address"), "{e}");
+    }
+
+    #[test]
+    fn a_sender_without_a_certificate_is_never_known_and_may_be_changed() {
+        let known = Arc::new(Mutex::new(KnownDevices::in_memory()));
+        let key = Fingerprint([7; 32]);
+        known
+            .lock()
+            .unwrap()
+            .remember(&Sighting { fingerprint: key, name: "Anna's phone", address: None })
+            .unwrap();
+        known.lock().unwrap().set_always_accept(&key, true).unwrap();
+        let senders = KnownSenders { known, emit: Arc::new(|_| {}) };
+        assert_eq!(senders.trust("Anna's phone", Some(&key)), Trust::Known);
+        assert_eq!(senders.trust("Someone else", Some(&key)), Trust::Known, "a renamed device is the same");
+        assert!(matches!(senders.trust("anna’s phone", None), Trust::Changed { .. }));
+        assert!(matches!(senders.trust("Anna's phone", Some(&Fingerprint([8; 32]))), Trust::Changed { .. }));
+        assert_eq!(senders.trust("Bob's phone", None), Trust::New);
+        let cert = crate::localsend::Sha256Fingerprint::of_certificate(b"x");
+        assert!(senders.always_accept(&ProvenSender { certificate: cert, key }));
+        assert!(!senders.always_accept(&ProvenSender { certificate: cert, key: Fingerprint([8; 32]) }));
     }
 
     #[test]

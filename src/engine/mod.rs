@@ -204,6 +204,8 @@ fn discovery_config(config: &EngineConfig, transfer_port: u16) -> DiscoveryConfi
         announce_interval: config.timing.announce_interval,
         announce: config.announce,
         peer_timeout: config.timing.peer_timeout,
+        fingerprint: Some(config.identity.fingerprint()),
+        known: Some(config.known.clone()),
     }
 }
 
@@ -332,6 +334,9 @@ impl Core {
                 }
                 if let Some(auto) = s.accept_automatically {
                     self.config.accept_automatically = auto;
+                }
+                if let Some(on) = s.localsend {
+                    self.set_localsend(on);
                 }
                 if let Some(ls) = &self.localsend {
                     ls.update(

@@ -127,6 +127,21 @@ pub fn changed_warning(name: &str) -> String {
     format!("This is not the \u{2018}{name}\u{2019} you sent to before.")
 }
 
+/// The trust of a device that gives `name` and whose key is `key` as far as it is known: proved
+/// by a handshake, or only a hint (a discovery datagram's fingerprint). Without any key a device
+/// is never known, and it is [`Trust::Changed`] when its name looks like a known device's (a
+/// warning too many, never one too few).
+pub fn trust_of(store: &KnownDevices, name: &str, key: Option<&Fingerprint>) -> Trust {
+    match key {
+        Some(key) => store.trust(name, key),
+        // No stored device has the all-zero key: this asks about the name alone.
+        None => match store.trust(name, &Fingerprint([0; 32])) {
+            Trust::Known => Trust::New,
+            other => other,
+        },
+    }
+}
+
 /// What [`KnownDevices::remember`] records about one meeting.
 #[derive(Clone, Debug)]
 pub struct Sighting<'a> {

@@ -55,8 +55,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> AsyncIo for T {}
 /// One open connection to a device.
 pub struct Connection {
     sender: hyper::client::conn::http1::SendRequest<ReqBody>,
-    /// The fingerprint of the certificate the server showed (HTTPS only).
-    pub proven: Option<Sha256Fingerprint>,
+    /// The certificate the server showed, and its key (HTTPS only).
+    pub proven: Option<super::ProvenSender>,
     driver: tokio::task::JoinHandle<()>,
     host: String,
 }
@@ -86,7 +86,10 @@ impl Connection {
                 let tls = tokio_rustls::TlsConnector::from(config).connect(name, tcp).await.map_err(|e| {
                     if is_wrong_certificate(&e) { ClientError::WrongDevice } else { ClientError::Tls(e) }
                 })?;
-                let proven = peer_certificate(tls.get_ref().1);
+                let conn = tls.get_ref().1;
+                let proven = peer_certificate(conn)
+                    .zip(crate::identity::verify::peer_fingerprint(conn))
+                    .map(|(certificate, key)| super::ProvenSender { certificate, key });
                 (Box::new(tls), proven)
             }
         };

@@ -173,8 +173,9 @@ pub enum PeerChange {
     Lost(InstanceId),
 }
 
-/// A sender that proved its certificate in the TLS handshake (a client certificate): both
-/// names of it, LocalSend's (the certificate's SHA-256) and Ferry's (its key's).
+/// A device that proved its certificate in a TLS handshake (a sender's client certificate, or
+/// the server certificate of a device we registered with): both names of it, LocalSend's (the
+/// certificate's SHA-256) and Ferry's (its key's).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProvenSender {
     pub certificate: Sha256Fingerprint,
@@ -182,13 +183,29 @@ pub struct ProvenSender {
     pub key: crate::identity::Fingerprint,
 }
 
-/// Whether a sender that proved its certificate may send without being asked. The
-/// known-devices store (`identity::known`) answers this; until it is wired, nobody may.
+/// What the known-devices store (`identity::known`, through the engine) says about LocalSend
+/// devices. Only a key a handshake proved counts: never the `fingerprint` of a JSON body.
 pub trait TrustedSenders: Send + Sync {
+    /// May an offer from this sender be taken without asking?
     fn always_accept(&self, sender: &ProvenSender) -> bool;
+
+    /// What a device giving `name` is to this one; `key` is what its certificate proved, `None`
+    /// when nothing proved one (plain HTTP, no client certificate): such a device is never
+    /// known, and is "changed" when its name looks like a known device's.
+    fn trust(&self, name: &str, key: Option<&crate::identity::Fingerprint>) -> crate::events::Trust {
+        let _ = (name, key);
+        crate::events::Trust::New
+    }
+
+    /// An offer from `sender` was accepted, or a send to it (pinned to its certificate)
+    /// completed: it becomes (or stays) a known device.
+    fn remember(&self, sender: &ProvenSender, name: &str, addr: SocketAddr) {
+        let _ = (sender, name, addr);
+    }
 }
 
-/// Trusts no one: every offer is asked about (unless "accept automatically" is on).
+/// Trusts no one: every offer is asked about (unless "accept automatically" is on), every
+/// device is new, nothing is remembered.
 pub struct TrustNobody;
 
 impl TrustedSenders for TrustNobody {

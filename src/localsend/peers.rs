@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::dto::{DeviceInfo, Protocol};
 use super::tls::Sha256Fingerprint;
-use super::{PeerChange, Shared};
+use super::{PeerChange, ProvenSender, Shared, TrustedSenders};
 use crate::events::{Peer, PeerSource};
 use crate::protocol::{InstanceId, Os, clean_display_name};
 
@@ -28,6 +28,8 @@ pub struct Known {
     /// The certificate fingerprint a handshake showed, or the announced one when it looks like
     /// one (64 hex digits); what a send over HTTPS pins.
     pub pin: Option<Sha256Fingerprint>,
+    /// The key of the certificate a handshake proved (Ferry's name for the device), if one did.
+    pub key: Option<crate::identity::Fingerprint>,
     pub protocol: Protocol,
     pub peer: Peer,
     last_seen: Instant,
@@ -85,26 +87,38 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl Table {
-    /// Records what `ip` said about itself; `proven` is the certificate a handshake showed.
-    /// Returns the changes for the engine.
+    /// Records what `ip` said about itself; `proven` is the certificate a handshake showed, and
+    /// `trust` what the known-devices store makes of (name, proven key). Returns the changes for
+    /// the engine.
     pub fn upsert(
         &mut self,
         ip: IpAddr,
         info: &DeviceInfo,
-        proven: Option<Sha256Fingerprint>,
+        proven: Option<ProvenSender>,
+        trust: &dyn TrustedSenders,
     ) -> Vec<PeerChange> {
         let ip = canonical(ip);
         let announced = Sha256Fingerprint::from_hex(&info.fingerprint);
-        let key = key_for(ip, info, proven);
+        let key = key_for(ip, info, proven.map(|p| p.certificate));
         let addr = SocketAddr::new(ip, info.port);
+        let name = display_name(&info.alias, ip);
+        // A key proved earlier (our register to it) stays with the entry while the device
+        // announces the same certificate: announcements alone prove nothing, but they do not
+        // undo a handshake either.
+        let key_fp = proven.map(|p| p.key).or_else(|| {
+            self.known
+                .get(&key)
+                .filter(|k| k.peer.addr == addr && k.pin.map(|p| p.to_hex()).as_ref() == Some(&key))
+                .and_then(|k| k.key)
+        });
         let peer = Peer {
             instance: instance_for(&key),
-            name: display_name(&info.alias, ip),
+            trust: trust.trust(&name, key_fp.as_ref()),
+            name,
             os: os_from_model(info.device_model.as_deref()),
             addr,
             source: PeerSource::LocalSend(info.kind()),
-            fingerprint: None,
-            trust: crate::events::Trust::New,
+            fingerprint: key_fp,
         };
         let mut changes = Vec::new();
         let superseded: Vec<String> = self
@@ -118,12 +132,19 @@ impl Table {
                 changes.push(PeerChange::Lost(old.peer.instance));
             }
         }
-        let pin = proven.or(announced).or_else(|| self.known.get(&key).and_then(|k| k.pin));
+        let pin =
+            proven.map(|p| p.certificate).or(announced).or_else(|| self.known.get(&key).and_then(|k| k.pin));
         let changed =
             self.known.get(&key).is_none_or(|old| old.peer != peer || old.protocol != info.protocol);
         self.known.insert(
             key.clone(),
-            Known { pin, protocol: info.protocol, peer: peer.clone(), last_seen: Instant::now() },
+            Known {
+                pin,
+                key: key_fp,
+                protocol: info.protocol,
+                peer: peer.clone(),
+                last_seen: Instant::now(),
+            },
         );
         if changed {
             changes.push(PeerChange::Seen(peer));
@@ -160,12 +181,14 @@ pub fn report(shared: &Shared, changes: Vec<PeerChange>) {
 
 /// Records a device and reports what changed (our own announcements and registrations, which
 /// come back to us, are dropped here).
-pub fn seen(shared: &Shared, ip: IpAddr, info: &DeviceInfo, proven: Option<Sha256Fingerprint>) {
-    let ours = proven.map(|fp| fp.to_hex()).unwrap_or_else(|| info.fingerprint.to_ascii_uppercase());
+pub fn seen(shared: &Shared, ip: IpAddr, info: &DeviceInfo, proven: Option<ProvenSender>) {
+    let ours =
+        proven.map(|p| p.certificate.to_hex()).unwrap_or_else(|| info.fingerprint.to_ascii_uppercase());
     if ours == shared.fingerprint {
         return;
     }
-    let changes = shared.peers.lock().expect("peers lock").upsert(ip, info, proven);
+    let changes =
+        shared.peers.lock().expect("peers lock").upsert(ip, info, proven, shared.hooks.trust.as_ref());
     // Another Ferry is known by its own protocol; it can still be sent to over this one.
     if !(shared.hide_ferry_devices && info.ferry.is_some()) {
         report(shared, changes);
@@ -189,6 +212,7 @@ pub async fn reaper(shared: Arc<Shared>) {
 mod tests {
     use super::*;
     use crate::events::DeviceType;
+    use crate::localsend::TrustNobody;
 
     fn info(alias: &str, fp: &str, port: u16) -> DeviceInfo {
         serde_json::from_str(&format!(
@@ -202,14 +226,14 @@ mod tests {
         let mut t = Table::default();
         let ip: IpAddr = "10.0.0.5".parse().unwrap();
         let fp = "AB".repeat(32);
-        let first = t.upsert(ip, &info("Pixel", &fp, 53317), None);
+        let first = t.upsert(ip, &info("Pixel", &fp, 53317), None, &TrustNobody);
         let [PeerChange::Seen(p)] = first.as_slice() else { panic!("{first:?}") };
         assert_eq!(p.name, "Pixel");
         assert_eq!(p.source, PeerSource::LocalSend(DeviceType::Mobile));
         assert_eq!(p.os, Os::Ios);
         assert_eq!(p.addr, "10.0.0.5:53317".parse().unwrap());
-        assert!(t.upsert(ip, &info("Pixel", &fp, 53317), None).is_empty(), "nothing new");
-        let renamed = t.upsert(ip, &info("Pixel 8", &fp, 53317), None);
+        assert!(t.upsert(ip, &info("Pixel", &fp, 53317), None, &TrustNobody).is_empty(), "nothing new");
+        let renamed = t.upsert(ip, &info("Pixel 8", &fp, 53317), None, &TrustNobody);
         assert!(matches!(renamed.as_slice(), [PeerChange::Seen(p)] if p.name == "Pixel 8"));
         assert_eq!(
             t.by_addr("10.0.0.5:53317".parse().unwrap()).unwrap().pin,
@@ -221,8 +245,8 @@ mod tests {
     fn a_new_certificate_at_the_same_address_replaces_the_old_entry() {
         let mut t = Table::default();
         let ip: IpAddr = "10.0.0.5".parse().unwrap();
-        t.upsert(ip, &info("Pixel", &"AB".repeat(32), 53317), None);
-        let changes = t.upsert(ip, &info("Pixel", &"CD".repeat(32), 53317), None);
+        t.upsert(ip, &info("Pixel", &"AB".repeat(32), 53317), None, &TrustNobody);
+        let changes = t.upsert(ip, &info("Pixel", &"CD".repeat(32), 53317), None, &TrustNobody);
         assert!(matches!(changes.as_slice(), [PeerChange::Lost(_), PeerChange::Seen(_)]), "{changes:?}");
     }
 
@@ -230,7 +254,7 @@ mod tests {
     fn ipv4_mapped_addresses_are_plain_ipv4() {
         let mut t = Table::default();
         let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
-        t.upsert(mapped, &info("a", "random", 1234), None);
+        t.upsert(mapped, &info("a", "random", 1234), None, &TrustNobody);
         assert!(t.by_addr("10.0.0.7:1234".parse().unwrap()).is_some());
         assert!(t.by_addr("[::ffff:10.0.0.7]:1234".parse().unwrap()).is_some());
     }
@@ -239,9 +263,9 @@ mod tests {
     fn silent_devices_expire_and_names_are_cleaned() {
         let mut t = Table::default();
         let ip: IpAddr = "10.0.0.9".parse().unwrap();
-        let seen = t.upsert(ip, &info("evil\u{202E}gpj.exe", "x", 1), None);
+        let seen = t.upsert(ip, &info("evil\u{202E}gpj.exe", "x", 1), None, &TrustNobody);
         assert!(matches!(seen.as_slice(), [PeerChange::Seen(p)] if p.name == "evilgpj.exe"));
-        let blank = t.upsert("10.0.0.10".parse().unwrap(), &info("\u{200B}", "y", 1), None);
+        let blank = t.upsert("10.0.0.10".parse().unwrap(), &info("\u{200B}", "y", 1), None, &TrustNobody);
         assert!(matches!(blank.as_slice(), [PeerChange::Seen(p)] if p.name == "10.0.0.10"));
         assert_eq!(t.expire(Duration::from_secs(3600)).len(), 0);
         assert_eq!(t.expire(Duration::ZERO).len(), 2);

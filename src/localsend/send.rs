@@ -117,6 +117,15 @@ pub fn start(
             Ok(end) | Err(end) => end,
         };
         shared.outgoing.lock().expect("outgoing lock").remove(&id);
+        // A completed send over HTTPS went to the certificate it pinned, whose key a handshake
+        // proved: the receiver becomes (or stays) a known device.
+        if let (End::Finished(_), Protocol::Https, Some(certificate), Some(key)) =
+            (&end, known.protocol, known.pin, known.peer.fingerprint)
+        {
+            let (trust, name, addr) = (shared.hooks.trust.clone(), known.peer.name.clone(), known.peer.addr);
+            let proven = super::ProvenSender { certificate, key };
+            let _ = tokio::task::spawn_blocking(move || trust.remember(&proven, &name, addr)).await;
+        }
         shared.emit(match end {
             End::Finished(files) => Event::TransferFinished { transfer: id, files },
             End::Declined { busy } => Event::TransferDeclined { transfer: id, busy },

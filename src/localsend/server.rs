@@ -104,6 +104,13 @@ pub struct Conn {
     pub activity: Arc<Activity>,
 }
 
+impl Conn {
+    /// The client certificate and its key, when the client showed one.
+    pub fn proven(&self) -> Option<super::ProvenSender> {
+        self.cert.zip(self.key).map(|(certificate, key)| super::ProvenSender { certificate, key })
+    }
+}
+
 async fn connection(tcp: TcpStream, ip: IpAddr, permit: Permit, shared: Arc<Shared>) {
     let _permit = permit;
     let _ = tcp.set_nodelay(true);

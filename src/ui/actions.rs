@@ -339,6 +339,13 @@ impl AppState {
         }
     }
 
+    /// LocalSend on or off: saved, and the engine starts or stops its LocalSend side at once.
+    pub fn set_localsend(&mut self, on: bool) {
+        self.settings.localsend = on;
+        self.save_settings();
+        self.send(Command::UpdateSettings(LiveSettings { localsend: Some(on), ..Default::default() }));
+    }
+
     pub fn set_accept_automatically(&mut self, on: bool) {
         self.settings.accept_automatically = on;
         self.save_settings();

@@ -54,6 +54,8 @@ macro_rules! fixed {
     };
 }
 
+mod devices;
+
 fixed! {
     starting => "Starting…", "正在启动…";
     not_receiving => "Not receiving: see the message above.", "无法接收文件：请看上方的提示。";

@@ -5,7 +5,8 @@
 //! * [`state`] — the window's state; the one place events and results change it.
 //! * `actions` — what clicks ask for, as engine commands and background jobs.
 //! * [`model`] — the data shown: chosen files, offers, transfers, previews.
-//! * `view_*` — drawing: the main screen, the incoming prompt, transfers, settings.
+//! * `view_*` — drawing: the main screen, the incoming prompt, transfers, settings (and in it
+//!   this device's identity and the known devices, [`known`]).
 //! * [`worker`] — file dialogs, measuring, previews, free space, saving, opening folders.
 //! * [`fonts`] — system fallback fonts for CJK, Arabic and more.
 //! * [`i18n`] — English and Simplified Chinese strings.
@@ -18,8 +19,10 @@ mod actions;
 pub mod fonts;
 pub mod history;
 pub mod i18n;
+pub mod known;
 pub mod model;
 pub mod state;
+mod view_identity;
 mod view_main;
 mod view_prompt;
 mod view_settings;
@@ -190,6 +193,7 @@ pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
     }
     config.thumbnails = true;
     let discovery_port = config.discovery_port;
+    let identity = (config.identity.fingerprint(), config.known.clone());
     let dir = config_dir();
     let history = history::History::load(&dir);
     let mut preselect = preselect_from_env();
@@ -254,6 +258,7 @@ pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
             }
             state.engine_down = engine_down;
             state.discovery_port = discovery_port;
+            state.share_identity(identity.0, identity.1);
             state.add_chosen(preselect);
             let frame_log = std::env::var_os(FRAME_LOG_ENV).is_some();
             Ok(Box::new(FerryApp { state, engine, frame_log }))

@@ -207,6 +207,18 @@ pub fn os_icon(os: crate::protocol::Os) -> &'static str {
     }
 }
 
+/// The icon of a LocalSend device's type (glyphs egui's own fonts have).
+pub fn device_type_icon(t: crate::events::DeviceType) -> &'static str {
+    use crate::events::DeviceType;
+    match t {
+        DeviceType::Mobile => "📱",
+        DeviceType::Desktop => "🖥",
+        DeviceType::Web => "🌐",
+        DeviceType::Headless => "⌨",
+        DeviceType::Server => "🗄",
+    }
+}
+
 /// Extensions of photos and videos as cameras and phones name them, for the "Photos and videos"
 /// filter of the file dialog (matched in any case; see [`with_case_variants`]).
 pub const PHOTO_AND_VIDEO_EXTENSIONS: &[&str] = &[

@@ -106,6 +106,8 @@ pub struct AppState {
     pub texts: Vec<ReceivedText>,
     /// The "Send text…" box.
     pub text_box: TextBox,
+    /// This device's key and the known devices, for Settings.
+    pub known: super::known::KnownView,
 }
 
 impl AppState {
@@ -119,6 +121,7 @@ impl AppState {
             tr,
             commands: init.commands,
             events: init.events,
+            known: super::known::KnownView::new(init.waker.clone()),
             workers: Workers::start(init.waker)?,
             me: None,
             my_addresses: Vec::new(),
@@ -164,6 +167,7 @@ impl AppState {
         for msg in self.workers.drain() {
             self.receive(ctx, msg);
         }
+        self.drain_known();
     }
 
     pub(super) fn send(&mut self, command: Command) {

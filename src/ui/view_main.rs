@@ -2,10 +2,12 @@
 //! transfers list. Views read the state and call its action methods; they never touch the
 //! network or the disk.
 
-use egui::{Align, Button, Layout, RichText, ScrollArea, Ui, vec2};
+use egui::text::{LayoutJob, TextFormat};
+use egui::{Align, Button, FontId, Layout, RichText, ScrollArea, Ui, vec2};
 
+use super::i18n::Tr;
 use super::i18n::human_size;
-use super::model::{Page, Preview, is_previewable, os_icon, type_icon};
+use super::model::{Preview, device_type_icon, is_previewable, os_icon, type_icon};
 use super::state::AppState;
 use super::widgets::shown;
 use super::worker::{DialogKind, Measured, PreviewKey, Unreadable};
@@ -51,7 +53,7 @@ fn header(state: &mut AppState, ui: &mut Ui) {
         });
         ui.with_layout(Layout::right_to_left(Align::Center), |ui| {
             if widgets::icon_button(ui, true, "⚙", state.tr.settings()).clicked() {
-                state.page = Page::Settings;
+                state.open_settings();
             }
         });
     });
@@ -97,13 +99,9 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
     ui.with_layout(Layout::top_down_justified(Align::LEFT), |ui| {
         for peer in &state.peers {
             let selected = state.selected_peer == Some(peer.instance);
-            let peer_name = shown(&peer.name);
-            let text =
-                format!("{}  {}\n      {}", os_icon(peer.os), peer_name, widgets::display_addr(peer.addr));
-            let button =
-                Button::selectable(selected, RichText::new(text).size(15.0)).min_size(vec2(0.0, 44.0));
-            let name = format!("{}, {}, {}", peer_name, peer.os.label(), widgets::display_addr(peer.addr));
-            if widgets::add_named(ui, true, button, &name).on_hover_text(peer.os.label()).clicked() {
+            let row = device_row(state.tr, peer, ui.style());
+            let button = Button::selectable(selected, row.text).min_size(vec2(0.0, 44.0));
+            if widgets::add_named(ui, true, button, &row.name).on_hover_text(row.kind).clicked() {
                 clicked = Some(peer.instance);
             }
         }
@@ -115,6 +113,56 @@ fn devices(state: &mut AppState, ui: &mut Ui) {
     ui.add_space(8.0);
     add_by_address(state, ui);
     remembered(state, ui);
+}
+
+/// What a row of the device list shows and what a screen reader says for it.
+struct DeviceRow {
+    text: LayoutJob,
+    /// "Anna's phone, LocalSend phone, new, 10.0.0.5:53317".
+    name: String,
+    /// What kind of device it is (the tooltip).
+    kind: String,
+}
+
+/// One device: its icon and name, a small "LocalSend" mark for LocalSend apps, whether it is a
+/// known device, and its address. A name whose key is not the one known under that name gets
+/// the warning on a line of its own: it is a device of its own, not the one the person knows.
+fn device_row(tr: Tr, peer: &crate::engine::Peer, style: &egui::Style) -> DeviceRow {
+    use crate::engine::{PeerSource, Trust};
+    let peer_name = shown(&peer.name);
+    let (icon, kind) = match peer.source {
+        PeerSource::LocalSend(t) => (device_type_icon(t), tr.localsend_device(t)),
+        _ => (os_icon(peer.os), peer.os.label().to_owned()),
+    };
+    let addr = widgets::display_addr(peer.addr);
+    let visuals = &style.visuals;
+    let strong = TextFormat::simple(FontId::proportional(15.0), visuals.text_color());
+    let small = TextFormat::simple(FontId::proportional(11.0), visuals.weak_text_color());
+    let mut text = LayoutJob::default();
+    text.append(&format!("{icon}  {peer_name}"), 0.0, strong);
+    if matches!(peer.source, PeerSource::LocalSend(_)) {
+        text.append(tr.localsend_mark(), 8.0, small.clone());
+    }
+    let trust = match &peer.trust {
+        Trust::Known => Some(tr.known_mark().to_owned()),
+        Trust::New if peer.fingerprint.is_some() => Some(tr.new_mark().to_owned()),
+        Trust::New => None,
+        Trust::Changed { .. } => Some(tr.changed_warning(&peer_name)),
+    };
+    match (&peer.trust, &trust) {
+        (Trust::Changed { .. }, Some(warning)) => {
+            let warn = TextFormat::simple(FontId::proportional(12.0), visuals.warn_fg_color);
+            text.append(&format!("\n      ⚠ {warning}"), 0.0, warn);
+        }
+        (_, Some(mark)) => text.append(mark, 8.0, small.clone()),
+        _ => {}
+    }
+    text.append(&format!("\n      {addr}"), 0.0, small);
+    let name = match trust {
+        Some(t) => format!("{peer_name}, {kind}, {t}, {addr}"),
+        None => format!("{peer_name}, {kind}, {addr}"),
+    };
+    DeviceRow { text, name, kind }
 }
 
 fn add_by_address(state: &mut AppState, ui: &mut Ui) {

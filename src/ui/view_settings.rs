@@ -53,6 +53,13 @@ fn body(state: &mut AppState, ui: &mut Ui) {
     }
     ui.add_space(12.0);
 
+    let mut localsend = state.settings.localsend;
+    if ui.checkbox(&mut localsend, tr.localsend_setting()).changed() {
+        state.set_localsend(localsend);
+    }
+    ui.add(egui::Label::new(RichText::new(tr.localsend_help()).weak()).wrap());
+    ui.add_space(12.0);
+
     let mut language = state.settings.language;
     egui::ComboBox::from_label(tr.language()).selected_text(language_name(state, language)).show_ui(
         ui,
@@ -78,6 +85,11 @@ fn body(state: &mut AppState, ui: &mut Ui) {
         apply_theme(ui.ctx(), theme);
         state.save_settings();
     }
+    ui.add_space(12.0);
+
+    super::view_identity::this_device(state, ui);
+    ui.add_space(12.0);
+    super::view_identity::known_devices(state, ui);
     ui.add_space(12.0);
 
     egui::CollapsingHeader::new(tr.ports()).show(ui, |ui| {

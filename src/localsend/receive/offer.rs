@@ -35,7 +35,7 @@ pub async fn register(req: Request<Incoming>, conn: &Conn, shared: &Arc<Shared>)
     };
     let consistent = conn.cert.is_none_or(|fp| info.fingerprint.eq_ignore_ascii_case(&fp.to_hex()));
     if consistent {
-        peers::seen(shared, conn.ip, &info, conn.cert);
+        peers::seen(shared, conn.ip, &info, conn.proven());
     }
     json_response(StatusCode::OK, &shared.info_response())
 }
@@ -70,14 +70,18 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
 
     // The sender appears under devices nearby too, so the window can show what it is.
     let key = peers::key_for(conn.ip, &offer.info, conn.cert);
-    peers::seen(shared, conn.ip, &offer.info, conn.cert);
+    let proven = conn.proven();
+    peers::seen(shared, conn.ip, &offer.info, proven);
+    let name = display_name(&offer.info.alias, conn.ip);
+    // Who it is comes from its client certificate alone, never from the JSON's fingerprint.
+    let trust = shared.hooks.trust.trust(&name, proven.as_ref().map(|p| &p.key));
     let peer = PeerInfo {
         instance: peers::instance_for(&key),
-        name: display_name(&offer.info.alias, conn.ip),
+        name,
         os: peers::os_from_model(offer.info.device_model.as_deref()),
         addr: SocketAddr::new(conn.ip, offer.info.port),
-        fingerprint: None,
-        trust: crate::events::Trust::New,
+        fingerprint: proven.map(|p| p.key),
+        trust,
     };
 
     if let [(_, file)] = offer.files.0.as_slice()
@@ -90,13 +94,11 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
     }
 
     let live = shared.live();
-    let trusted = match (conn.cert, conn.key) {
-        (Some(certificate), Some(key)) => {
-            shared.hooks.trust.always_accept(&crate::localsend::ProvenSender { certificate, key })
-        }
-        _ => false,
-    };
-    let ask = !(live.accept_automatically || trusted);
+    let trusted = proven.is_some_and(|p| shared.hooks.trust.always_accept(&p));
+    // A name whose key is not the one known under it is always asked about, whatever
+    // "accept automatically" says.
+    let changed = matches!(peer.trust, crate::events::Trust::Changed { .. });
+    let ask = changed || !(live.accept_automatically || trusted);
     let (decision_tx, decision_rx) = oneshot::channel();
     let stop = Arc::new(Stop::default());
     let files: Vec<InFile> = offer
@@ -186,6 +188,16 @@ pub async fn prepare_upload(req: Request<Incoming>, conn: &Conn, shared: &Arc<Sh
         Decision::AcceptAll
     };
     guard.armed = false;
+    // An accepted offer makes a sender with a certificate a known device (the file store
+    // records it; a sender without one is only what it claims, and is not remembered).
+    if decision != Decision::Decline
+        && let Some(p) = &proven
+    {
+        // The store writes a file under a lock: not on the runtime's threads.
+        let (trust, p, alias) = (shared.hooks.trust.clone(), *p, offer.info.alias.clone());
+        let addr = SocketAddr::new(conn.ip, offer.info.port);
+        tokio::task::spawn_blocking(move || trust.remember(&p, &alias, addr));
+    }
     accept(shared, &session_id, decision, &peer, offered)
 }
 
