@@ -76,6 +76,12 @@ pub fn run(paths: Vec<PathBuf>, to: &str, wait: f64, net: &NetArgs) -> Result<Ex
                 }
                 continue;
             }
+            Event::VerificationCode { transfer, code } if transfer == id => {
+                // Protocol version 2, first meeting: the same six digits are on the other screen.
+                out.say(format!("Verification code: {code}"));
+                out.say("Check that the other screen shows the same number before it accepts.");
+                continue;
+            }
             Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {
                 out.start_bar(
                     id,

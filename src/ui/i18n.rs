@@ -112,6 +112,8 @@ fixed! {
     transfers => "Transfers", "传输";
     no_transfers => "Nothing sent or received yet.", "还没有发送或接收过文件。";
     waiting_answer => "Waiting for the other computer to accept…", "正在等待对方接收…";
+    verification_code => "Verification code:", "验证码：";
+    check_same_number => "Check that the other screen shows the same number.", "请确认对方屏幕上显示的是同一个数字。";
     starting_transfer => "Starting…", "正在开始…";
     open_folder => "Open folder", "打开文件夹";
     open_receive_folder => "Open the receive folder", "打开接收文件夹";
@@ -197,6 +199,14 @@ impl Tr {
         match self.0 {
             Lang::En => format!("Remove {name}"),
             Lang::ZhCn => format!("移除 {name}"),
+        }
+    }
+
+    /// A device that gives a known device's name but has another key (`sender` cleaned).
+    pub fn changed_warning(&self, sender: &str) -> String {
+        match self.0 {
+            Lang::En => crate::identity::known::changed_warning(sender),
+            Lang::ZhCn => format!("这不是你之前发送过文件的“{sender}”。"),
         }
     }
 

@@ -114,6 +114,9 @@ pub struct Transfer {
     /// When `bytes_done` last moved (or the transfer started running): a transfer that has not
     /// moved for a few seconds says it is waiting instead of showing a stale speed.
     pub last_progress: Instant,
+    /// Outgoing, first meeting (protocol version 2): the code the receiver's screen shows too,
+    /// shown while waiting for the answer.
+    pub verification_code: Option<crate::engine::VerificationCode>,
 }
 
 /// The add-by-address form.

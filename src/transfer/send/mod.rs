@@ -17,13 +17,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
-use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
+use super::connection::{ConnError, FrameReader, FrameWriter, POLL};
+use super::opening::{self, Opened};
 use super::reading::{FileReader, Piece, ToRead};
-use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
-use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
-use crate::protocol::{
-    Answer, ErrorCode, Frame, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
-};
+use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, peer_error, protocol, write_stop};
+use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, Trust, WaitReason};
+use crate::identity::Fingerprint;
+use crate::protocol::{Answer, Frame, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION};
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
 
@@ -32,6 +32,10 @@ pub struct SendRequest {
     pub paths: Vec<PathBuf>,
     /// What to call the receiver until it introduces itself.
     pub peer_name: String,
+    /// The key the receiver must prove, when the person picked a known device: any other key
+    /// fails the TLS handshake itself ([`TransferError::NotTheExpectedDevice`]). `None` for a
+    /// bare address or a device not met before.
+    pub pin: Option<Fingerprint>,
     pub thumbnailer: Option<Thumbnailer>,
 }
 
@@ -63,8 +67,9 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             name: req.peer_name.clone(),
             os: Os::Unknown,
             addr: req.to,
-            fingerprint: None,
-            trust: crate::events::Trust::New,
+            // Until the handshake proves a key, only the pin (a known device) says one.
+            fingerprint: req.pin,
+            trust: if req.pin.is_some() { Trust::Known } else { Trust::New },
         },
         files: files
             .iter()
@@ -88,14 +93,18 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         if let Some(reason) = ctx.cancel.requested() {
             return Ok(End::Cancelled { by_peer: false, reason });
         }
+        // TCP, TLS, both HELLOs, the verification exchange and the offer: all by this deadline.
+        let deadline = Instant::now() + ctx.timing.handshake_timeout;
         let stream = match TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout) {
             Ok(stream) => stream,
             // Busy a moment ago, gone now (it is closing, say): busy is the better answer.
             Err(_) if last_busy.is_some() => return Ok(last_busy.expect("checked")),
             Err(e) => return Err(TransferError::Unreachable(format!("{}: {e}", req.to))),
         };
-        let (reader, writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
-        let end = converse(ctx, &batch, reader, writer);
+        let end = match opening::connect(ctx, stream, req.pin, deadline) {
+            Ok(conn) => converse(ctx, req, &batch, conn, deadline),
+            Err(error) => End::Failed(error),
+        };
         if !matches!(end, End::Failed(TransferError::PeerOverloaded) | End::Declined { busy: true }) {
             return Ok(end);
         }
@@ -137,13 +146,14 @@ impl Retry {
     }
 }
 
-/// One connection's conversation, from our HELLO to its end.
-fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: FrameWriter) -> End {
-    writer.watch(ctx.cancel.clone());
-    let answer = match offer(ctx, batch, &mut reader, &mut writer) {
-        Ok(answer) => answer,
-        Err(stop) => return stopped(stop, &mut writer, |t| reader.drain(t)),
+/// One secured connection's conversation, from our HELLO to its end.
+fn converse(ctx: &Ctx, req: &SendRequest, batch: &Batch, mut conn: Opened, deadline: Instant) -> End {
+    conn.writer.watch(ctx.cancel.clone());
+    let (answer, name) = match offer(ctx, batch, &mut conn, deadline) {
+        Ok(answered) => answered,
+        Err(stop) => return stopped(stop, &mut conn.writer, |t| conn.reader.drain(t)),
     };
+    let Opened { mut reader, mut writer, peer } = conn;
     let files = &batch.files;
     match answer {
         Answer::Decline => return declined(&mut writer, false),
@@ -154,6 +164,8 @@ fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: Frame
         }
         Answer::AcceptAll | Answer::AcceptSome { .. } => {}
     }
+    // An accepted offer makes the receiver a known device (PROTOCOL.md §6).
+    opening::remember(ctx, peer, &name, Some(req.to));
     let accepted: Vec<usize> = (0..files.len()).filter(|&i| answer.accepts(i as u32)).collect();
     let bytes_total = accepted.iter().map(|&i| files[i].size).sum();
     (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: accepted.len() as u32, bytes_total });
@@ -185,25 +197,13 @@ fn declined(writer: &mut FrameWriter, busy: bool) -> End {
     End::Declined { busy }
 }
 
-/// HELLO both ways, then the offer; returns the receiver's answer.
-fn offer(
-    ctx: &Ctx,
-    batch: &Batch,
-    reader: &mut FrameReader,
-    writer: &mut FrameWriter,
-) -> Result<Answer, Stop> {
-    writer.send(&ctx.me.hello(HelloPurpose::Transfer)).map_err(|e| write_stop(ctx, e))?;
-    match reader.first_message(ctx.timing.handshake_timeout).map_err(conn_stop)? {
-        // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
-        Some(Message::Hello(h)) if h.version >= PROTOCOL_VERSION => {}
-        Some(Message::Hello(_)) => {
-            return Err(Stop::Tell(ErrorCode::UnsupportedVersion, TransferError::IncompatibleVersion));
-        }
-        Some(Message::Error { code, message }) => return Err(peer_error(code, message)),
-        Some(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
-        Some(other) => return Err(protocol(format!("expected HELLO, got {:?}", other.frame_type()))),
-        None => return Err(TransferError::TimedOut.into()),
-    }
+/// HELLO both ways and the verification exchange, then the offer; returns the receiver's
+/// answer and the name it gave.
+fn offer(ctx: &Ctx, batch: &Batch, conn: &mut Opened, deadline: Instant) -> Result<(Answer, String), Stop> {
+    // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
+    let (hello, verified) = opening::as_sender(ctx, conn, deadline)?;
+    let writer = &mut conn.writer;
+    let reader = &mut conn.reader;
 
     let count = batch.files.len() as u32;
     writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
@@ -215,8 +215,11 @@ fn offer(
         }
     }
     writer.flush().map_err(|e| write_stop(ctx, e))?;
+    if verified.show {
+        (ctx.emit)(Event::VerificationCode { transfer: ctx.id, code: verified.code });
+    }
     (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
-    wait_answer(ctx, reader, writer)
+    Ok((wait_answer(ctx, reader, writer)?, hello.name))
 }
 
 /// Waits for the person on the other side to decide, sending KEEPALIVEs and watching for cancel.
@@ -453,7 +456,7 @@ impl PeerInbox {
     }
 }
 
-const _: () = assert!(PROTOCOL_VERSION == 1, "version negotiation above assumes version 1");
+const _: () = assert!(PROTOCOL_VERSION == 2, "the opening above is version 2's (transfer::opening)");
 
 #[cfg(test)]
 mod tests {
