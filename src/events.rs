@@ -246,6 +246,26 @@ pub enum TransferError {
     RejectedByPeer(String),
     #[error("The other computer is too busy right now. Try again in a moment.")]
     PeerOverloaded,
+    /// The other computer speaks only protocol version 1 (plaintext): no connection with it.
+    #[error("The other computer runs an older Ferry. Update both to the latest version.")]
+    OlderPeer,
+    /// A device picked by its key answered with another key (the pin failed during the TLS
+    /// handshake): someone else is at that address, or the device was reset.
+    #[error(
+        "This is not the device you sent to before: it has a different key, so nothing was sent. If it was reset, pick it again in the list."
+    )]
+    NotTheExpectedDevice,
+    /// The other computer's certificate did not parse or its handshake signature did not
+    /// verify: it did not prove which device it is.
+    #[error("The other computer could not prove which device it is, so nothing was sent.")]
+    NotProven,
+    /// The connection's own checks failed: a HELLO naming another key than the one TLS proved,
+    /// or a verification exchange whose revealed nonce does not match its commitment. No code
+    /// was shown; the detail says which.
+    #[error(
+        "The other computer failed the security check, so the transfer was stopped. Someone may be trying to listen in."
+    )]
+    VerificationFailed(String),
     #[error("Couldn't read {}: {}", display(.path), display(.reason))]
     SourceUnreadable { path: String, reason: String },
     #[error("There is nothing to send in what you chose.")]

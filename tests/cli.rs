@@ -326,7 +326,7 @@ fn a_peers_error_text_reaches_the_sending_terminal_escaped() {
             .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
             .arg(w.join("f.txt")),
     );
-    let mut peer = Raw::new(listener.accept().unwrap().0);
+    let mut peer = Raw::accept(listener.accept().unwrap().0);
     peer.until(|m| matches!(m, Message::Hello(_)));
     peer.send(&hello_as("Kitchen\x1b[31m PC", HelloPurpose::Transfer));
     peer.until(|m| matches!(m, Message::OfferFile(_)));
@@ -424,7 +424,7 @@ fn send_believes_its_own_evidence_over_a_lying_summary() {
             cmd.arg("--json");
         }
         let mut tx = Running::spawn(&mut cmd);
-        let mut peer = Raw::new(listener.accept().unwrap().0);
+        let mut peer = Raw::accept(listener.accept().unwrap().0);
         peer.until(|m| matches!(m, Message::Hello(_)));
         peer.send(&hello_as("Liar", HelloPurpose::Transfer));
         let mut offered = 0;
@@ -544,7 +544,7 @@ fn send_and_peers_never_listen_and_never_touch_the_receive_folder() {
             .args(["send", "--to", &listener.local_addr().unwrap().to_string()])
             .arg(w.join("f.txt")),
     );
-    let mut peer = Raw::new(listener.accept().unwrap().0);
+    let mut peer = Raw::accept(listener.accept().unwrap().0);
     let Message::Hello(h) = peer.until(|m| matches!(m, Message::Hello(_))) else { unreachable!() };
     assert_eq!(h.transfer_port, 0, "ferry send says it accepts transfers");
     peer.send(&hello_as("Receiver", HelloPurpose::Transfer));
@@ -651,7 +651,7 @@ fn send_stops_at_a_full_disk_and_says_so() {
             cmd.arg("--json");
         }
         let mut tx = Running::spawn(&mut cmd);
-        let mut peer = Raw::new(listener.accept().unwrap().0);
+        let mut peer = Raw::accept(listener.accept().unwrap().0);
         peer.until(|m| matches!(m, Message::Hello(_)));
         peer.send(&hello_as("Kitchen PC", HelloPurpose::Transfer));
         let mut offered = 0;

@@ -226,6 +226,10 @@ fn hex32(hex: &str) -> [u8; 32] {
     bytes.try_into().expect("32 bytes")
 }
 
+/// The vectors of PROTOCOL.md's "Version 2" section (tests/protocol_v2_vectors.rs decodes them).
+const VERSION_2_VECTORS: [&str; 6] =
+    ["hello_v2", "verify_commit", "verify_nonce", "verify_reveal", "error_older", "probe_hello"];
+
 fn vector<'a>(all: &'a BTreeMap<String, Vec<u8>>, label: &str) -> &'a [u8] {
     all.get(label).unwrap_or_else(|| panic!("PROTOCOL.md has no `Vector: {label}`"))
 }
@@ -238,6 +242,8 @@ fn the_document_has_exactly_the_vectors_this_test_knows() {
         .map(|(l, _)| l.to_string())
         .chain(expected_messages().iter().map(|(l, _)| l.to_string()))
         .chain(["data".to_string()])
+        // Version 2's, checked by tests/protocol_v2_vectors.rs.
+        .chain(VERSION_2_VECTORS.iter().map(|l| l.to_string()))
         .collect();
     known.sort();
     assert_eq!(found, known, "a vector was added to or removed from PROTOCOL.md without updating this test");

@@ -303,38 +303,15 @@ fn a_second_offer_waits_while_the_first_is_open() {
 
 #[test]
 fn a_stalled_sender_is_dropped_after_the_idle_timeout_and_nothing_is_kept() {
-    use std::io::Write;
     use std::time::{Duration, Instant};
     let rx = Node::start_with("receiver", |c| {
         c.accept_automatically = true;
         c.timing.idle_timeout = Duration::from_secs(1);
     });
-    let mut s = std::net::TcpStream::connect(rx.addr()).unwrap();
-    let mut bytes = Vec::new();
-    let hello = ferry::protocol::Message::Hello(ferry::protocol::Hello {
-        version: 1,
-        purpose: ferry::protocol::HelloPurpose::Transfer,
-        instance: ferry::protocol::InstanceId::random(),
-        transfer_port: 1,
-        os: ferry::protocol::Os::Linux,
-        name: "staller".into(),
-        fingerprint: vec![],
-    });
-    for m in [
-        hello,
-        ferry::protocol::Message::Offer(ferry::protocol::Offer { file_count: 1, total_bytes: 1000 }),
-        ferry::protocol::Message::OfferFile(ferry::protocol::OfferFile {
-            path: "stalled.bin".into(),
-            size: 1000,
-            thumbnail: vec![],
-        }),
-        ferry::protocol::Message::FileBegin { index: 0, size: 1000 },
-    ] {
-        ferry::protocol::frame::encode_message(&m, &mut bytes);
-    }
-    bytes.extend_from_slice(&ferry::protocol::frame::data_header(10));
-    bytes.extend_from_slice(&[0u8; 10]);
-    s.write_all(&bytes).unwrap();
+    let mut s = common::raw::Raw::connect(rx.addr());
+    s.offer(&[("stalled.bin", 1000)]);
+    s.send(&ferry::protocol::Message::FileBegin { index: 0, size: 1000 });
+    s.send_data(&[0u8; 10]);
     let started = Instant::now();
     let error = rx.wait(10.0, |e| match e {
         Event::TransferFailed { error, .. } => Some(error.clone()),

@@ -1284,3 +1284,57 @@ fn a_text_offer_is_shown_and_the_text_card_copies_it_exactly() {
     rig.harness.run();
     assert!(rig.harness.query_by_label("from LocalSend").is_none());
 }
+
+fn some_code() -> ferry::engine::VerificationCode {
+    ferry::protocol::sas::VerificationCode::derive(&[1; 32], &[2; 32], &[3; 32], &[4; 32])
+}
+
+/// Issue 10: the receiver's prompt shows the code to compare, and a device that only has a known
+/// device's name is named as not being it, in the warning colour.
+#[test]
+fn the_prompt_shows_the_verification_code_and_warns_of_a_changed_device() {
+    let mut rig = rig();
+    let code = some_code();
+    let mut first = offer(TransferId(1000), "Kitchen PC", &["a.jpg"]);
+    first.verification_code = Some(code);
+    rig.event(Event::IncomingOffer(first));
+    assert!(rig.harness.query_by_label(&code.to_string()).is_some(), "the code is not shown");
+    assert!(rig.harness.query_by_label("Check that the other screen shows the same number.").is_some());
+    let warning = ferry::identity::known::changed_warning("Kitchen PC");
+    assert!(rig.harness.query_by_label(&warning).is_none(), "a new device is not a changed one");
+    rig.harness.get_by_label_contains("Accept").click();
+    rig.harness.run();
+    let _ = rig.command();
+
+    let mut changed = offer(TransferId(1001), "Anna's laptop", &["b.jpg"]);
+    changed.from.trust = Trust::Changed { lookalikes: vec![ferry::identity::Fingerprint([7; 32])] };
+    changed.verification_code = Some(code);
+    rig.event(Event::IncomingOffer(changed));
+    let warning = ferry::identity::known::changed_warning("Anna's laptop");
+    assert!(rig.harness.query_by_label(&warning).is_some(), "no warning for a changed device");
+    assert!(rig.harness.query_by_label(&code.to_string()).is_some());
+    // Between known devices there is no code to compare.
+    rig.harness.get_by_label_contains("Decline").click();
+    rig.harness.run();
+    let _ = rig.command();
+    let mut known = offer(TransferId(1002), "Kitchen PC", &["c.jpg"]);
+    known.from.trust = Trust::Known;
+    rig.event(Event::IncomingOffer(known));
+    assert!(rig.harness.query_by_label("c.jpg").is_some());
+    assert!(rig.harness.query_by_label("Check that the other screen shows the same number.").is_none());
+}
+
+/// The sender's card shows the code while it waits for the answer, and not once accepted.
+#[test]
+fn the_senders_card_shows_the_code_while_waiting_for_the_answer() {
+    let mut rig = rig();
+    let id = TransferId(1100);
+    started(&mut rig, id, Direction::Outgoing);
+    let code = some_code();
+    assert!(rig.harness.query_by_label(&code.to_string()).is_none());
+    rig.event(Event::VerificationCode { transfer: id, code });
+    assert!(rig.harness.query_by_label(&code.to_string()).is_some(), "the code is not on the card");
+    assert!(rig.harness.query_by_label("Check that the other screen shows the same number.").is_some());
+    rig.event(Event::TransferAccepted { transfer: id, files: 2, bytes_total: 20_000_000 });
+    assert!(rig.harness.query_by_label(&code.to_string()).is_none(), "the code outlived the answer");
+}

@@ -1,13 +1,16 @@
-//! docs/protocol-v2.md is complete enough to implement: `scripts/v2-interop.py`, written from it
-//! with Python's `ssl` module (sender) and pyOpenSSL (receiver), opens version-2 connections
-//! with Ferry's own TLS layer — handshake with both certificates, HELLOs whose fingerprints must
-//! match the proven keys, the verification exchange — and both ends compute the same code.
+//! PROTOCOL.md is complete enough to implement: `scripts/v2-interop.py`, written from it with
+//! Python's `ssl` module (sender) and pyOpenSSL (receiver), talks to Ferry — handshake with both
+//! certificates, HELLOs whose fingerprints must match the proven keys, the verification exchange
+//! with both ends computing the same code, and (against the real engine, both ways) a whole
+//! one-file batch: offer, answer, the file and its BLAKE3, results and summary.
 //!
 //! Needs a Python 3 with pyOpenSSL: `FERRY_INTEROP_PYTHON` names one, otherwise /usr/bin/python3
 //! and `python3` are tried (Debian: python3-openssl), and where none has it the test installs a
 //! pinned pyOpenSSL from PyPI into a venv under `target/`. Linux only (where CI runs).
 
 #![cfg(target_os = "linux")]
+
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -242,4 +245,114 @@ fn ferry_and_a_pyopenssl_receiver_compute_the_same_code() {
     assert!(status.success());
     assert_eq!(code, verified.code.to_string());
     assert_eq!(peer, me.fingerprint().to_hex());
+}
+
+/// Reads the Python side's stdout line by line on a thread of its own.
+fn lines_of(child: &mut std::process::Child) -> crossbeam_channel::Receiver<String> {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn line(lines: &crossbeam_channel::Receiver<String>, child: &mut std::process::Child) -> String {
+    lines.recv_timeout(T).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("the Python side said nothing in time")
+    })
+}
+
+/// The Python sender sends a file to the real engine: both show the same code, the engine asks
+/// its person (a first meeting), and the file arrives whole, its BLAKE3 checked by the engine.
+#[test]
+fn a_python_sender_sends_a_file_to_the_engine() {
+    use ferry::engine::{Command as Do, Decision, Event};
+    let python = python_with("ssl");
+    let rx = common::Node::start("Ferry receiver");
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("from python.txt");
+    std::fs::write(&file, b"MARKER-from-python: a file written by the second implementation").unwrap();
+    let mut child = Command::new(&python)
+        .arg(root().join("scripts/v2-interop.py"))
+        .args(["client", "127.0.0.1", &rx.addr().port().to_string()])
+        .args([&fixture("device-b.crt"), &fixture("device-b.key")])
+        .arg(&file)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    let (code, _, suite) = parse_result(&line(&lines, &mut child));
+    assert_eq!(suite, "TLS_AES_128_GCM_SHA256");
+    let offer = rx.wait(10.0, |e| match e {
+        Event::IncomingOffer(o) => Some(o.clone()),
+        _ => None,
+    });
+    assert_eq!(offer.verification_code.map(|c| c.to_string()), Some(code), "the same code on both sides");
+    assert_eq!(offer.from.fingerprint, Some(identity("device-b").fingerprint()));
+    assert_eq!(offer.from.name, "Python");
+    rx.commands.send(Do::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
+    let sent = line(&lines, &mut child);
+    assert_eq!(sent, "sent from python.txt results 0", "the Python side's summary");
+    rx.wait(10.0, |e| matches!(e, Event::TransferFinished { .. }).then_some(()));
+    assert!(child.wait().unwrap().success());
+    assert_eq!(std::fs::read(rx.received().join("from python.txt")).unwrap(), std::fs::read(&file).unwrap());
+}
+
+/// The engine sends a file to the pyOpenSSL receiver: the engine shows the code the Python side
+/// computed, and the Python side checks the file's BLAKE3 and reports it saved.
+#[test]
+fn the_engine_sends_a_file_to_a_python_receiver() {
+    use ferry::engine::Event;
+    let python = python_with("OpenSSL");
+    let mut child = Command::new(&python)
+        .arg(root().join("scripts/v2-interop.py"))
+        .args(["server", "0", &fixture("device-b.crt"), &fixture("device-b.key"), "receive"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut child);
+    let first = line(&lines, &mut child);
+    let port: u16 = first.strip_prefix("listening ").and_then(|p| p.parse().ok()).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("the Python receiver said: {first}")
+    });
+    let tx = common::Node::start("Ferry sender");
+    let work = tempfile::tempdir().unwrap();
+    let content = b"MARKER-from-ferry: bytes the Python receiver hashes with its own BLAKE3".to_vec();
+    std::fs::write(work.path().join("to python.bin"), &content).unwrap();
+    let id = tx.send(([127, 0, 0, 1], port).into(), vec![work.path().join("to python.bin")]);
+    let shown = tx.wait(10.0, |e| match e {
+        Event::VerificationCode { transfer, code } if *transfer == id => Some(code.to_string()),
+        Event::TransferFailed { error, .. } => panic!("{error:?}"),
+        _ => None,
+    });
+    let (code, peer, _) = parse_result(&line(&lines, &mut child));
+    assert_eq!(code, shown, "the same code on both sides");
+    assert_eq!(peer, tx_key(&tx).to_hex(), "the Python side proved the engine's key");
+    let files = tx.wait(10.0, |e| match e {
+        Event::TransferFinished { transfer, files } if *transfer == id => Some(files.clone()),
+        Event::TransferFailed { error, .. } => panic!("{error:?}"),
+        _ => None,
+    });
+    assert_eq!(files[0].result, ferry::protocol::FileResult::Saved);
+    let received = line(&lines, &mut child);
+    assert_eq!(
+        received,
+        format!("received to python.bin {} {}", content.len(), blake3::hash(&content).to_hex())
+    );
+    assert!(child.wait().unwrap().success());
+}
+
+/// The engine's key, as its own TLS handshake proves it (a probe).
+fn tx_key(node: &common::Node) -> Fingerprint {
+    let mut p = common::raw::Raw::connect(node.addr());
+    p.send(&common::raw::hello_as("probe", HelloPurpose::Probe));
+    p.until(|m| matches!(m, Message::Hello(_)));
+    p.peer.unwrap()
 }

@@ -14,8 +14,9 @@ use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
 use crate::engine::{
     Command, Decision, Direction, Engine, Event, FileOutcome, IncomingOffer, OfferedFile, SaveFailure,
-    TransferError, TransferId,
+    TransferError, TransferId, Trust,
 };
+use crate::identity::known::changed_warning;
 use crate::protocol::{CancelReason, FileResult};
 use crate::text::display;
 
@@ -65,7 +66,24 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 if offer.text.is_some() {
                     texts.insert(offer.transfer);
                 }
-                let decision = if yes {
+                let changed = matches!(offer.from.trust, Trust::Changed { .. });
+                if changed {
+                    out.say(format!("Warning: {}", changed_warning(&shown(&offer.from.name))));
+                }
+                if let Some(code) = offer.verification_code {
+                    out.say(format!("Verification code: {code}"));
+                    out.say("Check that the other screen shows the same number.");
+                }
+                let decision = if yes && changed {
+                    // `--yes` accepts from devices that are what they say they are, not from one
+                    // that only has a known device's name.
+                    out.say(format!(
+                        "Declined {} from “{}”: it has another key than the device of that name you received from before. Run `ferry receive` without --yes to decide.",
+                        count_and_size(offer.files.len(), offer.total_bytes),
+                        shown(&offer.from.name)
+                    ));
+                    Decision::Decline
+                } else if yes {
                     Decision::AcceptAll
                 } else if interactive {
                     ask(&offer, &dir)

@@ -117,6 +117,12 @@ pub fn run(
                 out.say(format!("“{peer_name}” accepted the text."));
                 0
             }
+            Event::VerificationCode { transfer, code } if transfer == id => {
+                // Protocol version 2, first meeting: the same six digits are on the other screen.
+                out.say(format!("Verification code: {code}"));
+                out.say("Check that the other screen shows the same number before it accepts.");
+                continue;
+            }
             Event::TransferAccepted { transfer, files, bytes_total } if transfer == id => {
                 out.start_bar(
                     id,

@@ -19,7 +19,11 @@ pub struct EngineConfig {
     pub os: Os,
     /// Where accepted files land (created when missing).
     pub receive_dir: PathBuf,
-    /// Accept every offer without asking.
+    /// Accept every offer without asking: the explicit switch for scripts and tests. Never
+    /// applies to a device that gives a known device's name with another key
+    /// ([`crate::identity::known::Trust::Changed`]). What a person turns on for one device is
+    /// "always accept from this device", kept with its key
+    /// ([`crate::identity::known::KnownDevices::set_always_accept`]) and honoured without this.
     pub accept_automatically: bool,
     /// Receive at all: listen for transfers on `transfer_port`. `false` for the command line's
     /// `send` and `peers`, which must never receive: then there is no listening socket, HELLO

@@ -39,6 +39,9 @@ use crate::transfer::{Cancel, Ctx, Emit, Identity};
 pub enum StartError {
     #[error("Couldn't accept transfers on {addr}: {source}. Is another copy of Ferry already running?")]
     Listen { addr: SocketAddr, source: std::io::Error },
+    /// The device key cannot be used for TLS (a key file that loaded but does not sign).
+    #[error("This device's key can't be used ({0}). Reset the identity (`ferry identity --reset`).")]
+    Identity(String),
 }
 
 /// A running engine. Dropping it shuts it down.
@@ -63,6 +66,9 @@ impl Engine {
         });
         // Only an engine that receives can be listed as a device.
         config.announce &= config.listen;
+        // Built once from the device key, shared by every connection (protocol version 2).
+        let tls = crate::transfer::tls::TlsContext::new(&config.identity)
+            .map_err(|e| StartError::Identity(e.to_string()))?;
         for warning in config.warnings.drain(..) {
             emit(Event::Warning(warning));
         }
@@ -133,7 +139,10 @@ impl Engine {
                 name: config.device_name.clone(),
                 os: config.os,
                 transfer_port,
+                fingerprint: config.identity.fingerprint(),
             },
+            tls,
+            older_warned: Default::default(),
             config,
             emit,
             internal_tx,
@@ -231,6 +240,10 @@ struct Running {
 struct Core {
     config: EngineConfig,
     identity: Identity,
+    /// This device's TLS settings, made once from its key.
+    tls: crate::transfer::tls::TlsContext,
+    /// Version-1 senders already reported, by address (once a minute each).
+    older_warned: crate::transfer::receive::OlderWarned,
     emit: Emit,
     internal_tx: Sender<Internal>,
     transfers: HashMap<TransferId, Running>,
@@ -266,13 +279,11 @@ impl Core {
                 if self.localsend_send(id, to, &paths) {
                     return;
                 }
-                let peer_name = self
-                    .peers
-                    .values()
-                    .find(|p| p.addr == to)
-                    .map(|p| p.name.clone())
-                    .unwrap_or_else(|| to.to_string());
-                let req = SendRequest { to, paths, peer_name, thumbnailer: self.thumbnailer(), text: None };
+                let peer = self.peers.values().find(|p| p.addr == to);
+                let peer_name = peer.map(|p| p.name.clone()).unwrap_or_else(|| to.to_string());
+                let pin = pin_for(peer);
+                let req =
+                    SendRequest { to, paths, peer_name, pin, thumbnailer: self.thumbnailer(), text: None };
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::SendText { id, to, text } => {
@@ -283,8 +294,15 @@ impl Core {
                     return;
                 }
                 let peer_name = peer.map(|p| p.name.clone()).unwrap_or_else(|| to.to_string());
-                let req =
-                    SendRequest { to, paths: Vec::new(), peer_name, thumbnailer: None, text: Some(text) };
+                let pin = pin_for(peer);
+                let req = SendRequest {
+                    to,
+                    paths: Vec::new(),
+                    peer_name,
+                    pin,
+                    thumbnailer: None,
+                    text: Some(text),
+                };
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::Answer { transfer, decision } => {
@@ -404,6 +422,7 @@ impl Core {
             accept_automatically: self.config.accept_automatically,
             decisions: rx,
             ticket,
+            older_warned: self.older_warned.clone(),
         };
         self.spawn(TransferId::next(), "recv", Some(tx), move |ctx| receive(&ctx, stream, setup));
     }
@@ -422,6 +441,8 @@ impl Core {
             emit: self.emit.clone(),
             timing: self.config.timing.clone(),
             me: self.identity.clone(),
+            tls: self.tls.clone(),
+            known: self.config.known.clone(),
         };
         let done = self.internal_tx.clone();
         let thread = thread::Builder::new()
@@ -437,6 +458,8 @@ impl Core {
     fn probe(&mut self, address: String, remembered: bool) {
         let ctx = probe::ProbeCtx {
             me: self.identity.clone(),
+            tls: self.tls.clone(),
+            known: self.config.known.clone(),
             timeout: self.config.timing.handshake_timeout,
             stopping: self.stopping.clone(),
             emit: self.emit.clone(),
@@ -531,4 +554,10 @@ fn refuse(stream: TcpStream, refusal: Refusal) {
     );
     let _ = stream.set_nonblocking(true);
     let _ = (&stream).write_all(&bytes);
+}
+
+/// The key a send to `peer` is held to: a known device's, so that another key at its address
+/// fails the handshake. A new or changed device is not pinned; the handshake proves its key.
+fn pin_for(peer: Option<&Peer>) -> Option<crate::identity::Fingerprint> {
+    peer.filter(|p| p.trust.is_known()).and_then(|p| p.fingerprint)
 }

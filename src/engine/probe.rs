@@ -1,20 +1,25 @@
-//! Adding a peer by address: a direct HELLO (purpose "probe") confirms that Ferry runs there and
-//! tells us its name, for networks where broadcast does not get through.
+//! Adding a peer by address: a TLS handshake and a direct HELLO (purpose "probe") confirm that
+//! Ferry runs there, prove its key and tell us its name, for networks where broadcast does not
+//! get through.
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use super::{Event, Internal, Peer, PeerSource};
-use crate::protocol::{HelloPurpose, Message, clean_display_name};
-use crate::transfer::connection::split;
+use crate::identity::known::KnownDevices;
+use crate::protocol::{HelloPurpose, Message, clean_display_name, sas};
+use crate::transfer::connection::{set_idle_limit, split_secured};
+use crate::transfer::tls::{ConnectError, TlsContext};
 use crate::transfer::{Emit, Identity};
 
 pub(super) struct ProbeCtx {
     pub me: Identity,
+    pub tls: TlsContext,
+    pub known: Arc<Mutex<KnownDevices>>,
     pub timeout: Duration,
     pub stopping: Arc<AtomicBool>,
     pub emit: Emit,
@@ -37,9 +42,18 @@ pub(super) fn probe(ctx: &ProbeCtx, address: &str, remembered: bool) -> Option<P
 
 fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
     let addr = resolve(address)?;
+    let started = Instant::now();
     let stream = TcpStream::connect_timeout(&addr, ctx.timeout)
         .map_err(|e| format!("Couldn't connect to {addr}: {e}. Is Ferry open on that device?"))?;
-    let (mut reader, mut writer) = split(stream, ctx.timeout).map_err(|e| e.to_string())?;
+    set_idle_limit(&stream, ctx.timeout);
+    let left = ctx.timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
+    let conn = ctx.tls.connect(stream, None, left).map_err(|e| match e {
+        ConnectError::NotFerry => format!("{addr} answered, but it is not a Ferry device."),
+        ConnectError::TimedOut => format!("{addr} did not answer in time."),
+        other => format!("{addr}: {other}"),
+    })?;
+    let proven = conn.peer;
+    let (mut reader, mut writer) = split_secured(conn, ctx.timeout).map_err(|e| e.to_string())?;
     writer.send(&ctx.me.hello(HelloPurpose::Probe)).map_err(|e| format!("Couldn't talk to {addr}: {e}"))?;
     let deadline = Instant::now() + ctx.timeout;
     while Instant::now() < deadline && !ctx.stopping.load(Ordering::SeqCst) {
@@ -47,16 +61,22 @@ fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
             Ok(None) => {}
             Ok(Some(Message::Hello(h))) => {
                 writer.finish();
+                if sas::check_hello(&h, &proven.0).is_err() {
+                    return Err(format!(
+                        "{addr} answered, but failed the security check (its HELLO names another key)."
+                    ));
+                }
                 let name = clean_display_name(&h.name).unwrap_or_else(|| addr.to_string());
                 let port = if h.transfer_port == 0 { addr.port() } else { h.transfer_port };
+                let trust = ctx.known.lock().expect("known devices").trust(&name, &proven);
                 return Ok(Peer {
                     instance: h.instance,
                     name,
                     os: h.os,
                     addr: SocketAddr::new(addr.ip(), port),
                     source: PeerSource::Manual,
-                    fingerprint: None,
-                    trust: crate::events::Trust::New,
+                    fingerprint: Some(proven),
+                    trust,
                 });
             }
             Ok(Some(_)) | Err(_) => return Err(format!("{addr} answered, but it is not a Ferry device.")),

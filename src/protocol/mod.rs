@@ -26,7 +26,7 @@ pub use message::{
 };
 
 /// The protocol version this build speaks. Bumped only for incompatible changes.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Four bytes that open every datagram and every HELLO: `FRRY`.
 pub const MAGIC: [u8; 4] = *b"FRRY";

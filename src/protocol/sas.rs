@@ -295,7 +295,7 @@ mod tests {
         }
     }
 
-    /// The vector docs/protocol-v2.md prints (tests/protocol_v2_vectors.rs checks the text).
+    /// The vector PROTOCOL.md prints (tests/protocol_v2_vectors.rs checks the text).
     #[test]
     fn the_code_matches_its_vector() {
         let fp_s: [u8; 32] = std::array::from_fn(|i| i as u8);

@@ -2,11 +2,12 @@
 //! flag or a deadline) loses nothing, and DATA frames are handed out as slices of that buffer —
 //! no allocation per chunk.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::Cancel;
+use super::tls::{ReadHalf, Secured, WriteHalf};
 use crate::protocol::frame::{self, MAX_FRAME, decode_frame, peek_header};
 use crate::protocol::{DecodeError, Frame, Message};
 
@@ -25,9 +26,9 @@ pub enum ConnError {
     Io(#[from] io::Error),
 }
 
-/// The reading half: a socket and a buffer big enough for the largest frame.
+/// The reading half: a socket (inside TLS, or plain in tests) and a buffer big enough for the largest frame.
 pub struct FrameReader {
-    stream: TcpStream,
+    stream: Box<dyn ReadHalf>,
     buf: Box<[u8]>,
     start: usize,
     end: usize,
@@ -39,8 +40,8 @@ pub struct FrameReader {
 
 impl FrameReader {
     /// Wraps `stream`, whose reads will time out every [`POLL`].
-    pub fn new(stream: TcpStream) -> io::Result<FrameReader> {
-        stream.set_read_timeout(Some(POLL))?;
+    pub fn new(mut stream: Box<dyn ReadHalf>) -> io::Result<FrameReader> {
+        stream.set_wait(POLL)?;
         Ok(FrameReader {
             stream,
             buf: vec![0u8; MAX_FRAME].into_boxed_slice(),
@@ -54,7 +55,7 @@ impl FrameReader {
     /// How long one read waits from now on (at first [`POLL`]). Cheap when it does not change.
     pub fn set_poll(&mut self, wait: Duration) -> io::Result<()> {
         if wait != self.poll {
-            self.stream.set_read_timeout(Some(wait))?;
+            self.stream.set_wait(wait)?;
             self.poll = wait;
         }
         Ok(())
@@ -84,7 +85,7 @@ impl FrameReader {
             } else if self.buf.len() - self.start < frame::HEADER_LEN {
                 self.compact();
             }
-            match self.stream.read(&mut self.buf[self.end..]) {
+            match self.stream.read_some(&mut self.buf[self.end..]) {
                 Ok(0) if self.start == self.end => return Err(ConnError::Closed),
                 Ok(0) => return Err(ConnError::Truncated),
                 Ok(n) => self.end += n,
@@ -129,7 +130,7 @@ impl FrameReader {
         self.start = 0;
         self.end = 0;
         while Instant::now() < deadline {
-            match self.stream.read(&mut sink) {
+            match self.stream.read_some(&mut sink) {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
@@ -154,7 +155,7 @@ impl FrameReader {
 /// byte accepted (a plain send timeout restarts after every partial write, which let a cut link
 /// go unnoticed for a minute and more).
 pub struct FrameWriter {
-    stream: TcpStream,
+    stream: Box<dyn WriteHalf>,
     pending: Vec<u8>,
     /// When the oldest queued byte was queued.
     pending_since: Option<Instant>,
@@ -174,9 +175,8 @@ const LAST_WORDS: Duration = Duration::from_secs(1);
 
 impl FrameWriter {
     /// Wraps `stream`; a write that gets no byte out for `stall` fails with `TimedOut`.
-    pub fn new(stream: TcpStream, stall: Duration) -> io::Result<FrameWriter> {
-        stream.set_write_timeout(Some(POLL))?;
-        stream.set_nodelay(true)?;
+    pub fn new(mut stream: Box<dyn WriteHalf>, stall: Duration) -> io::Result<FrameWriter> {
+        stream.set_wait(POLL)?;
         Ok(FrameWriter {
             stream,
             pending: Vec::with_capacity(64 * 1024),
@@ -249,7 +249,7 @@ impl FrameWriter {
     }
 
     fn write_both(
-        &self,
+        &mut self,
         mut head: &[u8],
         mut tail: &[u8],
         stall: Duration,
@@ -258,7 +258,8 @@ impl FrameWriter {
         let mut last_progress = Instant::now();
         while !head.is_empty() || !tail.is_empty() {
             let bufs = [io::IoSlice::new(head), io::IoSlice::new(tail)];
-            match (&self.stream).write_vectored(&bufs) {
+            // After a timeout the same bytes are offered again, as the TLS half requires.
+            match self.stream.write_some(&bufs) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     let from_head = n.min(head.len());
@@ -281,25 +282,43 @@ impl FrameWriter {
         Ok(())
     }
 
-    /// Tells the other side we will send nothing more.
-    pub fn finish(&self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+    /// Tells the other side we will send nothing more (TLS close_notify, then FIN).
+    pub fn finish(&mut self) {
+        self.stream.finish();
     }
 }
 
-/// Splits one connected stream into its two halves. Where the system allows (Linux), the
-/// connection also dies by itself when sent data stays unacknowledged for `idle`.
-pub fn split(stream: TcpStream, idle: Duration) -> io::Result<(FrameReader, FrameWriter)> {
+/// Where the system allows (Linux), the connection dies by itself when sent data stays
+/// unacknowledged for `idle`. Called on the TCP stream before the TLS handshake.
+pub fn set_idle_limit(stream: &TcpStream, idle: Duration) {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    let _ = socket2::SockRef::from(&stream).set_tcp_user_timeout(Some(idle));
-    let reader = FrameReader::new(stream.try_clone()?)?;
-    let writer = FrameWriter::new(stream, idle)?;
+    let _ = socket2::SockRef::from(stream).set_tcp_user_timeout(Some(idle));
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = (stream, idle);
+}
+
+/// The framed halves of a secured (version 2) connection; a write that gets no byte out for
+/// `idle` fails.
+pub fn split_secured(conn: Secured, idle: Duration) -> io::Result<(FrameReader, FrameWriter)> {
+    let reader = FrameReader::new(Box::new(conn.reader))?;
+    let writer = FrameWriter::new(Box::new(conn.writer), idle)?;
+    Ok((reader, writer))
+}
+
+/// Splits a plain TCP stream into framed halves (tests of the framing itself; Ferry never
+/// speaks frames outside TLS beyond the refusals of `tls::older`).
+pub fn split(stream: TcpStream, idle: Duration) -> io::Result<(FrameReader, FrameWriter)> {
+    set_idle_limit(&stream, idle);
+    stream.set_nodelay(true)?;
+    let reader = FrameReader::new(Box::new(stream.try_clone()?))?;
+    let writer = FrameWriter::new(Box::new(stream), idle)?;
     Ok((reader, writer))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
     use std::net::TcpListener;
 
     fn pair() -> (TcpStream, TcpStream) {
@@ -312,7 +331,7 @@ mod tests {
     #[test]
     fn frames_survive_timeouts_and_partial_writes() {
         let (a, b) = pair();
-        let mut reader = FrameReader::new(b).unwrap();
+        let mut reader = FrameReader::new(Box::new(b)).unwrap();
         let mut bytes = Vec::new();
         frame::encode_message(&Message::Done, &mut bytes);
         let data = vec![7u8; 300_000];
@@ -343,7 +362,7 @@ mod tests {
     #[test]
     fn oversized_length_is_refused_without_waiting_for_the_payload() {
         let (mut a, b) = pair();
-        let mut reader = FrameReader::new(b).unwrap();
+        let mut reader = FrameReader::new(Box::new(b)).unwrap();
         a.write_all(&[0xff, 0xff, 0xff, 0xff]).unwrap();
         let mut result = reader.poll_frame().map(|_| ());
         for _ in 0..20 {
@@ -358,7 +377,7 @@ mod tests {
     #[test]
     fn eof_mid_frame_is_truncated() {
         let (mut a, b) = pair();
-        let mut reader = FrameReader::new(b).unwrap();
+        let mut reader = FrameReader::new(Box::new(b)).unwrap();
         a.write_all(&[0, 0, 0, 9, 0x01, 1, 2]).unwrap();
         drop(a);
         let mut result = reader.poll_frame().map(|f| f.is_some());

@@ -16,6 +16,7 @@ pub mod connection;
 mod finish;
 mod hashing;
 pub mod names;
+mod opening;
 mod reading;
 pub mod receive;
 pub mod send;
@@ -23,11 +24,12 @@ pub mod store;
 pub mod tls;
 
 use std::io;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::events::{Event, FileOutcome, Timing, TransferError, TransferId};
+use crate::identity::known::KnownDevices;
 use crate::protocol::{CancelReason, ErrorCode, InstanceId, Message, Os, PROTOCOL_VERSION};
 use connection::{ConnError, FrameWriter};
 
@@ -38,6 +40,8 @@ pub struct Identity {
     pub name: String,
     pub os: Os,
     pub transfer_port: u16,
+    /// This device's key, as HELLO names it (and TLS proves it).
+    pub fingerprint: crate::identity::Fingerprint,
 }
 
 impl Identity {
@@ -49,7 +53,7 @@ impl Identity {
             transfer_port: self.transfer_port,
             os: self.os,
             name: self.name.clone(),
-            fingerprint: Vec::new(),
+            fingerprint: self.fingerprint.0.to_vec(),
         })
     }
 }
@@ -83,6 +87,10 @@ pub struct Ctx {
     pub emit: Emit,
     pub timing: Timing,
     pub me: Identity,
+    /// This device's TLS settings (its certificate), made once by the engine.
+    pub tls: tls::TlsContext,
+    /// The devices met before: the trust decision, and where a meeting is remembered.
+    pub known: Arc<Mutex<KnownDevices>>,
 }
 
 /// How a transfer ended; turned into exactly one final event by [`Ctx::end`].

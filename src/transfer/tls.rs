@@ -1,7 +1,7 @@
 //! Ferry protocol version 2's transport: every connection is TLS 1.3, both sides prove their
 //! device key, and the frames of version 1 run unchanged inside it.
 //!
-//! The profile (docs/protocol-v2.md has the full text):
+//! The profile (PROTOCOL.md §13 has the full text):
 //!
 //! * TLS 1.3 only; cipher suites AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305, chosen by the
 //!   accepting side in that order ([`crate::identity::verify::crypto_provider`]).

@@ -114,6 +114,8 @@ fixed! {
     transfers => "Transfers", "传输";
     no_transfers => "Nothing sent or received yet.", "还没有发送或接收过文件。";
     waiting_answer => "Waiting for the other computer to accept…", "正在等待对方接收…";
+    verification_code => "Verification code:", "验证码：";
+    check_same_number => "Check that the other screen shows the same number.", "请确认对方屏幕上显示的是同一个数字。";
     starting_transfer => "Starting…", "正在开始…";
     open_folder => "Open folder", "打开文件夹";
     open_receive_folder => "Open the receive folder", "打开接收文件夹";

@@ -124,6 +124,9 @@ pub struct Transfer {
     pub renamed: Vec<(String, String)>,
     /// Outgoing: a text offer, not files (this text).
     pub text: Option<String>,
+    /// Outgoing, first meeting (protocol version 2): the code the receiver's screen shows too,
+    /// shown while waiting for the answer.
+    pub verification_code: Option<crate::engine::VerificationCode>,
 }
 
 /// A text that arrived (from a Ferry device's text offer, or a LocalSend app's message): shown

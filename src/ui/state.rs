@@ -198,8 +198,11 @@ impl AppState {
                 }
             }
             Event::Warning(text) => self.warn(text),
-            // Not emitted before protocol version 2 is wired into the engine (issue 10, phase B).
-            Event::VerificationCode { .. } => {}
+            Event::VerificationCode { transfer, code } => {
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.verification_code = Some(code);
+                }
+            }
             Event::PeerSeen(peer) | Event::PeerUpdated(peer) => self.peer_seen(peer),
             Event::PeerLost(id) => self.peers.retain(|p| p.instance != id),
             Event::PeerAddFailed { address, reason } => {
@@ -383,6 +386,7 @@ impl AppState {
                     save_failure: None,
                     renamed: Vec::new(),
                     text: None,
+                    verification_code: None,
                 });
                 self.transfers.len() - 1
             }

@@ -15,6 +15,7 @@ use super::state::AppState;
 use super::view_main::preview_or_icon;
 use super::widgets::{self, shown};
 use super::worker::DialogKind;
+use crate::engine::Trust;
 
 /// Rows are taller than in the send list: the previews are what the person decides on.
 const ROW_HEIGHT: f32 = 60.0;
@@ -42,6 +43,16 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
         ui.label(RichText::new(from).weak());
         if waiting > 0 {
             ui.label(RichText::new(state.tr.more_waiting(waiting)).italics());
+        }
+        // A known device's name with another key: say so before anything else is decided.
+        if matches!(offer.from.trust, Trust::Changed { .. }) {
+            let warning = ui.visuals().warn_fg_color;
+            let text = state.tr.changed_warning(&shown(&offer.from.name));
+            ui.add(egui::Label::new(RichText::new(text).color(warning).strong()).wrap());
+        }
+        if let Some(code) = offer.verification_code {
+            ui.add_space(4.0);
+            super::view_transfers::verification_code(ui, state.tr, code);
         }
         ui.add_space(6.0);
     });

@@ -164,6 +164,9 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
             ui.label(RichText::new(tr.waiting_busy(&peer)).italics());
         }
         Status::Waiting => {
+            if let Some(code) = t.verification_code {
+                verification_code(ui, tr, code);
+            }
             ui.label(RichText::new(tr.waiting_answer()).italics());
         }
         Status::Running => {
@@ -321,4 +324,13 @@ fn common_folder(paths: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
         }
     }
     Some(common)
+}
+
+/// The six digits both screens show at a first meeting, large, with what to do with them.
+pub fn verification_code(ui: &mut Ui, tr: super::i18n::Tr, code: crate::engine::VerificationCode) {
+    ui.horizontal(|ui| {
+        ui.label(tr.verification_code());
+        ui.label(RichText::new(code.to_string()).monospace().strong().size(22.0));
+    });
+    ui.label(RichText::new(tr.check_same_number()).weak());
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # tests/e2e/run.sh - end-to-end tests of the real `ferry` binary on a fake LAN of network
 # namespaces (lan/netns-lan.sh): broadcast discovery on a real subnet, a batch between hosts,
-# a link cut mid-transfer, a lossy shaped link, and a receiver killed mid-file.
+# a link cut mid-transfer, a lossy shaped link, a receiver killed mid-file, a capture on the
+# receiver that must find neither a file's content nor its name (protocol version 2 encrypts),
+# and a third host giving a known device's name with another key.
 #
 #   sudo tests/e2e/run.sh              build target/release/ferry (if needed) and run all tests
 #   FERRY_BIN=path/to/ferry tests/e2e/run.sh     use that binary instead of building
-#   ONLY="batch cut" tests/e2e/run.sh  run some tests (discovery batch cut loss kill bind)
+#   ONLY="batch cut" tests/e2e/run.sh  run some tests (discovery batch cut loss kill bind capture
+#                                      changed)
 #   KEEP=1 ...                         keep the scratch dir (logs, received files) for a look
 #
 # Needs root and `ip netns` (CI runs as root); without them it says so loudly and FAILS, it
@@ -23,7 +26,7 @@ export SUBNET=${SUBNET:-10.231.9}
 
 IDLE_TIMEOUT=30          # the engine's default idle timeout (EngineConfig Timing::idle_timeout)
 MARGIN=15                # slack on top of it for slow CI machines
-TESTS=(discovery batch cut loss kill bind)
+TESTS=(discovery batch cut loss kill bind capture changed)
 ONLY=${ONLY:-${TESTS[*]}}
 
 banner() { printf '\n######## %s\n' "$*" >&2; }
@@ -37,6 +40,7 @@ refuse() {
 # ---- preflight -------------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || refuse "not root (run as root, e.g. sudo $0)"
 need_tools ip:iproute2 tc:iproute2 nft:nftables ethtool:ethtool sha256sum:coreutils timeout:coreutils \
+  tcpdump:tcpdump \
   || refuse "could not install the tools it needs"
 why=$(lan check 2>&1) || refuse "$why"
 WORK=$(mktemp -d /tmp/ferry-e2e.XXXXXX)
@@ -286,6 +290,68 @@ test_bind() {
   note "bound to 127.0.0.1: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-lo.json" | sort -u | tr '\n' ' ')"
   note "bound to $A: $(grep -Eo '"name" *: *"[^"]*"' "$w/peers-lan.json" | sort -u | tr '\n' ' ')"
   [ $bad = 0 ] || { show_log "$w/peers-lo.json"; show_log "$w/peers-lan.json"; show_log "$w/recv-lo.log"; return 1; }
+}
+
+# ---- (g) capture ----------------------------------------------------------------------------
+# tcpdump in B's namespace while A sends B a file full of a known marker, under a name of its
+# own: the capture holds the whole conversation (TLS's ClientHello shows the ALPN `ferry/2` in
+# clear: the control that it captured the right traffic), but neither the marker nor the name.
+test_capture() {
+  local w=$1 pb pt rc marker name bytes
+  marker="MARKER-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  name="holiday-secret-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n').txt"
+  for i in $(seq 1 3000); do echo "$marker line $i"; done >"$w/$name"
+  receiver pb "$w/recv-b.log" b "$w/in-b"
+  wait_until 5 listening b || { fail "receiver on B not listening"; show_log "$w/recv-b.log"; return 1; }
+  ip netns exec "${LAN_PREFIX}-b" tcpdump -i any --immediate-mode -U -s 0 -w "$w/b.pcap" "tcp port $PORT" >"$w/tcpdump.log" 2>&1 &
+  pt=$!; BG_PIDS+=("$pt")
+  wait_until 5 grep -q "listening on" "$w/tcpdump.log" || { fail "tcpdump did not start"; show_log "$w/tcpdump.log"; return 1; }
+  ferry_in 30 a send --json "$w/$name" --to "$B:$PORT" >"$w/send.log" 2>"$w/send.log.err"; rc=$?
+  [ $rc = 0 ] || { fail "send exited $rc"; show_log "$w/send.log"; show_log "$w/recv-b.log"; return 1; }
+  wait_exit "$pb" 10
+  cmp -s "$w/$name" "$w/in-b/$name" || { fail "the file did not arrive whole"; return 1; }
+  sleep 1; kill -INT "$pt"; wait_exit "$pt" 5
+  bytes=$(stat -c %s "$w/b.pcap" 2>/dev/null || echo 0)
+  note "captured $bytes bytes on B for a $(stat -c %s "$w/$name")-byte file"
+  [ "$bytes" -gt "$(stat -c %s "$w/$name")" ] || { fail "the capture is smaller than the file: it missed the transfer"; return 1; }
+  grep -qaF "ferry/2" "$w/b.pcap" || { fail "no TLS ClientHello with ALPN ferry/2 in the capture"; return 1; }
+  if grep -qaF "$marker" "$w/b.pcap"; then fail "the file's content is readable in the capture"; return 1; fi
+  if grep -qaF "$name" "$w/b.pcap"; then fail "the file's name is readable in the capture"; return 1; fi
+  if grep -qaF "host-b" "$w/b.pcap"; then fail "the receiver's device name is readable in the capture"; return 1; fi
+  note "neither \"$marker\" nor \"$name\" (nor a device name) is in the capture"
+}
+
+# ---- (h) changed ----------------------------------------------------------------------------
+# B receives with --yes (the script switch) and a config folder that lasts. A sends twice: B
+# knows it the second time (no code). Then C, with a key of its own, sends under A's name: B
+# shows it as "changed", with a code, and declines it even with --yes.
+test_changed() {
+  local w=$1 pb rc cfg_a cfg_b cfg_c
+  cfg_a=$(mktemp -d "$WORK/cfg-a-XXXX"); cfg_b=$(mktemp -d "$WORK/cfg-b-XXXX"); cfg_c=$(mktemp -d "$WORK/cfg-c-XXXX")
+  make_file "$w/one.bin" 5000; make_file "$w/two.bin" 6000; make_file "$w/three.bin" 7000
+  mkdir -p "$w/in-b"
+  ip netns exec "${LAN_PREFIX}-b" env FERRY_CONFIG_DIR="$cfg_b" "$FERRY" receive --dir "$w/in-b" --name host-b \
+    --yes --json >"$w/recv-b.log" 2>"$w/recv-b.log.err" &
+  pb=$!; BG_PIDS+=("$pb")
+  wait_until 5 listening b || { fail "receiver on B not listening"; show_log "$w/recv-b.log"; return 1; }
+  send_as() {  # send_as CFG FILE : A's or C's send to B under the name host-a
+    local cfg=$1 file=$2 h=$3
+    timeout -k 2 30 ip netns exec "${LAN_PREFIX}-$h" env FERRY_CONFIG_DIR="$cfg" "$FERRY" send --name host-a --json \
+      "$file" --to "$B:$PORT" >>"$w/send-$h.log" 2>>"$w/send-$h.log.err"
+  }
+  send_as "$cfg_a" "$w/one.bin" a; rc=$?
+  [ $rc = 0 ] || { fail "A's first send exited $rc"; show_log "$w/send-a.log"; show_log "$w/recv-b.log"; return 1; }
+  grep -q '"event":"verification_code"' "$w/send-a.log" || { fail "A showed no code at the first meeting"; return 1; }
+  send_as "$cfg_a" "$w/two.bin" a; rc=$?
+  [ $rc = 0 ] || { fail "A's second send exited $rc"; show_log "$w/send-a.log"; return 1; }
+  [ "$(grep -c '"event":"verification_code"' "$w/send-a.log")" = 1 ] || { fail "A showed a code to a known receiver"; return 1; }
+  send_as "$cfg_c" "$w/three.bin" c; rc=$?
+  [ $rc = 3 ] || { fail "C's send under A's name exited $rc (3 = declined)"; show_log "$w/send-c.log"; show_log "$w/recv-b.log"; return 1; }
+  grep -q '"trust":"changed"' "$w/recv-b.log" || { fail "B did not see C as changed"; show_log "$w/recv-b.log"; return 1; }
+  grep -q "This is not the ‘host-a’ you sent to before" "$w/recv-b.log.err" || { fail "B did not warn"; show_log "$w/recv-b.log"; return 1; }
+  [ -e "$w/in-b/three.bin" ] && { fail "C's file was saved"; return 1; }
+  cmp -s "$w/two.bin" "$w/in-b/two.bin" || { fail "A's second file is missing"; return 1; }
+  note "B: $(grep -c '"trust":"known"' "$w/recv-b.log") offer(s) from a known key, $(grep -c '"trust":"changed"' "$w/recv-b.log") from a changed one (declined)"
 }
 
 for t in "${TESTS[@]}"; do run_test "$t"; done

@@ -7,24 +7,30 @@
 
 mod files;
 
-use std::net::{SocketAddr, TcpStream};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
-use super::connection::{FrameReader, FrameWriter, POLL, split};
+use super::connection::{FrameReader, FrameWriter, POLL};
 use super::names::safe_relative_path;
+use super::opening::{self, Opened};
 use super::store::ReceiveFolder;
+use super::tls::AcceptError;
 use super::{Ctx, End, LINGER};
 use super::{Stop, conn_stop, peer_error, protocol, write_stop};
 use crate::admission::Ticket;
 use crate::events::{
-    Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError,
+    Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError, Trust,
 };
+use crate::identity::Fingerprint;
+use crate::protocol::sas::Verified;
 use crate::protocol::{
-    Answer, ErrorCode, FileResult, Frame, Hello, HelloPurpose, MAX_OFFER_PATH_BYTES,
-    MAX_OFFER_THUMBNAIL_BYTES, Message, OfferFile, PROTOCOL_VERSION, clean_display_name,
+    Answer, ErrorCode, FileResult, Frame, MAX_OFFER_PATH_BYTES, MAX_OFFER_THUMBNAIL_BYTES, Message,
+    OfferFile, clean_display_name,
 };
 use files::Ledger;
 
@@ -35,37 +41,58 @@ const GLANCE: Duration = Duration::from_millis(1);
 pub struct ReceiveSetup {
     pub peer_addr: SocketAddr,
     pub receive_dir: PathBuf,
+    /// Accept every offer without asking — the explicit script switch (`ferry receive --yes`
+    /// answers in the CLI instead; tests set it here). Never for a device whose name belongs
+    /// to another key ([`Trust::Changed`]). Known devices the person chose to always accept
+    /// from are accepted without it ([`crate::identity::known::KnownDevices::accepts_automatically`]).
     pub accept_automatically: bool,
     /// The person's answer to this connection's offer arrives here.
     pub decisions: Receiver<Decision>,
     /// This connection's place ([`crate::admission`]); engaged once its offer is complete.
     pub ticket: Ticket,
+    /// When each address was last said to run an older Ferry, shared by every connection.
+    pub older_warned: OlderWarned,
 }
+
+/// When a version-1 sender at each address was last reported ([`OLDER_WARNING_EVERY`]).
+pub type OlderWarned = Arc<Mutex<HashMap<IpAddr, Instant>>>;
+
+/// A version-1 sender retrying is reported at most this often per address.
+const OLDER_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 /// Handles one incoming connection to its end, reporting through `ctx`. A probe (someone adding
 /// us by address) is answered and produces no event.
 pub fn receive(ctx: &Ctx, stream: TcpStream, mut setup: ReceiveSetup) {
-    let (mut reader, mut writer) = match split(stream, ctx.timing.idle_timeout) {
-        Ok(halves) => halves,
+    // TLS, both HELLOs and the verification exchange: all by this deadline.
+    let deadline = Instant::now() + ctx.timing.handshake_timeout;
+    let mut conn = match opening::accept(ctx, stream, deadline) {
+        Ok(conn) => conn,
+        Err(AcceptError::OlderPeer { name, .. }) => {
+            warn_older(ctx, &setup, name);
+            return;
+        }
+        // Not Ferry, a plaintext probe, a broken handshake: nobody was shown anything.
         Err(_) => return,
     };
-    writer.watch(ctx.cancel.clone());
-    let peer = match handshake(ctx, &mut reader, &mut writer, setup.peer_addr) {
-        Ok(Some(peer)) => peer,
+    conn.writer.watch(ctx.cancel.clone());
+    let (peer, verified) = match handshake(ctx, &mut conn, deadline, setup.peer_addr) {
+        Ok(Some(opened)) => opened,
         // A probe, answered.
         Ok(None) => return,
-        // Nobody was shown anything: the connection just ends, with the words it calls for.
+        // Nobody was shown anything (no prompt, no code): the connection just ends, with the
+        // words it calls for.
         Err(stop) => {
-            if stop.last_words(&mut writer) {
-                reader.drain(LINGER);
+            if stop.last_words(&mut conn.writer) {
+                conn.reader.drain(LINGER);
             }
             return;
         }
     };
+    let Opened { reader, writer, peer: fingerprint } = conn;
     let offer_due = Instant::now() + ctx.timing.offer_timeout;
     let mut session =
         Session { ctx, reader, writer, last_heard: Instant::now(), offer_due, announced: false };
-    let end = match session.run(peer, &mut setup) {
+    let end = match session.run(peer, fingerprint, verified, &mut setup) {
         Ok(end) => {
             session.writer.finish();
             end
@@ -83,39 +110,36 @@ pub fn receive(ctx: &Ctx, stream: TcpStream, mut setup: ReceiveSetup) {
     }
 }
 
-/// HELLO both ways; `None` for a probe (answered).
+/// A version-1 sender was told to update (in its own framing); the person here hears of it too,
+/// once a minute per address at most (a sender retrying would say it again and again).
+fn warn_older(ctx: &Ctx, setup: &ReceiveSetup, name: Option<String>) {
+    let ip = setup.peer_addr.ip();
+    let mut warned = setup.older_warned.lock().expect("older warnings");
+    let now = Instant::now();
+    if warned.get(&ip).is_some_and(|t| now.duration_since(*t) < OLDER_WARNING_EVERY) {
+        return;
+    }
+    warned.retain(|_, t| now.duration_since(*t) < OLDER_WARNING_EVERY);
+    warned.insert(ip, now);
+    let who = name.map_or_else(|| format!("A computer at {ip}"), |n| format!("\u{2018}{n}\u{2019} ({ip})"));
+    (ctx.emit)(Event::Warning(format!(
+        "{who} tried to send you files with an older Ferry. Update both to the latest version."
+    )));
+}
+
+/// HELLO both ways and the verification exchange; `None` for a probe (answered).
 fn handshake(
     ctx: &Ctx,
-    reader: &mut FrameReader,
-    writer: &mut FrameWriter,
+    conn: &mut Opened,
+    deadline: Instant,
     addr: SocketAddr,
-) -> Result<Option<PeerInfo>, Stop> {
-    let hello: Hello = match reader.first_message(ctx.timing.handshake_timeout) {
-        Ok(Some(Message::Hello(h))) => h,
-        Ok(Some(Message::Error { code, message })) => return Err(peer_error(code, message)),
-        Ok(Some(other)) => return Err(protocol(format!("expected HELLO, got {:?}", other.frame_type()))),
-        Ok(None) => return Err(TransferError::TimedOut.into()),
-        // Also file data before HELLO (`first_message` refuses it as a bad frame).
-        Err(e) => return Err(conn_stop(e)),
-    };
-    if hello.version < PROTOCOL_VERSION {
-        return Err(Stop::Tell(ErrorCode::UnsupportedVersion, TransferError::IncompatibleVersion));
-    }
-    writer.send(&ctx.me.hello(hello.purpose)).map_err(|e| write_stop(ctx, e))?;
-    if hello.purpose == HelloPurpose::Probe {
-        writer.finish();
-        reader.drain(Duration::from_millis(500));
-        return Ok(None);
-    }
+) -> Result<Option<(PeerInfo, Verified)>, Stop> {
+    let Some((hello, verified)) = opening::as_receiver(ctx, conn, deadline)? else { return Ok(None) };
     let name = clean_display_name(&hello.name).unwrap_or_else(|| addr.ip().to_string());
-    Ok(Some(PeerInfo {
-        instance: hello.instance,
-        name,
-        os: hello.os,
-        addr,
-        fingerprint: None,
-        trust: crate::events::Trust::New,
-    }))
+    let trust = ctx.known.lock().expect("known devices").trust(&name, &conn.peer);
+    let peer =
+        PeerInfo { instance: hello.instance, name, os: hello.os, addr, fingerprint: Some(conn.peer), trust };
+    Ok(Some((peer, verified)))
 }
 
 /// What an offer is of.
@@ -168,12 +192,18 @@ fn next_frame<'r>(
 }
 
 impl Session<'_> {
-    fn run(&mut self, peer: PeerInfo, setup: &mut ReceiveSetup) -> Result<End, Stop> {
+    fn run(
+        &mut self,
+        peer: PeerInfo,
+        fingerprint: Fingerprint,
+        verified: Verified,
+        setup: &mut ReceiveSetup,
+    ) -> Result<End, Stop> {
         let (offer, files) = match self.read_offer()? {
             Offered::Files(total, files) => (total, files),
             Offered::Text(text) => {
                 setup.ticket.engage();
-                return self.text(peer, text, setup);
+                return self.text(peer, fingerprint, verified, text, setup);
             }
         };
         // It has shown what it wants: no longer one of its address's idle connections.
@@ -191,7 +221,7 @@ impl Session<'_> {
             })
             .collect();
 
-        let decision = if setup.accept_automatically {
+        let decision = if self.automatic(&peer, &fingerprint, setup) {
             Decision::AcceptAll
         } else {
             self.announced = true;
@@ -200,7 +230,7 @@ impl Session<'_> {
                 from: peer.clone(),
                 files: offered.clone(),
                 total_bytes: offer,
-                verification_code: None,
+                verification_code: verified.show.then_some(verified.code),
                 text: None,
             }));
             match self.wait_decision(&setup.decisions)? {
@@ -249,6 +279,8 @@ impl Session<'_> {
         };
         self.writer.send(&Message::Answer(answer)).map_err(|e| write_stop(self.ctx, e))?;
         self.announced = true;
+        // An accepted offer makes the sender a known device (PROTOCOL.md §6).
+        opening::remember(self.ctx, fingerprint, &peer.name, None);
         let bytes_total: u64 = accepted.iter().map(|&i| offered[i as usize].size).sum();
         (self.ctx.emit)(Event::TransferStarted {
             transfer: self.ctx.id,
@@ -290,8 +322,28 @@ impl Session<'_> {
     /// A text offer (PROTOCOL.md §6.6): shown (or accepted automatically), and once accepted,
     /// DONE is awaited, SUMMARY `[Saved]` sent, and the text handed over as
     /// [`Event::TextReceived`]. Nothing touches the disk.
-    fn text(&mut self, peer: PeerInfo, text: String, setup: &mut ReceiveSetup) -> Result<End, Stop> {
-        let decision = if setup.accept_automatically {
+    /// Whether an offer is taken without asking: only from a known key the person chose to
+    /// always accept from, or with the explicit script switch (`ferry receive --yes`); never from a
+    /// device that only takes a known device's name.
+    fn automatic(&self, peer: &PeerInfo, fingerprint: &Fingerprint, setup: &ReceiveSetup) -> bool {
+        match peer.trust {
+            Trust::Changed { .. } => false,
+            _ => {
+                setup.accept_automatically
+                    || self.ctx.known.lock().expect("known devices").accepts_automatically(fingerprint)
+            }
+        }
+    }
+
+    fn text(
+        &mut self,
+        peer: PeerInfo,
+        fingerprint: Fingerprint,
+        verified: Verified,
+        text: String,
+        setup: &mut ReceiveSetup,
+    ) -> Result<End, Stop> {
+        let decision = if self.automatic(&peer, &fingerprint, setup) {
             Decision::AcceptAll
         } else {
             self.announced = true;
@@ -300,7 +352,7 @@ impl Session<'_> {
                 from: peer.clone(),
                 files: Vec::new(),
                 total_bytes: text.len() as u64,
-                verification_code: None,
+                verification_code: verified.show.then_some(verified.code),
                 text: Some(text.clone()),
             }));
             match self.wait_decision(&setup.decisions)? {
@@ -323,6 +375,8 @@ impl Session<'_> {
         }
         self.writer.send(&Message::Answer(Answer::AcceptAll)).map_err(|e| write_stop(self.ctx, e))?;
         self.announced = true;
+        // An accepted offer makes the sender a known device (PROTOCOL.md §6), text as files.
+        opening::remember(self.ctx, fingerprint, &peer.name, None);
         loop {
             match next_frame(&mut self.reader, self.ctx, &mut self.last_heard, |_| Ok(POLL))? {
                 Frame::Message(Message::Keepalive) => {}

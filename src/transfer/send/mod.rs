@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 
-use super::connection::{ConnError, FrameReader, FrameWriter, POLL, split};
+use super::connection::{ConnError, FrameReader, FrameWriter, POLL};
+use super::opening::{self, Opened};
 use super::reading::{FileReader, Piece, ToRead};
-use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, lost, peer_error, protocol, write_stop};
-use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, WaitReason};
+use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, peer_error, protocol, write_stop};
+use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, Trust, WaitReason};
+use crate::identity::Fingerprint;
 use crate::protocol::{
-    Answer, ErrorCode, FileResult, Frame, HelloPurpose, InstanceId, MAX_TEXT_BYTES, Message, Offer,
-    OfferFile, Os, PROTOCOL_VERSION, SkipReason,
+    Answer, FileResult, Frame, InstanceId, MAX_TEXT_BYTES, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
+    SkipReason,
 };
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
@@ -33,6 +35,10 @@ pub struct SendRequest {
     pub paths: Vec<PathBuf>,
     /// What to call the receiver until it introduces itself.
     pub peer_name: String,
+    /// The key the receiver must prove, when the person picked a known device: any other key
+    /// fails the TLS handshake itself ([`TransferError::NotTheExpectedDevice`]). `None` for a
+    /// bare address or a device not met before.
+    pub pin: Option<Fingerprint>,
     pub thumbnailer: Option<Thumbnailer>,
     /// Offer this text instead of files (`paths` is then empty): PROTOCOL.md §5, OFFER_TEXT.
     pub text: Option<String>,
@@ -78,8 +84,9 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
             name: req.peer_name.clone(),
             os: Os::Unknown,
             addr: req.to,
-            fingerprint: None,
-            trust: crate::events::Trust::New,
+            // Until the handshake proves a key, only the pin (a known device) says one.
+            fingerprint: req.pin,
+            trust: if req.pin.is_some() { Trust::Known } else { Trust::New },
         },
         files: files
             .iter()
@@ -103,14 +110,18 @@ fn run(ctx: &Ctx, req: &SendRequest) -> Result<End, TransferError> {
         if let Some(reason) = ctx.cancel.requested() {
             return Ok(End::Cancelled { by_peer: false, reason });
         }
+        // TCP, TLS, both HELLOs, the verification exchange and the offer: all by this deadline.
+        let deadline = Instant::now() + ctx.timing.handshake_timeout;
         let stream = match TcpStream::connect_timeout(&req.to, ctx.timing.handshake_timeout) {
             Ok(stream) => stream,
             // Busy a moment ago, gone now (it is closing, say): busy is the better answer.
             Err(_) if last_busy.is_some() => return Ok(last_busy.expect("checked")),
             Err(e) => return Err(TransferError::Unreachable(format!("{}: {e}", req.to))),
         };
-        let (reader, writer) = split(stream, ctx.timing.idle_timeout).map_err(lost)?;
-        let end = converse(ctx, &batch, reader, writer);
+        let end = match opening::connect(ctx, stream, req.pin, deadline) {
+            Ok(conn) => converse(ctx, req, &batch, conn, deadline),
+            Err(error) => End::Failed(error),
+        };
         if !matches!(end, End::Failed(TransferError::PeerOverloaded) | End::Declined { busy: true }) {
             return Ok(end);
         }
@@ -152,13 +163,14 @@ impl Retry {
     }
 }
 
-/// One connection's conversation, from our HELLO to its end.
-fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: FrameWriter) -> End {
-    writer.watch(ctx.cancel.clone());
-    let answer = match offer(ctx, batch, &mut reader, &mut writer) {
-        Ok(answer) => answer,
-        Err(stop) => return stopped(stop, &mut writer, |t| reader.drain(t)),
+/// One secured connection's conversation, from our HELLO to its end.
+fn converse(ctx: &Ctx, req: &SendRequest, batch: &Batch, mut conn: Opened, deadline: Instant) -> End {
+    conn.writer.watch(ctx.cancel.clone());
+    let (answer, name) = match offer(ctx, batch, &mut conn, deadline) {
+        Ok(answered) => answered,
+        Err(stop) => return stopped(stop, &mut conn.writer, |t| conn.reader.drain(t)),
     };
+    let Opened { mut reader, mut writer, peer } = conn;
     let files = &batch.files;
     match answer {
         Answer::Decline => return declined(&mut writer, false),
@@ -169,6 +181,8 @@ fn converse(ctx: &Ctx, batch: &Batch, mut reader: FrameReader, mut writer: Frame
         }
         Answer::AcceptAll | Answer::AcceptSome { .. } => {}
     }
+    // An accepted offer makes the receiver a known device (PROTOCOL.md §6).
+    opening::remember(ctx, peer, &name, Some(req.to));
     if batch.text.is_some() {
         return match text_delivered(ctx, &answer, &mut reader, &mut writer) {
             Ok(end) => end,
@@ -206,45 +220,34 @@ fn declined(writer: &mut FrameWriter, busy: bool) -> End {
     End::Declined { busy }
 }
 
-/// HELLO both ways, then the offer; returns the receiver's answer.
-fn offer(
-    ctx: &Ctx,
-    batch: &Batch,
-    reader: &mut FrameReader,
-    writer: &mut FrameWriter,
-) -> Result<Answer, Stop> {
-    writer.send(&ctx.me.hello(HelloPurpose::Transfer)).map_err(|e| write_stop(ctx, e))?;
-    match reader.first_message(ctx.timing.handshake_timeout).map_err(conn_stop)? {
-        // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
-        Some(Message::Hello(h)) if h.version >= PROTOCOL_VERSION => {}
-        Some(Message::Hello(_)) => {
-            return Err(Stop::Tell(ErrorCode::UnsupportedVersion, TransferError::IncompatibleVersion));
-        }
-        Some(Message::Error { code, message }) => return Err(peer_error(code, message)),
-        Some(Message::Cancel(reason)) => return Err(Stop::PeerCancelled(reason)),
-        Some(other) => return Err(protocol(format!("expected HELLO, got {:?}", other.frame_type()))),
-        None => return Err(TransferError::TimedOut.into()),
-    }
+/// HELLO both ways and the verification exchange, then the offer; returns the receiver's
+/// answer and the name it gave.
+fn offer(ctx: &Ctx, batch: &Batch, conn: &mut Opened, deadline: Instant) -> Result<(Answer, String), Stop> {
+    // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
+    let (hello, verified) = opening::as_sender(ctx, conn, deadline)?;
+    let writer = &mut conn.writer;
+    let reader = &mut conn.reader;
 
     if let Some(text) = &batch.text {
         writer.queue(&Message::Offer(Offer { file_count: 1, total_bytes: batch.total_bytes }));
         writer.queue(&Message::OfferText { text: text.clone() });
-        writer.flush().map_err(|e| write_stop(ctx, e))?;
-        (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
-        return wait_answer(ctx, reader, writer);
-    }
-    let count = batch.files.len() as u32;
-    writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
-    for (f, thumbnail) in batch.files.iter().zip(&batch.thumbnails) {
-        let file = OfferFile { path: f.wire_path.clone(), size: f.size, thumbnail: thumbnail.clone() };
-        writer.queue(&Message::OfferFile(file));
-        if writer.queued() >= 256 * 1024 {
-            writer.flush().map_err(|e| write_stop(ctx, e))?;
+    } else {
+        let count = batch.files.len() as u32;
+        writer.queue(&Message::Offer(Offer { file_count: count, total_bytes: batch.total_bytes }));
+        for (f, thumbnail) in batch.files.iter().zip(&batch.thumbnails) {
+            let file = OfferFile { path: f.wire_path.clone(), size: f.size, thumbnail: thumbnail.clone() };
+            writer.queue(&Message::OfferFile(file));
+            if writer.queued() >= 256 * 1024 {
+                writer.flush().map_err(|e| write_stop(ctx, e))?;
+            }
         }
     }
     writer.flush().map_err(|e| write_stop(ctx, e))?;
+    if verified.show {
+        (ctx.emit)(Event::VerificationCode { transfer: ctx.id, code: verified.code });
+    }
     (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
-    wait_answer(ctx, reader, writer)
+    Ok((wait_answer(ctx, reader, writer)?, hello.name))
 }
 
 /// A text offer was answered: accepted (AcceptAll, or AcceptSome with its one item), the text has
@@ -576,7 +579,7 @@ impl PeerInbox {
     }
 }
 
-const _: () = assert!(PROTOCOL_VERSION == 1, "version negotiation above assumes version 1");
+const _: () = assert!(PROTOCOL_VERSION == 2, "the opening above is version 2's (transfer::opening)");
 
 #[cfg(test)]
 mod tests {
