@@ -85,7 +85,9 @@ pub struct Peer {
     /// Its key, as far as known before a connection proves it: the hint in its discovery
     /// datagram, or the key a probe's handshake proved. `None` for a peer that gave none.
     pub fingerprint: Option<Fingerprint>,
-    /// What (name, fingerprint) is to this device; [`Trust::New`] without a fingerprint.
+    /// What (name, fingerprint) is to this device. Without a fingerprint it is never
+    /// [`Trust::Known`], and it is [`Trust::Changed`] when its name looks like a known device's
+    /// (`identity::known::trust_of`).
     pub trust: Trust,
 }
 

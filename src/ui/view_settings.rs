@@ -1,5 +1,6 @@
-//! Settings: device name, receive folder, accept automatically, language, theme, and the ports
-//! (advanced; they apply at the next start because the engine is bound to them).
+//! Settings: device name, receive folder, accept automatically, LocalSend on/off (at once),
+//! language, theme, this device's fingerprint and the known devices ([`super::view_identity`]),
+//! and the ports (advanced; they apply at the next start because the engine is bound to them).
 
 use egui::{Button, RichText, Ui};
 
