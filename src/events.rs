@@ -254,7 +254,7 @@ pub enum TransferError {
     /// A device picked by its key answered with another key (the pin failed during the TLS
     /// handshake): someone else is at that address, or the device was reset.
     #[error(
-        "This is not the device you sent to before: it has a different key, so nothing was sent. If it was reset, pick it again in the list."
+        "This is not the device you chose: it answered with a different key, so nothing was sent. If it was reset, pick it again in the list."
     )]
     NotTheExpectedDevice,
     /// The other computer's certificate did not parse or its handshake signature did not

@@ -202,6 +202,35 @@ fn another_key_at_a_known_devices_address_fails_during_the_handshake() {
     assert!(common::tree(&impostor.received()).is_empty());
 }
 
+/// A device in the list is held to the key the list shows for it even before it is known: picked
+/// as a new device (here added by address, so a probe proved its key), another key at its
+/// address fails the handshake too.
+#[test]
+fn another_key_at_a_new_devices_address_fails_during_the_handshake() {
+    let tx = Node::start("sender");
+    let rx = Node::start("Kitchen PC");
+    let port = rx.addr().port();
+    tx.commands.send(Command::AddPeer(rx.addr().to_string())).unwrap();
+    let peer = tx.wait(10.0, |e| match e {
+        Event::PeerSeen(p) | Event::PeerUpdated(p) => Some(p.clone()),
+        _ => None,
+    });
+    assert_eq!(peer.trust, Trust::New);
+    assert!(peer.fingerprint.is_some(), "the probe proved its key");
+    drop(rx);
+    let impostor = Node::start_with("Kitchen PC", |c| {
+        c.transfer_port = port;
+        c.accept_automatically = true;
+    });
+    let id: TransferId = tx.send(impostor.addr(), vec![one_file(&tx, "secret.txt")]);
+    let error = tx.wait(10.0, |e| match e {
+        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
+        _ => None,
+    });
+    assert_eq!(error, TransferError::NotTheExpectedDevice);
+    assert!(common::tree(&impostor.received()).is_empty());
+}
+
 /// "Always accept from this device" is a property of its key: the device itself is accepted
 /// without asking, while another key under the same name is shown as changed, with a code, and
 /// asked about — even with the script switch on.

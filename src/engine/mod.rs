@@ -556,8 +556,10 @@ fn refuse(stream: TcpStream, refusal: Refusal) {
     let _ = (&stream).write_all(&bytes);
 }
 
-/// The key a send to `peer` is held to: a known device's, so that another key at its address
-/// fails the handshake. A new or changed device is not pinned; the handshake proves its key.
+/// The key a send to `peer` is held to: the one the list showed for it (its discovery hint, or
+/// the key a probe proved), so that another key at its address fails the handshake — the person
+/// picked that device, known or new, and `ferry send --to FINGERPRINT` picked that key. A peer
+/// given by a bare address has none; then the handshake proves whatever key it has.
 fn pin_for(peer: Option<&Peer>) -> Option<crate::identity::Fingerprint> {
-    peer.filter(|p| p.trust.is_known()).and_then(|p| p.fingerprint)
+    peer.and_then(|p| p.fingerprint)
 }
