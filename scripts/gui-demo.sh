@@ -11,13 +11,17 @@
 #   2. one Xvfb display per window, each with its own session and accessibility bus
 #      (/work/shared/tools/atspi_driver.py session-up); no window manager;
 #   3. "Wang's laptop" (host a) with four demo photos preselected (FERRY_PRESELECT), "Kitchen PC"
-#      (host b), and "Anna's laptop" (host c) whose receive folder is a 20 MB tmpfs: a full disk;
+#      (host b), "Anna's laptop" (host c) whose receive folder is a 20 MB tmpfs: a full disk, and
+#      "Living room PC" (host d, a headless `ferry receive`), so A lists three devices;
 #   4. A sees three devices (screenshot: main-screen); sends to Anna's laptop, whose prompt says
-#      there is not enough space (prompt-full-disk), and declines;
+#      there is not enough space (prompt-full-disk); Anna accepts anyway, her disk fills up
+#      mid-file, and A's card must say "Anna's laptop's disk is full" at once (sent-disk-full);
 #   5. sends to Kitchen PC, which accepts (incoming-prompt); mid-transfer host b's link is cut,
 #      and A's bar must say "Waiting for Kitchen PC…" (transfer-stalled); the link comes back,
 #      the transfer ends, the files must be byte-identical (sent, received);
-#   6. every window's accessibility tree is checked: every button has a name, no two buttons in
+#   6. A sends a text to Kitchen PC ("Send text…"): B's prompt shows it (text-prompt), B accepts,
+#      and its card has Copy (text-received);
+#   7. every window's accessibility tree is checked: every button has a name, no two buttons in
 #      a window share one, and the progress bar says what it is.
 #
 # Needs: root (network namespaces, tmpfs), Xvfb, xdotool, ImageMagick (import), at-spi2-core,
@@ -51,9 +55,13 @@ for d in "$DA" "$DB" "$DC"; do [ ! -e "/tmp/.X11-unix/X${d#:}" ] || die "display
 # What the buttons are called, in the window's language.
 case "$LANGUAGE_SETTING" in
   english) SEND_TO="Send to" ACCEPT="Accept" DECLINE="Decline" WAITING_FOR="Waiting for" HISTORY="Recent transfers"
-           NOT_ENOUGH="Not enough free space" PROGRESS="Progress of receiving 4 files from Wang's laptop";;
+           NOT_ENOUGH="Not enough free space" PROGRESS="Progress of receiving 4 files from Wang's laptop"
+           DISK_FULL="Anna's laptop's disk is full" SEND_TEXT="Send text…" TEXT_BOX="Text to send"
+           SEND_TEXT_TO="Send text to" TEXT_OFFER="wants to send you a text" COPY="Copy the text from Wang's laptop";;
   simplified_chinese) SEND_TO="发送到" ACCEPT="接收" DECLINE="拒绝" WAITING_FOR="正在等待" HISTORY="最近的传输"
-           NOT_ENOUGH="剩余空间不够" PROGRESS="从 Wang's laptop 接收 4 个文件的进度";;
+           NOT_ENOUGH="剩余空间不够" PROGRESS="从 Wang's laptop 接收 4 个文件的进度"
+           DISK_FULL="Anna's laptop 的磁盘已满" SEND_TEXT="发送文字…" TEXT_BOX="要发送的文字"
+           SEND_TEXT_TO="发送文字给" TEXT_OFFER="想发送一段文字给你" COPY="复制来自 Wang's laptop 的文字";;
   *) die "LANGUAGE_SETTING is english or simplified_chinese";;
 esac
 
@@ -100,10 +108,11 @@ setup() { # NAME DIR
 setup "Wang's laptop" "$WORK/a"
 setup "Kitchen PC" "$WORK/b"
 setup "Anna's laptop" "$WORK/c"
+setup "Living room PC" "$WORK/d"
 mount -t tmpfs -o size=20m ferry-demo-full "$WORK/c/inbox"   # a disk with 20 MB free
 head -c 1000000 /dev/zero > "$WORK/c/inbox/already-here.bin"
 
-"$LAN_SCRIPT" up 3 >/dev/null
+"$LAN_SCRIPT" up 4 >/dev/null
 
 session() { # NAME DISPLAY
   /usr/bin/python3 "$ATSPI_DRIVER" session-up "$WORK/a11y-$1" --display "$2" --screen 1280x800x24 \
@@ -127,6 +136,9 @@ start() { # HOST DISPLAY [VAR=VALUE...]
 }
 start b "$DB"
 start c "$DC"
+# The fourth device has no window: the command line, declining whatever it is offered.
+ip netns exec "$LAN_PREFIX-d" env FERRY_CONFIG_DIR="$WORK/d/config" "$BIN" receive </dev/null >"$WORK/d/ferry.log" 2>&1 &
+PIDS+=($!)
 start a "$DA" FERRY_PRESELECT="$PRESELECT"
 
 window() { # DISPLAY -> window id, waiting up to 30 s
@@ -158,6 +170,7 @@ check_names() { # HOST
 # --- three devices -------------------------------------------------------------------------------
 drv a wait-text ferry "$(device "Kitchen PC" 2)" --exact >/dev/null
 drv a wait-text ferry "$(device "Anna's laptop" 3)" --exact >/dev/null
+drv a wait-text ferry "$(device "Living room PC" 4)" --exact >/dev/null
 drv a click ferry "$(device "Kitchen PC" 2)" >/dev/null
 sleep 2   # previews decode off the UI thread
 shot "$DA" "$WA" main-screen
@@ -169,7 +182,11 @@ drv a click ferry "$SEND_TO Anna's laptop" >/dev/null
 TIMEOUT=120 drv c wait-text ferry "$NOT_ENOUGH" >/dev/null || die "Anna's laptop did not say its disk is full"
 shot "$DC" "$WC" prompt-full-disk
 check_names c
-drv c click ferry "$DECLINE" >/dev/null
+# Accepted anyway: the disk fills up in the middle of the video; the sender hears it at once.
+drv c click ferry "$ACCEPT" >/dev/null
+TIMEOUT=60 drv a wait-text ferry "$DISK_FULL" >/dev/null || die "the sender was not told Anna's disk is full"
+shot "$DA" "$WA" sent-disk-full
+[ -z "$(find "$WORK/c/inbox" -maxdepth 1 -name 'holiday-video*')" ] || die "a half-saved video was kept" 
 
 # --- Kitchen PC accepts; the link drops mid-transfer and comes back ------------------------------
 drv a click ferry "$(device "Kitchen PC" 2)" >/dev/null
@@ -204,4 +221,16 @@ drv a click ferry "$HISTORY" >/dev/null   # open the history: dates and what hap
 sleep 1
 shot "$DA" "$WA" sent
 shot "$DB" "$WB" received
+
+# --- a text: a Wi-Fi password to Kitchen PC -----------------------------------------------------
+drv a click ferry "$SEND_TEXT" >/dev/null
+drv a set-text ferry "$TEXT_BOX" "Wi-Fi: Kitchen-5G
+password: correct horse battery staple" >/dev/null
+drv a click ferry "$SEND_TEXT_TO Kitchen PC" >/dev/null
+TIMEOUT=30 drv b wait-text ferry "$TEXT_OFFER" >/dev/null || die "Kitchen PC was not offered the text"
+shot "$DB" "$WB" text-prompt
+drv b click ferry "$ACCEPT" >/dev/null
+TIMEOUT=30 drv b wait-text ferry "$COPY" --exact >/dev/null || die "the text card has no Copy button"
+shot "$DB" "$WB" text-received
+check_names b
 log "ok: 4 files arrived byte-identical after the link came back; screenshots in $OUT"

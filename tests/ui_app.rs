@@ -1220,6 +1220,7 @@ fn the_text_box_sends_text_to_the_chosen_device() {
     assert!(rig.harness.query_by_label("Text to send").is_none(), "the box closes");
     rig.event(Event::TransferFinished { transfer: id, files: vec![] });
     assert!(rig.harness.query_by_label("Delivered: the text was accepted.").is_some());
+    assert!(rig.harness.state().history.is_empty(), "the history lists files, not texts");
 
     // A LocalSend phone: the box says why it cannot send there.
     let mut phone = peer(5, "Anna's phone", Os::Android);

@@ -12,6 +12,10 @@
 //! S→R DONE             R→S SUMMARY           then both close
 //! either side, at any point: CANCEL or ERROR, then close
 //! ```
+//!
+//! A write failure's FILE_RESULT may come before its FILE_END; the sender then ends the file
+//! with FILE_SKIP Abandoned. A text offer is OFFER (one item) + OFFER_TEXT; once accepted,
+//! DONE and SUMMARY `[Saved]` follow at once.
 
 use super::codec::{DecodeError, Put, Reader, truncate_utf8};
 use super::{

@@ -262,7 +262,7 @@ impl AppState {
         };
         let transfer = pending.offer.transfer;
         self.previews.retain(|k, _| !matches!(k, PreviewKey::Offered(t, _) if *t == transfer));
-        if decision == Decision::Decline {
+        if decision == Decision::Decline && pending.offer.text.is_none() {
             // A declined offer never becomes a transfer: the history is where it is told.
             let offer = &pending.offer;
             self.history.push(Entry {

@@ -402,6 +402,9 @@ impl AppState {
         }
         t.status = status.clone();
         t.rate = 0.0;
+        if t.text.is_some() {
+            return; // the history lists files; a text has its own card
+        }
         let entry = Entry {
             ended_at: history::now_unix(),
             received: t.direction == Direction::Incoming,
