@@ -8,7 +8,8 @@
 //! * [`protocol`] — the wire format: discovery datagrams, TCP frames, messages, limits. Pure.
 //! * [`events`] — the vocabulary the layers share: events, peers, outcomes, errors, timings.
 //! * [`discovery`] — announcing ourselves over UDP broadcast and keeping the table of peers.
-//! * [`transfer`] — sending and receiving one batch over one TCP connection; safe names and
+//! * [`transfer`] — sending and receiving one batch over one TLS 1.3 connection (protocol
+//!   version 2: both device keys proven, a verification code at a first meeting); safe names and
 //!   atomic writes on the receiving side.
 //! * [`localsend`] — the LocalSend protocol (phones): its discovery, an HTTPS server and client,
 //!   feeding the same events and the same store as Ferry's own transfers.

@@ -749,3 +749,49 @@ fn send_text_reaches_receive_and_is_printed_escaped() {
     assert_eq!(tx.exit(10), Some(1));
     assert!(tx.text().contains("The text is too long to send"), "{}", tx.text());
 }
+
+/// Issue 10: `ferry receive` prints the same verification code the sender computed, in the form
+/// people compare ("Verification code: 482 193"), and `--json` carries it in the offer.
+#[test]
+fn receive_prints_the_verification_code_the_sender_computed() {
+    use ferry::protocol::sas::{self, SenderSas};
+    use ferry::protocol::{Offer, OfferFile};
+    for json in [false, true] {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let port = free_tcp_port();
+        let mut cmd = ferry(&w.join("cfg"), free_udp_port());
+        cmd.args(["receive", "--yes", "--once", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(w.join("inbox"));
+        if json {
+            cmd.arg("--json");
+        }
+        let mut rx = Running::spawn(&mut cmd);
+        rx.wait_for("Receiving as", 10);
+        let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
+        let (mut sender, commit) =
+            SenderSas::start(peer.me.unwrap().0, peer.peer.unwrap().0, false, sas::random_nonce());
+        peer.send_all(&[hello_as("Kitchen PC", HelloPurpose::Transfer), commit]);
+        peer.until(|m| matches!(m, Message::Hello(_)));
+        let nonce = peer.until(|m| matches!(m, Message::VerifyNonce { .. }));
+        let (reveal, verified) = sender.on_message(&nonce).unwrap();
+        assert!(verified.show, "a first meeting shows the code");
+        peer.send_all(&[
+            reveal,
+            Message::Offer(Offer { file_count: 1, total_bytes: 2 }),
+            Message::OfferFile(OfferFile { path: "ok.txt".into(), size: 2, thumbnail: vec![] }),
+        ]);
+        peer.until(|m| matches!(m, Message::Answer(_)));
+        peer.file(0, b"ok", b"ok");
+        peer.send(&Message::Done);
+        peer.until(|m| matches!(m, Message::Summary(_)));
+        assert_eq!(rx.exit(10), Some(0));
+        let text = rx.text();
+        assert!(text.contains(&format!("Verification code: {}", verified.code)), "{text}");
+        if json {
+            let digits = format!("\"verification_code\":\"{}\"", verified.code.digits());
+            assert!(text.contains(&digits), "{text}");
+        }
+    }
+}

@@ -1,6 +1,10 @@
-//! Sending and receiving one batch of files over one TCP connection.
+//! Sending and receiving one batch of files over one TLS connection.
 //!
-//! * [`connection`] — framed reads and writes on a socket, with timeouts that lose nothing.
+//! * [`connection`] — framed reads and writes on a connection's halves (inside TLS), with
+//!   timeouts that lose nothing.
+//! * [`tls`] — protocol version 2's transport: TLS 1.3, both device keys proven.
+//! * `opening` — what follows the TLS handshake: HELLO both ways (each naming the key TLS proved)
+//!   and the verification exchange whose code both screens show at a first meeting.
 //! * [`send`] — walks what the person chose, offers it, streams the accepted files.
 //! * [`receive`] — answers HELLO, shows the offer, writes accepted files safely.
 //! * [`names`] — untrusted names become safe path components or are refused.

@@ -54,7 +54,7 @@ pub struct ReceiveSetup {
     pub older_warned: OlderWarned,
 }
 
-/// When a version-1 sender at each address was last reported ([`OLDER_WARNING_EVERY`]).
+/// When a version-1 sender at each address was last reported (once a minute at most).
 pub type OlderWarned = Arc<Mutex<HashMap<IpAddr, Instant>>>;
 
 /// A version-1 sender retrying is reported at most this often per address.
