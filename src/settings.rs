@@ -40,6 +40,8 @@ pub struct Settings {
     /// What other devices show for this one.
     pub device_name: String,
     pub receive_dir: PathBuf,
+    /// Read so that older settings files still load; no longer used: accepting without asking
+    /// is per device (known devices' "always accept"), and `ferry receive --yes` for scripts.
     pub accept_automatically: bool,
     pub transfer_port: u16,
     pub discovery_port: u16,
@@ -156,7 +158,8 @@ impl Settings {
     /// flags change).
     pub fn engine_config(&self) -> EngineConfig {
         let mut c = EngineConfig::new(self.instance_id, self.device_name.clone(), self.receive_dir.clone());
-        c.accept_automatically = self.accept_automatically;
+        // Not from the settings file: accepting without asking is per device now (known
+        // devices' "always accept"); `ferry receive --yes` is the one switch for everything.
         c.transfer_port = self.transfer_port;
         c.discovery_port = self.discovery_port;
         c.remembered_peers = self.remembered_peers.clone();

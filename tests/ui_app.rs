@@ -171,7 +171,7 @@ fn settings_changes_are_saved_and_sent_to_the_engine() {
     rig.harness.get_by_label("Device name").type_text(" 2");
     rig.harness.run();
     // Clicking elsewhere commits the name (the field loses focus).
-    rig.harness.get_by_label_contains("Accept files automatically").click();
+    rig.harness.get_by_label_contains("Let phones with LocalSend").click();
     rig.harness.run();
     rig.harness.get_by_label_contains("Back").click();
     rig.harness.run();
@@ -184,12 +184,14 @@ fn settings_changes_are_saved_and_sent_to_the_engine() {
         })
         .collect();
     assert!(updates.iter().any(|u| u.device_name.as_deref() == Some("Test laptop 2")), "{updates:?}");
-    assert!(updates.iter().any(|u| u.accept_automatically == Some(true)), "{updates:?}");
+    // The LocalSend switch was flipped (it commits the name by taking the focus).
+    let now = rig.harness.state().settings.localsend;
+    assert!(updates.iter().any(|u| u.localsend == Some(now)), "{updates:?}");
     assert!(rig.harness.query_by_label_contains("Visible as “Test laptop 2”").is_some());
     let file = rig.dir.path().join("settings.toml");
     rig.wait_for("settings.toml", |_| {
         std::fs::read_to_string(&file)
-            .is_ok_and(|t| t.contains("Test laptop 2") && t.contains("accept_automatically = true"))
+            .is_ok_and(|t| t.contains("Test laptop 2") && t.contains(&format!("localsend = {now}")))
     });
 }
 
@@ -1338,4 +1340,40 @@ fn the_senders_card_shows_the_code_while_waiting_for_the_answer() {
     assert!(rig.harness.query_by_label("Check that the other screen shows the same number.").is_some());
     rig.event(Event::TransferAccepted { transfer: id, files: 2, bytes_total: 20_000_000 });
     assert!(rig.harness.query_by_label(&code.to_string()).is_none(), "the code outlived the answer");
+}
+
+/// Issue 10 point 4: accepting without asking is per device and keyed on its key. The prompt of a
+/// device whose key a handshake proved offers "Always accept from this device"; ticked, accepting
+/// marks that key in the store of known devices. A device that only has a known device's name
+/// gets no such box, and Settings has no switch for everyone.
+#[test]
+fn always_accept_is_offered_per_device_and_marks_its_key() {
+    let mut rig = rig();
+    let key = ferry::identity::Fingerprint([5; 32]);
+    let mut o = offer(TransferId(1200), "Kitchen PC", &["a.jpg"]);
+    o.from.fingerprint = Some(key);
+    rig.event(Event::IncomingOffer(o));
+    rig.harness.get_by_label("Always accept from this device (Kitchen PC)").click();
+    rig.harness.run();
+    rig.harness.get_by_label("Accept").click();
+    rig.harness.run();
+    assert!(matches!(rig.command(), Command::Answer { decision: Decision::AcceptAll, .. }));
+    rig.wait_for("the key to be marked", |h| {
+        h.state().known.store.lock().unwrap().accepts_automatically(&key)
+    });
+
+    let mut changed = offer(TransferId(1201), "Anna's laptop", &["b.jpg"]);
+    changed.from.fingerprint = Some(ferry::identity::Fingerprint([6; 32]));
+    changed.from.trust = Trust::Changed { lookalikes: vec![ferry::identity::Fingerprint([7; 32])] };
+    rig.event(Event::IncomingOffer(changed));
+    assert!(rig.harness.query_by_label_contains("Always accept from this device").is_none());
+    rig.harness.get_by_label_contains("Decline").click();
+    rig.harness.run();
+    let _ = rig.command();
+
+    rig.harness.state_mut().open_settings();
+    rig.harness.run();
+    assert!(rig.harness.query_all_by_label_contains("Known devices").count() > 0, "Settings is showing");
+    assert!(rig.harness.query_by_label_contains("Accept files automatically").is_none());
+    assert!(rig.harness.query_by_label_contains("without being asked").is_some());
 }

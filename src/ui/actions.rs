@@ -261,6 +261,12 @@ impl AppState {
             if chosen.is_empty() { Decision::Decline } else { Decision::AcceptSome(chosen) }
         };
         let transfer = pending.offer.transfer;
+        if decision != Decision::Decline
+            && pending.always_accept
+            && let Some(fp) = pending.offer.from.fingerprint
+        {
+            self.always_accept_from(fp, pending.offer.from.name.clone());
+        }
         self.previews.retain(|k, _| !matches!(k, PreviewKey::Offered(t, _) if *t == transfer));
         if decision == Decision::Decline && pending.offer.text.is_none() {
             // A declined offer never becomes a transfer: the history is where it is told.
@@ -344,15 +350,6 @@ impl AppState {
         self.settings.localsend = on;
         self.save_settings();
         self.send(Command::UpdateSettings(LiveSettings { localsend: Some(on), ..Default::default() }));
-    }
-
-    pub fn set_accept_automatically(&mut self, on: bool) {
-        self.settings.accept_automatically = on;
-        self.save_settings();
-        self.send(Command::UpdateSettings(LiveSettings {
-            accept_automatically: Some(on),
-            ..Default::default()
-        }));
     }
 
     pub fn set_language(&mut self, language: crate::settings::Language) {

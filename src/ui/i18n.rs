@@ -131,7 +131,8 @@ fixed! {
     clear_history => "Clear history", "清除记录";
     device_name => "Device name", "设备名称";
     device_name_help => "What other devices show for this computer.", "其他设备看到的此电脑的名称。";
-    accept_automatically => "Accept files automatically (without asking)", "自动接收文件（不询问）";
+    accept_automatically_hint => "To accept files from a device without being asked, tick “Always accept from this device” when it sends, or under Known devices.",
+                                 "要不经询问就接收某台设备的文件，请在它发送时或在“已知设备”中勾选“始终接收来自此设备的文件”。";
     ports => "Ports (advanced)", "端口（高级）";
     transfer_port => "Transfer port (TCP)", "传输端口 (TCP)";
     discovery_port => "Discovery port (UDP)", "发现端口 (UDP)";

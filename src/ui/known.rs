@@ -14,7 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::state::AppState;
 use crate::events::Waker;
-use crate::identity::known::{KnownDevice, KnownDevices};
+use crate::identity::known::{KnownDevice, KnownDevices, Sighting};
 use crate::identity::{DeviceIdentity, Fingerprint};
 
 /// What a background job tells the window.
@@ -119,6 +119,16 @@ impl AppState {
             d.always_accept = on;
         }
         self.known.job(move |s| s.set_always_accept(&fingerprint, on).map(drop));
+    }
+
+    /// "Always accept from this device" ticked in an offer's prompt: the device is remembered
+    /// (as the engine does on accepting) and its key marked, so its next offers arrive without
+    /// asking.
+    pub fn always_accept_from(&mut self, fingerprint: Fingerprint, name: String) {
+        self.known.job(move |s| {
+            s.remember(&Sighting { fingerprint, name: &name, address: None })?;
+            s.set_always_accept(&fingerprint, true).map(drop)
+        });
     }
 
     /// Makes a new identity in the config folder; the running engine keeps the old one until

@@ -56,6 +56,8 @@ pub struct PendingOffer {
     pub selected: Vec<bool>,
     /// The person pressed "Choose files…": show a checkbox per file.
     pub choosing: bool,
+    /// "Always accept from this device" is ticked: accepting also marks its key so.
+    pub always_accept: bool,
 }
 
 impl PendingOffer {

@@ -350,7 +350,7 @@ impl AppState {
         }
         self.workers.submit(Job::CheckReceiveFolder(self.settings.receive_dir.clone()));
         let selected = vec![true; offer.files.len()];
-        self.offers.push_back(PendingOffer { offer, selected, choosing: false });
+        self.offers.push_back(PendingOffer { offer, selected, choosing: false, always_accept: false });
         self.wants_attention = true;
     }
 

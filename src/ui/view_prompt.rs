@@ -36,6 +36,13 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
     let from = format!("{} · {}", offer.from.os.label(), state.tr.at_address(&from_addr));
     let icon = os_icon(offer.from.os);
     let waiting = state.offers.len() - 1;
+    let changed = matches!(offer.from.trust, Trust::Changed { .. });
+    let code = offer.verification_code;
+    let sender = shown(&offer.from.name).to_string();
+    // Per device and keyed on its proven key; never offered for a device that only has a known
+    // device's name (PROTOCOL.md §16).
+    let can_always_accept = offer.from.fingerprint.is_some() && !changed;
+    let is_text = offer.text.is_some();
 
     egui::Panel::top("offer_title").show(ui, |ui| {
         ui.add_space(8.0);
@@ -45,19 +52,24 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
             ui.label(RichText::new(state.tr.more_waiting(waiting)).italics());
         }
         // A known device's name with another key: say so before anything else is decided.
-        if matches!(offer.from.trust, Trust::Changed { .. }) {
+        if changed {
             let warning = ui.visuals().warn_fg_color;
-            let text = state.tr.changed_warning(&shown(&offer.from.name));
+            let text = state.tr.changed_warning(&sender);
             ui.add(egui::Label::new(RichText::new(text).color(warning).strong()).wrap());
         }
-        if let Some(code) = offer.verification_code {
+        if let Some(code) = code {
             ui.add_space(4.0);
             super::view_transfers::verification_code(ui, state.tr, code);
+        }
+        let tr = state.tr;
+        if can_always_accept && let Some(pending) = state.offers.front_mut() {
+            let check = ui.checkbox(&mut pending.always_accept, tr.always_accept());
+            widgets::set_accessible_name(ui, &check, &format!("{} ({sender})", tr.always_accept()));
         }
         ui.add_space(6.0);
     });
 
-    if offer.text.is_some() {
+    if is_text {
         egui::Panel::bottom("offer_buttons").show(ui, |ui| text_buttons(state, ui));
         egui::CentralPanel::default().show(ui, |ui| offered_text(state, ui));
         return;

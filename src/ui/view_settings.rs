@@ -48,10 +48,9 @@ fn body(state: &mut AppState, ui: &mut Ui) {
     });
     ui.add_space(12.0);
 
-    let mut auto = state.settings.accept_automatically;
-    if ui.checkbox(&mut auto, tr.accept_automatically()).changed() {
-        state.set_accept_automatically(auto);
-    }
+    // Accepting without asking is per device, keyed on its key (Known devices below, or the
+    // prompt's "Always accept from this device"); there is no switch for everyone.
+    ui.add(egui::Label::new(RichText::new(tr.accept_automatically_hint()).weak()).wrap());
     ui.add_space(12.0);
 
     let mut localsend = state.settings.localsend;
