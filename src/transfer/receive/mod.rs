@@ -221,26 +221,16 @@ impl Session<'_> {
             })
             .collect();
 
-        let decision = if self.automatic(&peer, &fingerprint, setup) {
-            Decision::AcceptAll
-        } else {
-            self.announced = true;
-            (self.ctx.emit)(Event::IncomingOffer(IncomingOffer {
-                transfer: self.ctx.id,
-                from: peer.clone(),
-                files: offered.clone(),
-                total_bytes: offer,
-                verification_code: verified.show.then_some(verified.code),
-                text: None,
-            }));
-            match self.wait_decision(&setup.decisions)? {
-                Some(d) => d,
-                None => {
-                    // Nobody is left to answer (the front end went away): say so, politely.
-                    let _ = self.writer.send_last(&Message::Answer(Answer::Busy));
-                    return Ok(End::Declined { busy: true });
-                }
-            }
+        let asked = IncomingOffer {
+            transfer: self.ctx.id,
+            from: peer.clone(),
+            files: offered.clone(),
+            total_bytes: offer,
+            verification_code: verified.show.then_some(verified.code),
+            text: None,
+        };
+        let Some(decision) = self.decide(asked, &fingerprint, setup)? else {
+            return Ok(End::Declined { busy: true });
         };
         let file_count = offered.len() as u32;
         let mut wanted = vec![!matches!(decision, Decision::AcceptSome(_)); offered.len()];
@@ -322,17 +312,34 @@ impl Session<'_> {
     /// A text offer (PROTOCOL.md §6.6): shown (or accepted automatically), and once accepted,
     /// DONE is awaited, SUMMARY `[Saved]` sent, and the text handed over as
     /// [`Event::TextReceived`]. Nothing touches the disk.
-    /// Whether an offer is taken without asking: only from a known key the person chose to
-    /// always accept from, or with the explicit script switch (`ferry receive --yes`); never from a
-    /// device that only takes a known device's name.
-    fn automatic(&self, peer: &PeerInfo, fingerprint: &Fingerprint, setup: &ReceiveSetup) -> bool {
-        match peer.trust {
+    /// The decision on an offer (of files or of text). Taken without asking only from a known key
+    /// the person chose to always accept from, or with the explicit script switch (`ferry
+    /// receive --yes`); never from a device that only takes a known device's name. Otherwise the
+    /// person is asked. `None` when nobody is left to answer (the front end went away): the sender
+    /// has been told "busy", politely.
+    fn decide(
+        &mut self,
+        offer: IncomingOffer,
+        fingerprint: &Fingerprint,
+        setup: &ReceiveSetup,
+    ) -> Result<Option<Decision>, Stop> {
+        let automatic = match offer.from.trust {
             Trust::Changed { .. } => false,
             _ => {
                 setup.accept_automatically
                     || self.ctx.known.lock().expect("known devices").accepts_automatically(fingerprint)
             }
+        };
+        if automatic {
+            return Ok(Some(Decision::AcceptAll));
         }
+        self.announced = true;
+        (self.ctx.emit)(Event::IncomingOffer(offer));
+        let decided = self.wait_decision(&setup.decisions)?;
+        if decided.is_none() {
+            let _ = self.writer.send_last(&Message::Answer(Answer::Busy));
+        }
+        Ok(decided)
     }
 
     fn text(
@@ -343,25 +350,16 @@ impl Session<'_> {
         text: String,
         setup: &mut ReceiveSetup,
     ) -> Result<End, Stop> {
-        let decision = if self.automatic(&peer, &fingerprint, setup) {
-            Decision::AcceptAll
-        } else {
-            self.announced = true;
-            (self.ctx.emit)(Event::IncomingOffer(IncomingOffer {
-                transfer: self.ctx.id,
-                from: peer.clone(),
-                files: Vec::new(),
-                total_bytes: text.len() as u64,
-                verification_code: verified.show.then_some(verified.code),
-                text: Some(text.clone()),
-            }));
-            match self.wait_decision(&setup.decisions)? {
-                Some(d) => d,
-                None => {
-                    let _ = self.writer.send_last(&Message::Answer(Answer::Busy));
-                    return Ok(End::Declined { busy: true });
-                }
-            }
+        let asked = IncomingOffer {
+            transfer: self.ctx.id,
+            from: peer.clone(),
+            files: Vec::new(),
+            total_bytes: text.len() as u64,
+            verification_code: verified.show.then_some(verified.code),
+            text: Some(text.clone()),
+        };
+        let Some(decision) = self.decide(asked, &fingerprint, setup)? else {
+            return Ok(End::Declined { busy: true });
         };
         let accepted = match &decision {
             Decision::AcceptAll => true,
