@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# bench/localsend.sh - LocalSend receiving speed and memory: a phone (localsendd 0.1.1, the
-# sender in every run) sends one big file over HTTPS to `ferry receive`, and to another
-# localsendd as the baseline, in the same run, taking turns. Prints figures; times nothing
-# against a threshold (the targets are checked by reading the table).
+# bench/localsend.sh - LocalSend receiving speed and memory: a phone (localsendd 0.1.1) sends
+# one big file over HTTPS to `ferry receive`, and to another localsendd as the baseline; and, in
+# the same rounds, `ferry send` sends the same file to the same `ferry receive` over Ferry's own
+# protocol (v2, TLS), so Ferry-to-Ferry stands next to localsendd-to-localsendd. Taking turns.
+# Prints figures; times nothing against a threshold (the targets are checked by reading the table).
 #
 #   sudo bench/localsend.sh               3 rounds of 1 GiB
 #   ROUNDS=5 SIZE_MB=2048 bench/localsend.sh
 #   RECV_FS=disk ...                      receive into a folder on the disk instead of a tmpfs
 #   FERRY_BIN=... LOCALSENDD_VENV=...     as in tests/e2e/localsend.sh
+#   ROWS="ferry localsendd ferry-ferry"   which rows (default all three):
+#       ferry        localsendd (a) -> ferry receive (b), LocalSend HTTPS
+#       localsendd   localsendd (a) -> localsendd (c), LocalSend HTTPS (the baseline)
+#       ferry-ferry  ferry send (a) -> ferry receive (b), Ferry protocol (TCP 53531)
 #
 # Hosts of a fake LAN (unshaped veth, lan/netns-lan.sh): a = the sending localsendd,
 # b = `ferry receive --yes`, c = the receiving localsendd. Each run: `localsendctl send --wait`
 # of the same file, timed from the command to its end (so the sender's own work — it hashes the
-# file first — is in both columns alike). Also: CPU seconds the receiver spent per GiB, and the
+# file first — is in both columns alike); the ferry-ferry row: `ferry send FILE --to b:53531`,
+# timed the same way (it ends when the receiver has confirmed the file). Also: CPU seconds the
+# sender spent per GiB (the localsendd daemon's /proc ticks; `ferry send`'s user+sys from
+# /usr/bin/time), CPU seconds the receiver spent per GiB, and the
 # receiver's peak RSS above what it had before the run (VmHWM before vs after; Ferry's target:
 # at most 16 MiB more for 1 GiB).
 set -uo pipefail
@@ -25,11 +33,12 @@ export SUBNET=${SUBNET:-10.231.29}
 ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-1024}
 RECV_FS=${RECV_FS:-tmpfs}
+ROWS=${ROWS:-ferry localsendd ferry-ferry}
 LS_PORT=53317
 
 die() { echo "bench/localsend: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root"
-need_tools ip:iproute2 openssl:openssl python3:python3 ss:iproute2 || die "missing tools"
+need_tools ip:iproute2 openssl:openssl python3:python3 ss:iproute2 /usr/bin/time:time || die "missing tools"
 why=$(lan check 2>&1) || die "$why"
 WORK=$(mktemp -d /tmp/ferry-lsdb.XXXXXX)
 MNT=$WORK/mnt
@@ -86,63 +95,103 @@ PC_PY=$PC   # `ip netns exec` and `env` exec: this is the python process itself
 # A small warm-up to each, so the baselines are of warm processes.
 head -c 1048576 /dev/urandom >"$MNT/src/warm.bin"
 for to in Ferry Receiver; do ctl "$WORK/a" a 60 send --to "$to" --wait --quiet "$MNT/src/warm.bin" >/dev/null; done
+B_IP=$(host_ip b)
+ferry_send() {  # ferry_send SECS FILE [time args...] : ferry send from host a to b's ferry receive
+  local secs=$1 file=$2; shift 2
+  timeout -k 2 "$secs" ip netns exec "${LAN_PREFIX}-a" env FERRY_CONFIG_DIR="$WORK/cfg-a" \
+    /usr/bin/time "$@" "$FERRY" send "$file" --to "$B_IP:53531"
+}
+if [[ " $ROWS " = *" ferry-ferry "* ]]; then
+  ferry_send 60 "$MNT/src/warm.bin" -o /dev/null >/dev/null 2>&1 || die "ferry send -> ferry receive (warm-up) failed"
+fi
 rm -f "$MNT/b/warm.bin"* "$MNT/c/dl/warm.bin"*
 
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-one() {  # one TOOL : a run to Ferry or to the localsendd receiver
-  local tool=$1 pid to dest t0 t1 c0 c1 h0 h1 rc
+one() {  # one ROW : a run of one row (see ROWS above)
+  local tool=$1 pid to dest t0 t1 c0 c1 h0 h1 rc sc0 sc1 send_ms
   case $tool in
     ferry) pid=$PB; to=Ferry; dest=$MNT/b ;;
     localsendd) pid=$PC_PY; to=Receiver; dest=$MNT/c/dl ;;
+    ferry-ferry) pid=$PB; dest=$MNT/b ;;
   esac
   sync; sleep 1
-  c0=$(cpu_ticks "$pid"); h0=$(hwm_kb "$pid")
+  c0=$(cpu_ticks "$pid"); h0=$(hwm_kb "$pid"); sc0=$(cpu_ticks "$PA")
   t0=$(now_ms)
-  ctl "$WORK/a" a 600 send --to "$to" --wait --quiet "$SRC" >"$WORK/send-$tool.log" 2>&1; rc=$?
+  if [ "$tool" = ferry-ferry ]; then
+    ferry_send 600 "$SRC" -f '%U %S' -o "$WORK/time-send.txt" >"$WORK/send-$tool.log" 2>&1; rc=$?
+  else
+    ctl "$WORK/a" a 600 send --to "$to" --wait --quiet "$SRC" >"$WORK/send-$tool.log" 2>&1; rc=$?
+  fi
   t1=$(now_ms)
-  c1=$(cpu_ticks "$pid"); h1=$(hwm_kb "$pid")
-  cmp -s "$SRC" "$dest/big.bin" || { echo "run to $tool: file differs or missing (exit $rc)" >&2; tail -n 3 "$WORK/send-$tool.log" >&2; rc=1; }
+  c1=$(cpu_ticks "$pid"); h1=$(hwm_kb "$pid"); sc1=$(cpu_ticks "$PA")
+  if [ "$tool" = ferry-ferry ]; then
+    send_ms=$(awk '{printf "%d", ($1 + $2) * 1000}' "$WORK/time-send.txt" 2>/dev/null || echo -1)
+  else
+    send_ms=$(( (sc1 - sc0) * 1000 / TICK ))
+  fi
+  cmp -s "$SRC" "$dest/big.bin" || { echo "run $tool: file differs or missing (exit $rc)" >&2; tail -n 3 "$WORK/send-$tool.log" >&2; rc=1; }
   rm -f "$dest/big.bin"*
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rc" $(( t1 - t0 )) $(( c1 - c0 )) "$h0" "$h1" >>"$RESULTS"
-  echo "  $tool: $(( t1 - t0 )) ms, receiver CPU $(( (c1 - c0) * 1000 / TICK )) ms, VmHWM ${h0} -> ${h1} kB" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rc" $(( t1 - t0 )) $(( c1 - c0 )) "$h0" "$h1" "$send_ms" >>"$RESULTS"
+  echo "  $tool: $(( t1 - t0 )) ms, sender CPU ${send_ms} ms, receiver CPU $(( (c1 - c0) * 1000 / TICK )) ms, VmHWM ${h0} -> ${h1} kB" >&2
 }
+read -ra ORDER <<<"$ROWS"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for r in $(seq 1 "$ROUNDS"); do
   echo "round $r" >&2
-  if [ $((r % 2)) = 1 ]; then one ferry; one localsendd; else one localsendd; one ferry; fi
+  if [ $((r % 2)) = 1 ]; then
+    for ((i = 0; i < ${#ORDER[@]}; i++)); do one "${ORDER[i]}"; done
+  else
+    for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do one "${ORDER[i]}"; done
+  fi
 done
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+[ -n "${OUT_TSV:-}" ] && cp "$RESULTS" "$OUT_TSV"
 python3 - "$RESULTS" "$SIZE_MB" "$TICK" "$RECV_FS" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 size_mb, tick, fs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 gib = size_mb / 1024
-by = {}
-for tool, rc, ms, ticks, h0, h1 in rows:
-    by.setdefault(tool, []).append((int(rc), int(ms), int(ticks), int(h0), int(h1)))
-print(f"\n### localsendd -> receiver over HTTPS, {size_mb} MiB, {len(by.get('ferry', []))} rounds, receive folder on {fs}\n")
-print("| receiver | MB/s (median) | runs (MB/s) | receiver CPU s/GiB (median) | peak RSS above start (max) |")
-print("|---|---|---|---|---|")
+by, order = {}, []
+for tool, rc, ms, ticks, h0, h1, send_ms in rows:
+    if tool not in by:
+        order.append(tool)
+    by.setdefault(tool, []).append((int(rc), int(ms), int(ticks), int(h0), int(h1), int(send_ms)))
+labels = {"ferry": "localsendd -> ferry receive (LocalSend HTTPS)",
+          "localsendd": "localsendd -> localsendd (LocalSend HTTPS, baseline)",
+          "ferry-ferry": "ferry send -> ferry receive (Ferry v2, TLS)"}
+rounds = max(len(v) for v in by.values())
+print(f"\n### One big file on the fake LAN (unshaped), {size_mb} MiB, {rounds} rounds, receive folder on {fs}\n")
+print("| row | MB/s (median) | runs (MB/s) | sender CPU s/GiB (median) | receiver CPU s/GiB (median) | receiver peak RSS above start (max) |")
+print("|---|---|---|---|---|---|")
 med = {}
-for tool in ("ferry", "localsendd"):
+for tool in ("ferry-ferry", "localsendd", "ferry"):
     runs = by.get(tool, [])
+    if not runs:
+        continue
     ok = [r for r in runs if r[0] == 0]
     rates = [size_mb * 1.048576 / (r[1] / 1000) for r in ok]
     cpu = [r[2] / tick / gib for r in ok]
+    scpu = [r[5] / 1000 / gib for r in ok if r[5] >= 0]
     extra = max((r[4] - r[3] for r in ok), default=0) / 1024
     med[tool] = statistics.median(rates) if rates else 0
-    label = "ferry receive" if tool == "ferry" else "localsendd (baseline)"
-    print(f"| {label} | {med[tool]:.0f} | {' '.join(f'{x:.0f}' for x in rates)}{' (+%d failed)' % (len(runs) - len(ok)) if len(ok) < len(runs) else ''} "
-          f"| {statistics.median(cpu) if cpu else 0:.2f} | {extra:.1f} MiB |")
-pairs = list(zip([r for r in by.get("ferry", [])], [r for r in by.get("localsendd", [])]))
-if pairs:
-    print("\nper round, ferry / localsendd (same round, taking turns): "
-          + " ".join(f"{l[1] / f[1]:.2f}" for f, l in pairs if f[0] == 0 and l[0] == 0))
-if med.get("localsendd"):
+    failed = f" (+{len(runs) - len(ok)} failed)" if len(ok) < len(runs) else ""
+    print(f"| {labels[tool]} | {med[tool]:.0f} | {' '.join(f'{x:.0f}' for x in rates)}{failed} "
+          f"| {statistics.median(scpu) if scpu else 0:.2f} | {statistics.median(cpu) if cpu else 0:.2f} | {extra:.1f} MiB |")
+def per_round(a, b):
+    return " ".join(f"{y[1] / x[1]:.2f}" for x, y in zip(by.get(a, []), by.get(b, [])) if x[0] == 0 and y[0] == 0)
+if "ferry" in by and "localsendd" in by:
+    print("\nper round, rate of localsendd->ferry / localsendd->localsendd (same round): " + per_round("ferry", "localsendd"))
+if "ferry-ferry" in by and "localsendd" in by:
+    print("per round, rate of ferry->ferry / localsendd->localsendd (same round): " + per_round("ferry-ferry", "localsendd"))
+if med.get("localsendd") and "ferry" in med:
     ratio = med["ferry"] / med["localsendd"]
-    print(f"\nferry / localsendd = {ratio:.2f} (target: >= 1, Ferry never the slow end): {'met' if ratio >= 1 else 'NOT met'}")
-ferry_extra = max((r[4] - r[3] for r in by.get("ferry", []) if r[0] == 0), default=0) / 1024
-print(f"ferry's peak RSS rose by {ferry_extra:.1f} MiB over the runs (target: <= 16 MiB for 1 GiB): {'met' if ferry_extra <= 16 else 'NOT met'}")
+    print(f"\nlocalsendd->ferry / localsendd->localsendd = {ratio:.2f} (target: >= 1, Ferry never the slow end): {'met' if ratio >= 1 else 'NOT met'}")
+if med.get("localsendd") and "ferry-ferry" in med:
+    ratio = med["ferry-ferry"] / med["localsendd"]
+    print(f"ferry->ferry / localsendd->localsendd = {ratio:.2f} (issue 10 target: >= 4): {'met' if ratio >= 4 else 'NOT met'}")
+if "ferry" in by:
+    ferry_extra = max((r[4] - r[3] for r in by["ferry"] if r[0] == 0), default=0) / 1024
+    print(f"ferry receive's peak RSS rose by {ferry_extra:.1f} MiB over the LocalSend runs (target: <= 16 MiB for 1 GiB): {'met' if ferry_extra <= 16 else 'NOT met'}")
 PY
