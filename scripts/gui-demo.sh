@@ -6,7 +6,7 @@
 #   sudo LANGUAGE_SETTING=simplified_chinese SUFFIX=-zh scripts/gui-demo.sh    # 简体中文, *-zh.png
 #
 # What it does (everything is torn down on exit, also on failure or Ctrl-C):
-#   1. a fake LAN of three network namespaces (lan/netns-lan.sh), shaped to 40 Mbit/s so that
+#   1. a fake LAN of three network namespaces (lan/netns-lan.sh), shaped to 16 Mbit/s so that
 #      the transfer lasts long enough to be seen;
 #   2. one Xvfb display per window, each with its own session and accessibility bus
 #      (/work/shared/tools/atspi_driver.py session-up); no window manager;
@@ -28,14 +28,14 @@
 # gir1.2-atspi-2.0, python3-gi, and a built ferry (FERRY_BIN, default target/debug/ferry).
 # Environment: FERRY_BIN, DISPLAY_A/B/C (default :93 :94 :95), SCREENSHOTS (output folder),
 #   SUFFIX (added to every screenshot name), LANGUAGE_SETTING (english | simplified_chinese),
-#   LAN_SCRIPT, LAN_PREFIX (glan), SUBNET (10.231.7), SHAPE ("rate 40mbit"), KEEP=1 keeps $WORK,
+#   LAN_SCRIPT, LAN_PREFIX (glan), SUBNET (10.231.7), SHAPE ("rate 16mbit"), KEEP=1 keeps $WORK,
 #   ATSPI_DRIVER (default /work/shared/tools/atspi_driver.py).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAN_SCRIPT=${LAN_SCRIPT:-$ROOT/lan/netns-lan.sh}
 [ -x "$LAN_SCRIPT" ] || LAN_SCRIPT=/work/shared/lan/netns-lan.sh
-export LAN_PREFIX=${LAN_PREFIX:-glan} SUBNET=${SUBNET:-10.231.7} SHAPE=${SHAPE:-rate 40mbit}
+export LAN_PREFIX=${LAN_PREFIX:-glan} SUBNET=${SUBNET:-10.231.7} SHAPE=${SHAPE:-rate 16mbit}
 BIN=${FERRY_BIN:-$ROOT/target/debug/ferry}
 OUT=${SCREENSHOTS:-$ROOT/docs/screenshots}
 SUFFIX=${SUFFIX:-}
@@ -57,11 +57,13 @@ case "$LANGUAGE_SETTING" in
   english) SEND_TO="Send to" ACCEPT="Accept" DECLINE="Decline" WAITING_FOR="Waiting for" HISTORY="Recent transfers"
            NOT_ENOUGH="Not enough free space" PROGRESS="Progress of receiving 4 files from Wang's laptop"
            DISK_FULL="Anna's laptop's disk is full" SEND_TEXT="Send text…" TEXT_BOX="Text to send"
-           SEND_TEXT_TO="Send text to" TEXT_OFFER="wants to send you a text" COPY="Copy the text from Wang's laptop";;
+           SEND_TEXT_TO="Send text to" TEXT_OFFER="wants to send you a text" COPY="Copy the text from Wang's laptop"
+           NEW_MARK="new" SAME_NUMBER="Check that the other screen shows the same number";;
   simplified_chinese) SEND_TO="发送到" ACCEPT="接收" DECLINE="拒绝" WAITING_FOR="正在等待" HISTORY="最近的传输"
            NOT_ENOUGH="剩余空间不够" PROGRESS="从 Wang's laptop 接收 4 个文件的进度"
            DISK_FULL="Anna's laptop 的磁盘已满" SEND_TEXT="发送文字…" TEXT_BOX="要发送的文字"
-           SEND_TEXT_TO="发送文字给" TEXT_OFFER="想发送一段文字给你" COPY="复制来自 Wang's laptop 的文字";;
+           SEND_TEXT_TO="发送文字给" TEXT_OFFER="想发送一段文字给你" COPY="复制来自 Wang's laptop 的文字"
+           NEW_MARK="新设备" SAME_NUMBER="请确认对方屏幕上显示的是同一个数字";;
   *) die "LANGUAGE_SETTING is english or simplified_chinese";;
 esac
 
@@ -155,7 +157,8 @@ shot() { # DISPLAY WINDOW NAME
   DISPLAY=$1 import -window "$2" "$OUT/$3$SUFFIX.png"
   log "wrote $OUT/$3$SUFFIX.png"
 }
-device() { echo "$1, Linux, $SUBNET.$2:$PORT"; }   # a device button's accessible name
+# A device button's accessible name; a device not met before (every one, at the start) is "new".
+device() { echo "$1, Linux, $NEW_MARK, $SUBNET.$2:$PORT"; }
 
 # Every button of a window has a name, and no two share one (a screen reader tells them apart).
 check_names() { # HOST
@@ -192,6 +195,8 @@ shot "$DA" "$WA" sent-disk-full
 drv a click ferry "$(device "Kitchen PC" 2)" >/dev/null
 drv a click ferry "$SEND_TO Kitchen PC" >/dev/null
 TIMEOUT=120 drv b wait-text ferry "$ACCEPT" --exact >/dev/null
+# A first meeting: both screens show the verification code (protocol version 2).
+drv b wait-text ferry "$SAME_NUMBER" >/dev/null || die "Kitchen PC's prompt shows no verification code"
 shot "$DB" "$WB" incoming-prompt
 drv b click ferry "$ACCEPT" >/dev/null
 # Wait until the big file is on its way: 8 MB or more through, as B's progress bar says (files
