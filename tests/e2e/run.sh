@@ -297,27 +297,35 @@ test_bind() {
 # own: the capture holds the whole conversation (TLS's ClientHello shows the ALPN `ferry/2` in
 # clear: the control that it captured the right traffic), but neither the marker nor the name.
 test_capture() {
-  local w=$1 pb pt rc marker name bytes
+  local w=$1 pb pt rc marker name bytes dropped attempt
   marker="MARKER-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
   name="holiday-secret-$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n').txt"
   for i in $(seq 1 3000); do echo "$marker line $i"; done >"$w/$name"
-  receiver pb "$w/recv-b.log" b "$w/in-b"
-  wait_until 5 listening b || { fail "receiver on B not listening"; show_log "$w/recv-b.log"; return 1; }
-  ip netns exec "${LAN_PREFIX}-b" tcpdump -i any --immediate-mode -U -s 0 -w "$w/b.pcap" "tcp port $PORT" >"$w/tcpdump.log" 2>&1 &
-  pt=$!; BG_PIDS+=("$pt")
-  wait_until 5 grep -q "listening on" "$w/tcpdump.log" || { fail "tcpdump did not start"; show_log "$w/tcpdump.log"; return 1; }
-  ferry_in 30 a send --json "$w/$name" --to "$B:$PORT" >"$w/send.log" 2>"$w/send.log.err"; rc=$?
-  [ $rc = 0 ] || { fail "send exited $rc"; show_log "$w/send.log"; show_log "$w/recv-b.log"; return 1; }
-  wait_exit "$pb" 10
-  cmp -s "$w/$name" "$w/in-b/$name" || { fail "the file did not arrive whole"; return 1; }
-  sleep 1; kill -INT "$pt"; wait_exit "$pt" 5
-  bytes=$(stat -c %s "$w/b.pcap" 2>/dev/null || echo 0)
-  note "captured $bytes bytes on B for a $(stat -c %s "$w/$name")-byte file"
+  # A capture that lost packets (the kernel drops them when tcpdump falls behind, as on a busy
+  # machine) proves nothing either way: then the transfer is captured again, up to 3 times.
+  for attempt in 1 2 3; do
+    rm -rf "$w/in-b" "$w/b.pcap"
+    receiver pb "$w/recv-b.log" b "$w/in-b"
+    wait_until 5 listening b || { fail "receiver on B not listening"; show_log "$w/recv-b.log"; return 1; }
+    ip netns exec "${LAN_PREFIX}-b" tcpdump -i any --immediate-mode -U -B 32768 -s 0 -w "$w/b.pcap" "tcp port $PORT" \
+      >"$w/tcpdump.log" 2>&1 &
+    pt=$!; BG_PIDS+=("$pt")
+    wait_until 5 grep -q "listening on" "$w/tcpdump.log" || { fail "tcpdump did not start"; show_log "$w/tcpdump.log"; return 1; }
+    ferry_in 30 a send --json "$w/$name" --to "$B:$PORT" >"$w/send.log" 2>"$w/send.log.err"; rc=$?
+    [ $rc = 0 ] || { fail "send exited $rc"; show_log "$w/send.log"; show_log "$w/recv-b.log"; return 1; }
+    wait_exit "$pb" 10
+    cmp -s "$w/$name" "$w/in-b/$name" || { fail "the file did not arrive whole"; return 1; }
+    sleep 1; kill -INT "$pt"; wait_exit "$pt" 5
+    bytes=$(stat -c %s "$w/b.pcap" 2>/dev/null || echo 0)
+    dropped=$(awk '/packets dropped by kernel/ {print $1}' "$w/tcpdump.log")
+    note "attempt $attempt: captured $bytes bytes on B for a $(stat -c %s "$w/$name")-byte file (${dropped:-?} packets dropped by the kernel)"
+    [ "${dropped:-1}" = 0 ] && [ "$bytes" -gt "$(stat -c %s "$w/$name")" ] && break
+    [ "$attempt" = 3 ] && { fail "every capture lost packets or missed the transfer"; return 1; }
+  done
   if grep -qaF "$marker" "$w/b.pcap"; then fail "the file's content is readable in the capture"; return 1; fi
   if grep -qaF "$name" "$w/b.pcap"; then fail "the file's name is readable in the capture"; return 1; fi
   if grep -qaF "host-b" "$w/b.pcap"; then fail "the receiver's device name is readable in the capture"; return 1; fi
   grep -qaF "ferry/2" "$w/b.pcap" || { fail "no TLS ClientHello with ALPN ferry/2 in the capture"; return 1; }
-  [ "$bytes" -gt "$(stat -c %s "$w/$name")" ] || { fail "the capture is smaller than the file: it missed the transfer"; return 1; }
   note "neither \"$marker\" nor \"$name\" (nor a device name) is in the capture"
 }
 
