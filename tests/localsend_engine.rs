@@ -4,43 +4,11 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use common::{Node, free_udp_port, same_bytes, tree, write_random};
-use ferry::engine::{Command, Decision, DeviceType, Direction, Event, Peer, PeerSource};
+use common::{Node, free_udp_port, localsend_node as node, localsend_peer, same_bytes, tree, write_random};
+use ferry::engine::{Command, Decision, DeviceType, Direction, Event, PeerSource};
 use ferry::protocol::FileResult;
-
-/// An engine with LocalSend on loopback ("multicast" on 127.255.255.255:`udp`), listing other
-/// Ferrys as LocalSend devices so that two engines can play phone to each other.
-fn node(name: &str, udp: u16, tweak: impl FnOnce(&mut ferry::engine::EngineConfig)) -> Node {
-    Node::start_with(name, |c| {
-        let o = &mut c.localsend;
-        o.enabled = true;
-        o.port = 0;
-        o.group = Ipv4Addr::new(127, 255, 255, 255);
-        o.group_port = udp;
-        o.interfaces = vec!["127.0.0.1".into()];
-        o.hide_ferry_devices = false;
-        o.timing.idle_timeout = Duration::from_secs(5);
-        c.discovery = true;
-        // Ferry's own discovery on a port nobody uses: only LocalSend finds anything here.
-        c.discovery_port = free_udp_port();
-        c.broadcast = Some(vec![std::net::SocketAddr::from(([127, 255, 255, 255], c.discovery_port))]);
-        tweak(c)
-    })
-}
-
-fn localsend_peer(node: &Node, name: &str) -> Peer {
-    node.wait(5.0, |e| match e {
-        Event::PeerSeen(p) | Event::PeerUpdated(p)
-            if p.name == name && matches!(p.source, PeerSource::LocalSend(_)) =>
-        {
-            Some(p.clone())
-        }
-        _ => None,
-    })
-}
 
 #[test]
 fn localsend_is_off_in_a_bare_engine_config() {

@@ -5,41 +5,11 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use common::{Node, free_udp_port, write_random};
-use ferry::engine::{Command, Decision, Event, IncomingOffer, LiveSettings, Peer, PeerSource, Trust};
+use common::{Node, free_udp_port, localsend_node as node, localsend_peer, write_random};
+use ferry::engine::{Command, Decision, Event, IncomingOffer, LiveSettings, Trust};
 use ferry::identity::known::KnownDevices;
-
-fn node(name: &str, udp: u16, tweak: impl FnOnce(&mut ferry::engine::EngineConfig)) -> Node {
-    Node::start_with(name, |c| {
-        let o = &mut c.localsend;
-        o.enabled = true;
-        o.port = 0;
-        o.group = Ipv4Addr::new(127, 255, 255, 255);
-        o.group_port = udp;
-        o.interfaces = vec!["127.0.0.1".into()];
-        o.hide_ferry_devices = false;
-        o.timing.idle_timeout = Duration::from_secs(5);
-        c.discovery = true;
-        c.discovery_port = free_udp_port();
-        c.broadcast = Some(vec![std::net::SocketAddr::from(([127, 255, 255, 255], c.discovery_port))]);
-        tweak(c)
-    })
-}
-
-fn localsend_peer(node: &Node, name: &str) -> Peer {
-    node.wait(5.0, |e| match e {
-        Event::PeerSeen(p) | Event::PeerUpdated(p)
-            if p.name == name && matches!(p.source, PeerSource::LocalSend(_)) =>
-        {
-            Some(p.clone())
-        }
-        _ => None,
-    })
-}
 
 fn offer(node: &Node) -> IncomingOffer {
     node.wait(10.0, |e| match e {

@@ -149,3 +149,35 @@ pub fn connect_from(from: Ipv4Addr, to: SocketAddr) -> std::net::TcpStream {
     s.connect(&to.into()).unwrap();
     s.into()
 }
+
+/// An engine with LocalSend on loopback ("multicast" on 127.255.255.255:`udp`), listing other
+/// Ferrys as LocalSend devices so that two engines can play phone to each other.
+pub fn localsend_node(name: &str, udp: u16, tweak: impl FnOnce(&mut EngineConfig)) -> Node {
+    Node::start_with(name, |c| {
+        let o = &mut c.localsend;
+        o.enabled = true;
+        o.port = 0;
+        o.group = Ipv4Addr::new(127, 255, 255, 255);
+        o.group_port = udp;
+        o.interfaces = vec!["127.0.0.1".into()];
+        o.hide_ferry_devices = false;
+        o.timing.idle_timeout = Duration::from_secs(5);
+        c.discovery = true;
+        // Ferry's own discovery on a port nobody uses: only LocalSend finds anything here.
+        c.discovery_port = free_udp_port();
+        c.broadcast = Some(vec![SocketAddr::from(([127, 255, 255, 255], c.discovery_port))]);
+        tweak(c)
+    })
+}
+
+/// The LocalSend device called `name`, once `node` lists it.
+pub fn localsend_peer(node: &Node, name: &str) -> ferry::engine::Peer {
+    node.wait(5.0, |e| match e {
+        Event::PeerSeen(p) | Event::PeerUpdated(p)
+            if p.name == name && matches!(p.source, ferry::engine::PeerSource::LocalSend(_)) =>
+        {
+            Some(p.clone())
+        }
+        _ => None,
+    })
+}
