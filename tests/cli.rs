@@ -754,7 +754,6 @@ fn send_text_reaches_receive_and_is_printed_escaped() {
 /// people compare ("Verification code: 482 193"), and `--json` carries it in the offer.
 #[test]
 fn receive_prints_the_verification_code_the_sender_computed() {
-    use ferry::protocol::sas::{self, SenderSas};
     use ferry::protocol::{Offer, OfferFile};
     for json in [false, true] {
         let work = tempfile::tempdir().unwrap();
@@ -770,15 +769,9 @@ fn receive_prints_the_verification_code_the_sender_computed() {
         let mut rx = Running::spawn(&mut cmd);
         rx.wait_for("Receiving as", 10);
         let mut peer = Raw::connect(SocketAddr::from(([127, 0, 0, 1], port)));
-        let (mut sender, commit) =
-            SenderSas::start(peer.me.unwrap().0, peer.peer.unwrap().0, false, sas::random_nonce());
-        peer.send_all(&[hello_as("Kitchen PC", HelloPurpose::Transfer), commit]);
-        peer.until(|m| matches!(m, Message::Hello(_)));
-        let nonce = peer.until(|m| matches!(m, Message::VerifyNonce { .. }));
-        let (reveal, verified) = sender.on_message(&nonce).unwrap();
+        let (_, verified) = peer.handshake_as("Kitchen PC");
         assert!(verified.show, "a first meeting shows the code");
         peer.send_all(&[
-            reveal,
             Message::Offer(Offer { file_count: 1, total_bytes: 2 }),
             Message::OfferFile(OfferFile { path: "ok.txt".into(), size: 2, thumbnail: vec![] }),
         ]);

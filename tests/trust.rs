@@ -270,15 +270,8 @@ fn a_known_name_with_another_key_is_changed_and_never_accepted_automatically() {
     // Another key with Anna's name (a look-alike, even): changed, asked, with a code.
     let tls = TlsContext::new(&DeviceIdentity::generate().unwrap()).unwrap();
     let mut p = Raw::client_as(std::net::TcpStream::connect(rx.addr()).unwrap(), &tls);
-    let (mut sender, commit) =
-        SenderSas::start(p.me.unwrap().0, p.peer.unwrap().0, false, sas::random_nonce());
-    p.send_all(&[hello_with_key("Anna’s  Laptop", HelloPurpose::Transfer, p.me.unwrap()), commit]);
-    p.until(|m| matches!(m, Message::Hello(_)));
-    let nonce = p.until(|m| matches!(m, Message::VerifyNonce { .. }));
-    let (reveal, verified) = sender.on_message(&nonce).unwrap();
-    let mut frames = vec![reveal];
-    frames.extend(offer_frames());
-    p.send_all(&frames);
+    let (_, verified) = p.handshake_as("Anna’s  Laptop");
+    p.send_all(&offer_frames());
     let offer = rx.wait(10.0, |e| match e {
         Event::IncomingOffer(o) => Some(o.clone()),
         Event::TransferStarted { .. } => panic!("a changed device was accepted without asking"),
@@ -313,15 +306,8 @@ fn the_script_switch_does_not_accept_a_changed_device() {
         c.accept_automatically = true;
     });
     let mut p = Raw::connect(rx.addr());
-    let (mut sender, commit) =
-        SenderSas::start(p.me.unwrap().0, p.peer.unwrap().0, false, sas::random_nonce());
-    p.send_all(&[hello_with_key("Anna's laptop", HelloPurpose::Transfer, p.me.unwrap()), commit]);
-    p.until(|m| matches!(m, Message::Hello(_)));
-    let nonce = p.until(|m| matches!(m, Message::VerifyNonce { .. }));
-    let (reveal, _) = sender.on_message(&nonce).unwrap();
-    let mut frames = vec![reveal];
-    frames.extend(offer_frames());
-    p.send_all(&frames);
+    p.handshake_as("Anna's laptop");
+    p.send_all(&offer_frames());
     let offer = rx.wait(10.0, |e| match e {
         Event::IncomingOffer(o) => Some(o.clone()),
         Event::TransferStarted { .. } => panic!("the script switch accepted a changed device"),

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ferry::identity::{DeviceIdentity, Fingerprint};
 use ferry::protocol::frame::{data_header, decode_frame, encode_message};
-use ferry::protocol::sas::{self, SenderSas};
+use ferry::protocol::sas::{self, SenderSas, Verified};
 use ferry::protocol::{
     Frame, Hello, HelloPurpose, InstanceId, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
 };
@@ -262,16 +262,21 @@ impl Raw {
     /// The whole opening as a sender: HELLO and VERIFY_COMMIT, the receiver's HELLO and
     /// VERIFY_NONCE, then VERIFY_REVEAL. Returns the receiver's HELLO.
     pub fn handshake(&mut self) -> Hello {
+        self.handshake_as("Mallory").0
+    }
+
+    /// [`Raw::handshake`] as a sender called `name` (its HELLO names the key this connection
+    /// proved); also returns what the verification exchange gave (the code, and whether it is
+    /// shown).
+    pub fn handshake_as(&mut self, name: &str) -> (Hello, Verified) {
         let (me, peer) = (self.me.expect("inside TLS"), self.peer.expect("inside TLS"));
         let (mut sas, commit) = SenderSas::start(me.0, peer.0, false, sas::random_nonce());
-        let Message::Hello(h) = hello() else { unreachable!() };
-        let mine = Message::Hello(Hello { fingerprint: me.0.to_vec(), ..h });
-        self.send_all(&[mine, commit]);
+        self.send_all(&[hello_with_key(name, HelloPurpose::Transfer, me), commit]);
         let Message::Hello(theirs) = self.until(|m| matches!(m, Message::Hello(_))) else { unreachable!() };
         let nonce = self.until(|m| matches!(m, Message::VerifyNonce { .. }));
-        let (reveal, _) = sas.on_message(&nonce).expect("a VERIFY_NONCE");
+        let (reveal, verified) = sas.on_message(&nonce).expect("a VERIFY_NONCE");
         self.send(&reveal);
-        theirs
+        (theirs, verified)
     }
 
     /// HELLO, OFFER and one OFFER_FILE per `(path, size)`.
