@@ -157,23 +157,30 @@ impl Settings {
     /// An engine set up as these settings say (default addresses; front ends override what their
     /// flags change).
     pub fn engine_config(&self) -> EngineConfig {
-        let mut c = EngineConfig::new(self.instance_id, self.device_name.clone(), self.receive_dir.clone());
+        let dir = config_dir();
+        // The stored key; one for this run only when none can be stored.
+        let (identity, warning) = match crate::identity::DeviceIdentity::load_or_create(&dir) {
+            Ok(loaded) => (loaded.identity, loaded.warning),
+            Err(e) => (
+                crate::engine::fresh_identity(),
+                Some(format!(
+                    "This device's key could not be saved ({e}); other devices will see it as new after a restart."
+                )),
+            ),
+        };
+        let mut c = EngineConfig::with_identity(
+            self.instance_id,
+            self.device_name.clone(),
+            self.receive_dir.clone(),
+            identity,
+        );
+        c.warnings.extend(warning);
         // Not from the settings file: accepting without asking is per device now (known
         // devices' "always accept"); `ferry receive --yes` is the one switch for everything.
         c.transfer_port = self.transfer_port;
         c.discovery_port = self.discovery_port;
         c.remembered_peers = self.remembered_peers.clone();
         c.localsend = self.localsend_options();
-        let dir = config_dir();
-        match crate::identity::DeviceIdentity::load_or_create(&dir) {
-            Ok(loaded) => {
-                c.identity = loaded.identity;
-                c.warnings.extend(loaded.warning);
-            }
-            Err(e) => c.warnings.push(format!(
-                "This device's key could not be saved ({e}); other devices will see it as new after a restart."
-            )),
-        }
         let known = crate::identity::known::KnownDevices::open(&dir);
         c.known = std::sync::Arc::new(std::sync::Mutex::new(known.store));
         c.warnings.extend(known.warning);

@@ -66,11 +66,21 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// A config with default ports and timings.
+    /// A config with default ports and timings, and a device key made for this run only.
     pub fn new(
         instance: InstanceId,
         device_name: impl Into<String>,
         receive_dir: impl Into<PathBuf>,
+    ) -> Self {
+        EngineConfig::with_identity(instance, device_name, receive_dir, fresh_identity())
+    }
+
+    /// [`Self::new`] with this device's key (as loaded from the config folder).
+    pub fn with_identity(
+        instance: InstanceId,
+        device_name: impl Into<String>,
+        receive_dir: impl Into<PathBuf>,
+        identity: DeviceIdentity,
     ) -> Self {
         EngineConfig {
             instance,
@@ -90,13 +100,16 @@ impl EngineConfig {
             timing: Timing::default(),
             admission: Limits::default(),
             localsend: super::LocalSendOptions::default(),
-            // A P-256 key from the system's random source: fails only when there is none.
-            identity: DeviceIdentity::generate()
-                .expect("making a device key failed: no system random source"),
+            identity,
             known: Arc::new(Mutex::new(KnownDevices::in_memory())),
             warnings: Vec::new(),
         }
     }
+}
+
+/// A new P-256 key from the system's random source: fails only when there is none.
+pub fn fresh_identity() -> DeviceIdentity {
+    DeviceIdentity::generate().expect("making a device key failed: no system random source")
 }
 
 /// Environment variables that override the network settings of any front end (window or CLI),

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 pub use crate::events::*;
 pub use api::*;
-pub use config::{EngineConfig, env, parse_broadcast_target};
+pub use config::{EngineConfig, env, fresh_identity, parse_broadcast_target};
 use crossbeam_channel::{Receiver, Sender, select, unbounded};
 pub use localsend::LocalSendOptions;
 pub use localsend::env as localsend_env;
