@@ -349,6 +349,14 @@ pub enum Event {
         files: Vec<OfferedFile>,
         total_bytes: u64,
     },
+    /// Outgoing: who answered, as its handshake proved it (protocol version 2): the name from
+    /// its HELLO, the key TLS proved, and what that key is to this device (known, new, or
+    /// changed: a known device's name with another key). Comes after `TransferStarted`, whose
+    /// peer is only what this side knew before connecting, and before `VerificationCode`.
+    TransferPeer {
+        transfer: TransferId,
+        peer: PeerInfo,
+    },
     /// The code the other screen shows (outgoing, protocol version 2, when either side has not
     /// seen the other's key before): shown while waiting for the answer.
     VerificationCode {

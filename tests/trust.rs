@@ -47,7 +47,12 @@ fn both_screens_show_the_same_code_at_the_first_meeting_and_none_after() {
     let tx = Node::start("Anna's laptop");
     let rx = Node::start("Kitchen PC");
     let id = tx.send(rx.addr(), vec![one_file(&tx, "a.txt")]);
+    let mut receiver = None;
     let code = tx.wait(10.0, |e| match e {
+        Event::TransferPeer { transfer, peer } if *transfer == id => {
+            receiver = Some(peer.clone());
+            None
+        }
         Event::VerificationCode { transfer, code } if *transfer == id => Some(*code),
         Event::TransferWaiting { reason: ferry::engine::WaitReason::Answer, .. } => {
             panic!("waiting for the answer before the code was shown")
@@ -56,6 +61,10 @@ fn both_screens_show_the_same_code_at_the_first_meeting_and_none_after() {
     });
     let offer = next_offer(&rx);
     assert_eq!(offer.verification_code, Some(code), "both screens show the same code");
+    let receiver = receiver.expect("the receiver was proven before the code was shown");
+    assert_eq!(receiver.name, "Kitchen PC", "the sender learns the name the receiver's HELLO gave");
+    assert_eq!(receiver.fingerprint, Some(tx_fingerprint(&rx)), "and the key its handshake proved");
+    assert_eq!(receiver.trust, Trust::New);
     assert_eq!(offer.from.trust, Trust::New);
     assert_eq!(offer.from.fingerprint, Some(tx_fingerprint(&tx)));
     rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
@@ -67,11 +76,53 @@ fn both_screens_show_the_same_code_at_the_first_meeting_and_none_after() {
     assert_eq!(offer.from.trust, Trust::Known);
     rx.commands.send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll }).unwrap();
     let said = tx.wait(10.0, |e| match e {
+        Event::TransferPeer { transfer, peer } if *transfer == id => {
+            assert_eq!(peer.trust, Trust::Known, "the receiver is known to the sender now");
+            None
+        }
         Event::VerificationCode { transfer, .. } if *transfer == id => Some(true),
         Event::TransferFinished { transfer, .. } if *transfer == id => Some(false),
         _ => None,
     });
     assert!(!said, "a code was shown between known devices");
+}
+
+/// The receiver of transfer `id` as the sender's handshake proved it (the `TransferPeer` event,
+/// which must come before the code and the wait for the answer).
+fn proven_receiver(tx: &Node, id: TransferId) -> ferry::engine::PeerInfo {
+    tx.wait(10.0, |e| match e {
+        Event::TransferPeer { transfer, peer } if *transfer == id => Some(peer.clone()),
+        Event::TransferWaiting { transfer, reason: ferry::engine::WaitReason::Answer } if *transfer == id => {
+            panic!("waiting for the answer before the receiver was proven")
+        }
+        _ => None,
+    })
+}
+
+/// Sending to an address where a device with a known device's name answers with another key:
+/// the sender hears that it is "changed" (the window and `ferry send` say "This is not the
+/// ‘Kitchen PC’ you sent to before") before the receiver has answered.
+#[test]
+fn a_receiver_with_a_known_name_and_another_key_is_changed_to_the_sender() {
+    let tx = Node::start("Anna's laptop");
+    let kitchen = Node::start("Kitchen PC");
+    let id = tx.send(kitchen.addr(), vec![one_file(&tx, "a.txt")]);
+    let offer = next_offer(&kitchen);
+    kitchen
+        .commands
+        .send(Command::Answer { transfer: offer.transfer, decision: Decision::AcceptAll })
+        .unwrap();
+    let first = proven_receiver(&tx, id);
+    assert_eq!(first.trust, Trust::New);
+    tx.wait(10.0, |e| matches!(e, Event::TransferFinished { transfer, .. } if *transfer == id).then_some(()));
+
+    let impostor = Node::start("Kitchen  PC");
+    let id = tx.send(impostor.addr(), vec![one_file(&tx, "b.txt")]);
+    let second = proven_receiver(&tx, id);
+    assert_ne!(second.fingerprint, first.fingerprint);
+    let Trust::Changed { lookalikes } = &second.trust else { panic!("not changed: {:?}", second.trust) };
+    assert_eq!(lookalikes, &[first.fingerprint.unwrap()], "it names the device it looks like");
+    tx.commands.send(Command::Cancel(id)).unwrap();
 }
 
 fn tx_fingerprint(node: &Node) -> Fingerprint {

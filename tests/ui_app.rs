@@ -515,10 +515,28 @@ fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
     }
     // Every Chinese character the window can show is in the test's subset, so the Chinese-UI
     // tests draw real glyphs; a new string needs tests/fixtures/fonts/make.sh run again.
-    let strings = include_str!("../src/ui/i18n.rs");
+    let strings = [
+        include_str!("../src/ui/i18n.rs"),
+        include_str!("../src/ui/i18n/devices.rs"),
+        include_str!("../src/ui/i18n/errors.rs"),
+    ]
+    .concat();
     let missing: String =
         strings.chars().filter(|&c| c > '\u{2e7f}' && !ctx.fonts_mut(|f| f.has_glyph(&font, c))).collect();
     assert!(missing.is_empty(), "run tests/fixtures/fonts/make.sh: the CJK subset lacks {missing:?}");
+}
+
+/// A failed transfer says why in the window's language: the engine's sentences are English, the
+/// Chinese window has its own (and the history keeps the sentence the person saw).
+#[test]
+fn a_chinese_window_says_why_a_transfer_failed_in_chinese() {
+    let found = fixture_fonts();
+    let mut rig = rig_with(Language::SimplifiedChinese, move |ctx| ferry::ui::fonts::install(ctx, found));
+    let id = TransferId(1400);
+    started(&mut rig, id, Direction::Outgoing);
+    rig.event(Event::TransferFailed { transfer: id, error: TransferError::OlderPeer });
+    assert!(rig.harness.query_by_label_contains("另一台电脑上的 Ferry 版本较旧").is_some(), "not in Chinese");
+    assert!(rig.harness.query_by_label_contains("older Ferry").is_none(), "the English sentence is shown");
 }
 
 /// The system's own fonts, where this machine has them (fonts-noto-cjk): the window finds them.
@@ -1340,6 +1358,85 @@ fn the_senders_card_shows_the_code_while_waiting_for_the_answer() {
     assert!(rig.harness.query_by_label("Check that the other screen shows the same number.").is_some());
     rig.event(Event::TransferAccepted { transfer: id, files: 2, bytes_total: 20_000_000 });
     assert!(rig.harness.query_by_label(&code.to_string()).is_none(), "the code outlived the answer");
+}
+
+/// The sender's card takes the receiver's name from its handshake (a bare address until then),
+/// and warns when that device has a known device's name but another key.
+#[test]
+fn the_senders_card_names_the_proven_receiver_and_warns_when_it_is_changed() {
+    let mut rig = rig();
+    let id = TransferId(1110);
+    rig.event(Event::TransferStarted {
+        transfer: id,
+        direction: Direction::Outgoing,
+        peer: info("192.168.1.20:53531"),
+        files: offer(id, "x", &["IMG_1.jpg"]).files,
+        total_bytes: 1000,
+    });
+    assert!(rig.harness.query_by_label("Cancel sending 1 file to 192.168.1.20:53531").is_some());
+    let mut peer = info("Kitchen PC");
+    peer.trust = Trust::Changed { lookalikes: vec![ferry::identity::Fingerprint([7; 32])] };
+    rig.event(Event::TransferPeer { transfer: id, peer });
+    assert!(
+        rig.harness.query_by_label("Cancel sending 1 file to Kitchen PC").is_some(),
+        "the card kept the address"
+    );
+    let warning = ferry::identity::known::changed_warning("Kitchen PC");
+    assert!(rig.harness.query_by_label(&warning).is_some(), "no warning on the sender's card");
+    rig.event(Event::TransferAccepted { transfer: id, files: 1, bytes_total: 1000 });
+    assert!(rig.harness.query_by_label(&warning).is_none(), "the warning outlived the answer");
+}
+
+/// A device that took a known device's name with another key: its prompt offers "Forget the old
+/// ‘…’" (unticked). Declining, or accepting without ticking it, keeps the old device; accepting
+/// with it ticked forgets the device it looks like.
+#[test]
+fn accepting_a_changed_device_can_forget_the_old_one() {
+    let mut rig = rig();
+    let old = ferry::identity::Fingerprint([7; 32]);
+    let other_known = ferry::identity::Fingerprint([8; 32]);
+    {
+        let store = rig.harness.state().known.store.clone();
+        let mut store = store.lock().unwrap();
+        for (fingerprint, name) in [(old, "Anna's laptop"), (other_known, "Kitchen PC")] {
+            let seen = ferry::identity::known::Sighting { fingerprint, name, address: None };
+            store.remember(&seen).unwrap();
+        }
+    }
+    let changed = |id| {
+        let mut o = offer(TransferId(id), "Anna's laptop", &["b.jpg"]);
+        o.from.fingerprint = Some(ferry::identity::Fingerprint([6; 32]));
+        o.from.trust = Trust::Changed { lookalikes: vec![old] };
+        o
+    };
+    let known = |rig: &Rig, key| rig.harness.state().known.store.lock().unwrap().get(&key).is_some();
+    let label = "Forget the old \u{2018}Anna's laptop\u{2019}";
+
+    // Ticked, then declined: nothing is forgotten.
+    rig.event(Event::IncomingOffer(changed(1300)));
+    rig.harness.get_by_label(label).click();
+    rig.harness.run();
+    rig.harness.get_by_label_contains("Decline").click();
+    rig.harness.run();
+    let _ = rig.command();
+    // Accepted without ticking it: the old device stays too.
+    rig.event(Event::IncomingOffer(changed(1301)));
+    rig.harness.get_by_label("Accept").click();
+    rig.harness.run();
+    assert!(matches!(rig.command(), Command::Answer { decision: Decision::AcceptAll, .. }));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(known(&rig, old), "the old device was forgotten without being asked to");
+
+    rig.event(Event::IncomingOffer(changed(1302)));
+    rig.harness.get_by_label(label).click();
+    rig.harness.run();
+    rig.harness.get_by_label("Accept").click();
+    rig.harness.run();
+    assert!(matches!(rig.command(), Command::Answer { decision: Decision::AcceptAll, .. }));
+    rig.wait_for("the old device to be forgotten", |h| {
+        h.state().known.store.lock().unwrap().get(&old).is_none()
+    });
+    assert!(known(&rig, other_known), "only the look-alike is forgotten");
 }
 
 /// Issue 10 point 4: accepting without asking is per device and keyed on its key. The prompt of a

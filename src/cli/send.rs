@@ -11,7 +11,8 @@ use crossbeam_channel::Receiver;
 
 use super::output::{Output, count_and_size, saved, shown};
 use super::{NetArgs, engine_config, interrupted, no_waker};
-use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, WaitReason};
+use crate::engine::{Command, Direction, Engine, Event, TransferError, TransferId, Trust, WaitReason};
+use crate::identity::known::changed_warning;
 use crate::protocol::{CancelReason, DEFAULT_TRANSFER_PORT, FileResult};
 
 pub fn run(
@@ -73,6 +74,7 @@ pub fn run(
     let mut cancel_sent = false;
     // What the spinner says while the other side decides, and who that is.
     let mut offering = String::new();
+    let mut offering_what = String::new();
     let mut peer_name = addr.to_string();
     // Files already named as not saved, as their result came.
     let mut named: Vec<u32> = Vec::new();
@@ -93,7 +95,18 @@ pub fn run(
                     true => format!("text ({total_bytes} bytes)"),
                     false => count_and_size(files.len(), total_bytes),
                 };
-                offering = format!("Offering {what} to “{peer_name}”, waiting for them to accept…");
+                offering_what = what;
+                offering = format!("Offering {offering_what} to “{peer_name}”, waiting for them to accept…");
+                out.waiting(id, offering.clone());
+                continue;
+            }
+            Event::TransferPeer { transfer, peer } if transfer == id => {
+                // Who answered, by the name its handshake gave (an address until now, maybe).
+                peer_name = shown(&peer.name).into_owned();
+                if matches!(peer.trust, Trust::Changed { .. }) {
+                    out.say(changed_warning(&peer_name));
+                }
+                offering = format!("Offering {offering_what} to “{peer_name}”, waiting for them to accept…");
                 out.waiting(id, offering.clone());
                 continue;
             }

@@ -9,7 +9,7 @@ use super::i18n::{Lang, Tr};
 use super::model::{Chosen, PHOTO_AND_VIDEO_EXTENSIONS, Preview, with_case_variants};
 use super::state::AppState;
 use super::worker::{DialogKind, DialogRequest, Job, PreviewKey};
-use crate::engine::{Command, Decision, Direction, LiveSettings, Peer, TransferId};
+use crate::engine::{Command, Decision, Direction, LiveSettings, Peer, TransferId, Trust};
 
 impl AppState {
     // ---- actions (from the views) --------------------------------------------------------
@@ -266,6 +266,14 @@ impl AppState {
             && let Some(fp) = pending.offer.from.fingerprint
         {
             self.always_accept_from(fp, pending.offer.from.name.clone());
+        }
+        if decision != Decision::Decline
+            && pending.forget_old
+            && let Trust::Changed { lookalikes } = &pending.offer.from.trust
+        {
+            for old in lookalikes {
+                self.forget_known(*old);
+            }
         }
         self.previews.retain(|k, _| !matches!(k, PreviewKey::Offered(t, _) if *t == transfer));
         if decision == Decision::Decline && pending.offer.text.is_none() {

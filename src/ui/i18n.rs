@@ -2,8 +2,8 @@
 //! system locale unless the person picks one in Settings.
 //!
 //! Each string is a method on [`Tr`] so a missing translation is a compile error, not a blank
-//! label. Messages from the engine (transfer errors) stay in English: they come with their own
-//! plain-language text.
+//! label. Why a transfer failed is translated from the engine's `TransferError` (errors.rs); the
+//! engine's free-form warnings (`Event::Warning`, a failed "Add by address") stay in English.
 
 use crate::settings::Language;
 
@@ -55,6 +55,7 @@ macro_rules! fixed {
 }
 
 mod devices;
+mod errors;
 
 fixed! {
     starting => "Starting…", "正在启动…";

@@ -58,6 +58,10 @@ pub struct PendingOffer {
     pub choosing: bool,
     /// "Always accept from this device" is ticked: accepting also marks its key so.
     pub always_accept: bool,
+    /// A changed device (a known device's name, another key): "Forget the old ‘…’" is ticked, so
+    /// accepting also forgets the known devices it looks like (it replaces them: reset, or a new
+    /// computer with the old name).
+    pub forget_old: bool,
 }
 
 impl PendingOffer {
@@ -129,6 +133,9 @@ pub struct Transfer {
     /// Outgoing, first meeting (protocol version 2): the code the receiver's screen shows too,
     /// shown while waiting for the answer.
     pub verification_code: Option<crate::engine::VerificationCode>,
+    /// Outgoing: the receiver's handshake proved a key other than a known device's, under a
+    /// known device's name (its trust was "changed"): the card says so while waiting.
+    pub peer_changed: bool,
 }
 
 /// A text that arrived (from a Ferry device's text offer, or a LocalSend app's message): shown

@@ -198,6 +198,12 @@ impl AppState {
                 }
             }
             Event::Warning(text) => self.warn(text),
+            Event::TransferPeer { transfer, peer } => {
+                if let Some(t) = self.transfer_mut(transfer) {
+                    t.peer_name = peer.name;
+                    t.peer_changed = matches!(peer.trust, crate::engine::Trust::Changed { .. });
+                }
+            }
             Event::VerificationCode { transfer, code } => {
                 if let Some(t) = self.transfer_mut(transfer) {
                     t.verification_code = Some(code);
@@ -291,7 +297,7 @@ impl AppState {
                     let paths: Vec<PathBuf> = self.chosen.iter().map(|c| c.path.clone()).collect();
                     self.workers.submit(Job::Measure(paths));
                 }
-                self.end(transfer, Status::Failed(error.to_string()));
+                self.end(transfer, Status::Failed(self.tr.transfer_error(&error)));
             }
             Event::Stopped => self.engine_down = true,
             // From a Ferry device or a LocalSend app alike: one card, with a Copy button.
@@ -350,7 +356,13 @@ impl AppState {
         }
         self.workers.submit(Job::CheckReceiveFolder(self.settings.receive_dir.clone()));
         let selected = vec![true; offer.files.len()];
-        self.offers.push_back(PendingOffer { offer, selected, choosing: false, always_accept: false });
+        self.offers.push_back(PendingOffer {
+            offer,
+            selected,
+            choosing: false,
+            always_accept: false,
+            forget_old: false,
+        });
         self.wants_attention = true;
     }
 
@@ -387,6 +399,7 @@ impl AppState {
                     renamed: Vec::new(),
                     text: None,
                     verification_code: None,
+                    peer_changed: false,
                 });
                 self.transfers.len() - 1
             }

@@ -62,6 +62,12 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
             super::view_transfers::verification_code(ui, state.tr, code);
         }
         let tr = state.tr;
+        if changed && let Some(pending) = state.offers.front_mut() {
+            let label = tr.forget_old(&sender);
+            let check = ui.checkbox(&mut pending.forget_old, &label);
+            widgets::set_accessible_name(ui, &check, &label);
+            ui.label(RichText::new(tr.forget_old_help()).weak());
+        }
         if can_always_accept && let Some(pending) = state.offers.front_mut() {
             let check = ui.checkbox(&mut pending.always_accept, tr.always_accept());
             widgets::set_accessible_name(ui, &check, &format!("{} ({sender})", tr.always_accept()));

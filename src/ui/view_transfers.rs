@@ -164,6 +164,12 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
             ui.label(RichText::new(tr.waiting_busy(&peer)).italics());
         }
         Status::Waiting => {
+            if t.peer_changed {
+                let text = tr.changed_warning(&peer);
+                ui.add(
+                    egui::Label::new(RichText::new(text).color(ui.visuals().warn_fg_color).strong()).wrap(),
+                );
+            }
             if let Some(code) = t.verification_code {
                 verification_code(ui, tr, code);
             }

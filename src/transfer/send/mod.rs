@@ -24,8 +24,8 @@ use super::{Ctx, End, LINGER, Meter, Stop, conn_stop, peer_error, protocol, writ
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, Trust, WaitReason};
 use crate::identity::Fingerprint;
 use crate::protocol::{
-    Answer, FileResult, Frame, InstanceId, MAX_TEXT_BYTES, Message, Offer, OfferFile, Os, PROTOCOL_VERSION,
-    SkipReason,
+    Answer, FileResult, Frame, Hello, InstanceId, MAX_TEXT_BYTES, Message, Offer, OfferFile, Os,
+    PROTOCOL_VERSION, SkipReason, clean_display_name,
 };
 use evidence::Evidence;
 pub use source::{SourceFile, Thumbnailer, collect};
@@ -166,7 +166,7 @@ impl Retry {
 /// One secured connection's conversation, from our HELLO to its end.
 fn converse(ctx: &Ctx, req: &SendRequest, batch: &Batch, mut conn: Opened, deadline: Instant) -> End {
     conn.writer.watch(ctx.cancel.clone());
-    let (answer, name) = match offer(ctx, batch, &mut conn, deadline) {
+    let (answer, receiver) = match offer(ctx, batch, &mut conn, req.to, deadline) {
         Ok(answered) => answered,
         Err(stop) => return stopped(stop, &mut conn.writer, |t| conn.reader.drain(t)),
     };
@@ -182,7 +182,7 @@ fn converse(ctx: &Ctx, req: &SendRequest, batch: &Batch, mut conn: Opened, deadl
         Answer::AcceptAll | Answer::AcceptSome { .. } => {}
     }
     // An accepted offer makes the receiver a known device (PROTOCOL.md §6).
-    opening::remember(ctx, peer, &name, Some(req.to));
+    opening::remember(ctx, peer, &receiver.name, Some(req.to));
     if batch.text.is_some() {
         return match text_delivered(ctx, &answer, &mut reader, &mut writer) {
             Ok(end) => end,
@@ -222,9 +222,17 @@ fn declined(writer: &mut FrameWriter, busy: bool) -> End {
 
 /// HELLO both ways and the verification exchange, then the offer; returns the receiver's
 /// answer and the name it gave.
-fn offer(ctx: &Ctx, batch: &Batch, conn: &mut Opened, deadline: Instant) -> Result<(Answer, String), Stop> {
+fn offer(
+    ctx: &Ctx,
+    batch: &Batch,
+    conn: &mut Opened,
+    to: SocketAddr,
+    deadline: Instant,
+) -> Result<(Answer, PeerInfo), Stop> {
     // The answering HELLO's purpose is an echo of ours and is not looked at (PROTOCOL.md 6.1).
     let (hello, verified) = opening::as_sender(ctx, conn, deadline)?;
+    let peer = proven_peer(ctx, &hello, conn.peer, to);
+    (ctx.emit)(Event::TransferPeer { transfer: ctx.id, peer: peer.clone() });
     let writer = &mut conn.writer;
     let reader = &mut conn.reader;
 
@@ -247,7 +255,15 @@ fn offer(ctx: &Ctx, batch: &Batch, conn: &mut Opened, deadline: Instant) -> Resu
         (ctx.emit)(Event::VerificationCode { transfer: ctx.id, code: verified.code });
     }
     (ctx.emit)(Event::TransferWaiting { transfer: ctx.id, reason: WaitReason::Answer });
-    Ok((wait_answer(ctx, reader, writer)?, hello.name))
+    Ok((wait_answer(ctx, reader, writer)?, peer))
+}
+
+/// The receiver as its handshake proved it: the name its HELLO gave (cleaned for showing; its
+/// address when nothing printable is left), the key TLS proved, and that key's trust here.
+fn proven_peer(ctx: &Ctx, hello: &Hello, key: Fingerprint, to: SocketAddr) -> PeerInfo {
+    let name = clean_display_name(&hello.name).unwrap_or_else(|| to.ip().to_string());
+    let trust = ctx.known.lock().expect("known devices").trust(&name, &key);
+    PeerInfo { instance: hello.instance, name, os: hello.os, addr: to, fingerprint: Some(key), trust }
 }
 
 /// A text offer was answered: accepted (AcceptAll, or AcceptSome with its one item), the text has

@@ -31,6 +31,9 @@ fixed! {
     no_known_devices => "None yet. A device is remembered after a transfer with it.",
                         "还没有。与某台设备传输过文件后，它会被记住。";
     always_accept => "Always accept from this device", "始终接收来自此设备的文件";
+    forget_old_help => "Tick this only if you know it replaces the old one (it was reset, or is a new computer). \
+                        Accepting then forgets the old device.",
+                       "只有在你确定它取代了以前那台（重置过，或是一台新电脑）时才勾选。接收后会忘记以前那台设备。";
     rename => "Rename", "重命名";
     shown_name => "Shown name", "显示名称";
     save => "Save", "保存";
@@ -70,6 +73,14 @@ impl Tr {
     }
 
     /// The (cleaned) name of a device whose key is not the one known under that name.
+    /// The prompt of a changed device: accepting also forgets the known device it looks like.
+    pub fn forget_old(&self, name: &str) -> String {
+        match self.0 {
+            Lang::En => format!("Forget the old \u{2018}{name}\u{2019}"),
+            Lang::ZhCn => format!("忘记以前的“{name}”"),
+        }
+    }
+
     pub fn changed_warning(&self, name: &str) -> String {
         match self.0 {
             Lang::En => crate::identity::known::changed_warning(name),
