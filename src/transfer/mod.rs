@@ -18,7 +18,6 @@
 
 pub mod connection;
 mod finish;
-mod hashing;
 pub mod names;
 mod opening;
 mod reading;

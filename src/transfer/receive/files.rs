@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use super::super::connection::{FrameReader, FrameWriter, POLL};
 use super::super::finish::{Finished, Finisher};
-use super::super::hashing::Hasher;
 use super::super::store::{PartFile, ReceiveFolder};
 use super::super::{Ctx, Meter, Stop, peer_error, protocol, write_stop};
 use super::next_frame;
@@ -152,7 +151,10 @@ pub(super) fn receive_files(
     let offered = ledger.offered;
     let mut meter = Meter::new(bytes_total);
     let mut finisher = Finisher::start(folder.clone(), format!("ferry-finish-{}", ctx.id.0));
-    let mut hasher = Hasher::new(format!("ferry-hash-{}", ctx.id.0));
+    // Hashed in line, from the buffer the bytes were decrypted into: on a thread of its own each
+    // chunk had to be copied over and the thread woken, which cost more CPU than the overlap
+    // saved (both ends of a transfer often share a computer's few cores with everything else).
+    let mut hasher = blake3::Hasher::new();
     let mut current: Option<Current> = None;
     // Files below this index are done with (ended, skipped, or not accepted).
     let mut next_allowed = 0usize;
@@ -190,7 +192,7 @@ pub(super) fn receive_files(
                 }
                 next_allowed = i + 1;
                 meter.set_file(&offered[i].path);
-                hasher.begin(size);
+                hasher.reset();
                 let mut cur = Current { index: i, part: None, received: 0, reported: false };
                 match PartFile::create(folder) {
                     Ok(part) => cur.part = Some(part),
@@ -204,8 +206,8 @@ pub(super) fn receive_files(
                     return Err(protocol("FILE_END for another file"));
                 }
                 let i = cur.index;
-                // Always taken, so the next file's hash starts fresh.
-                let digest = hasher.finish();
+                // (FILE_BEGIN starts the next file's hash afresh.)
+                let digest = *hasher.finalize().as_bytes();
                 if cur.reported {
                     continue;
                 }
@@ -228,10 +230,7 @@ pub(super) fn receive_files(
             Frame::Message(Message::FileSkip { index, reason }) => {
                 let i = index as usize;
                 let reported = match current.take() {
-                    Some(cur) if cur.index == i => {
-                        hasher.reset();
-                        cur.reported
-                    }
+                    Some(cur) if cur.index == i => cur.reported,
                     Some(_) => return Err(protocol("FILE_SKIP for another file")),
                     None if Some(i) == next_accepted(ledger, next_allowed) => {
                         next_allowed = i + 1;
