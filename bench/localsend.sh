@@ -9,6 +9,8 @@
 #   ROUNDS=5 SIZE_MB=2048 bench/localsend.sh
 #   RECV_FS=disk ...                      receive into a folder on the disk instead of a tmpfs
 #   FERRY_BIN=... LOCALSENDD_VENV=...     as in tests/e2e/localsend.sh
+#   WARM=0                                no warm-up before each run (see warm_up in bench/run.sh:
+#                                         this VM hands freed memory back to its host)
 #   ROWS="ferry localsendd ferry-ferry"   which rows (default all three):
 #       ferry        localsendd (a) -> ferry receive (b), LocalSend HTTPS
 #       localsendd   localsendd (a) -> localsendd (c), LocalSend HTTPS (the baseline)
@@ -34,6 +36,8 @@ ROUNDS=${ROUNDS:-3}
 SIZE_MB=${SIZE_MB:-1024}
 RECV_FS=${RECV_FS:-tmpfs}
 ROWS=${ROWS:-ferry localsendd ferry-ferry}
+WARM=${WARM:-1}
+WARM_FILE=/dev/shm/ferry-lsdb-warm.$$
 LS_PORT=53317
 
 die() { echo "bench/localsend: $*" >&2; exit 1; }
@@ -43,6 +47,7 @@ why=$(lan check 2>&1) || die "$why"
 WORK=$(mktemp -d /tmp/ferry-lsdb.XXXXXX)
 MNT=$WORK/mnt
 cleanup() {
+  rm -f "$WARM_FILE"
   kill_bg
   lan down >/dev/null 2>&1
   mountpoint -q "$MNT" && umount "$MNT"
@@ -115,6 +120,15 @@ one() {  # one ROW : a run of one row (see ROWS above)
     localsendd) pid=$PC_PY; to=Receiver; dest=$MNT/c/dl ;;
     ferry-ferry) pid=$PB; dest=$MNT/b ;;
   esac
+  # As bench/run.sh's warm_up, the same before every row: the file in the page cache, then memory
+  # a little larger than the run writes filled and freed, so the receiver's page cache comes from
+  # memory the VM's host has just backed (it takes freed memory back, and faulting it in again
+  # made runs 2-3x slower).
+  if [ "$WARM" = 1 ]; then
+    cat "$SRC" >/dev/null
+    dd if=/dev/zero of="$WARM_FILE" bs=1M count=$(( SIZE_MB * 5 / 4 + 64 )) status=none 2>/dev/null
+    rm -f "$WARM_FILE"
+  fi
   sync; sleep 1
   c0=$(cpu_ticks "$pid"); h0=$(hwm_kb "$pid"); sc0=$(cpu_ticks "$PA")
   t0=$(now_ms)
