@@ -368,13 +368,20 @@ fn an_offer_cancelled_by_the_sender_leaves_the_queue() {
 }
 
 fn started(rig: &mut Rig, id: TransferId, direction: Direction) {
-    rig.event(Event::TransferStarted {
-        transfer: id,
-        direction,
-        peer: info("Kitchen PC"),
-        files: offer(id, "Kitchen PC", &["IMG_1.jpg", "IMG_2.jpg"]).files,
-        total_bytes: 20_000_000,
-    });
+    started_with(rig, id, direction, "Kitchen PC", &["IMG_1.jpg", "IMG_2.jpg"], 20_000_000);
+}
+
+/// A transfer with `peer` of `files` (`total_bytes` in all) has started.
+fn started_with(
+    rig: &mut Rig,
+    id: TransferId,
+    direction: Direction,
+    peer: &str,
+    files: &[&str],
+    total_bytes: u64,
+) {
+    let files = offer(id, peer, files).files;
+    rig.event(Event::TransferStarted { transfer: id, direction, peer: info(peer), files, total_bytes });
 }
 
 #[test]
@@ -1054,13 +1061,7 @@ fn history_says_when_and_what_happened_and_lists_declined_offers() {
     rig.harness.get_by_label("Decline").click();
     rig.harness.run();
     let id = TransferId(1001);
-    rig.event(Event::TransferStarted {
-        transfer: id,
-        direction: Direction::Incoming,
-        peer: info("Anna's laptop"),
-        files: offer(id, "Anna's laptop", &["x.jpg"]).files,
-        total_bytes: 1_000_000,
-    });
+    started_with(&mut rig, id, Direction::Incoming, "Anna's laptop", &["x.jpg"], 1_000_000);
     rig.event(Event::TransferCancelled { transfer: id, by_peer: false, reason: CancelReason::User });
     rig.harness.get_by_label("Clear finished").click();
     rig.harness.run();
@@ -1116,13 +1117,7 @@ fn peer_text_with_controls_or_bidi_overrides_is_shown_escaped() {
     rig.harness.get_by_label("Accept").click();
     rig.harness.run();
     let id = TransferId(1100);
-    rig.event(Event::TransferStarted {
-        transfer: id,
-        direction: Direction::Incoming,
-        peer: info("Kitchen\u{202E}CP"),
-        files: offer(id, "x", &evil).files,
-        total_bytes: 3_000_000,
-    });
+    started_with(&mut rig, id, Direction::Incoming, "Kitchen\u{202E}CP", &evil, 3_000_000);
     rig.event(Event::Progress {
         transfer: id,
         bytes_done: 1,
@@ -1366,13 +1361,7 @@ fn the_senders_card_shows_the_code_while_waiting_for_the_answer() {
 fn the_senders_card_names_the_proven_receiver_and_warns_when_it_is_changed() {
     let mut rig = rig();
     let id = TransferId(1110);
-    rig.event(Event::TransferStarted {
-        transfer: id,
-        direction: Direction::Outgoing,
-        peer: info("192.168.1.20:53531"),
-        files: offer(id, "x", &["IMG_1.jpg"]).files,
-        total_bytes: 1000,
-    });
+    started_with(&mut rig, id, Direction::Outgoing, "192.168.1.20:53531", &["IMG_1.jpg"], 1000);
     assert!(rig.harness.query_by_label("Cancel sending 1 file to 192.168.1.20:53531").is_some());
     let mut peer = info("Kitchen PC");
     peer.trust = Trust::Changed { lookalikes: vec![ferry::identity::Fingerprint([7; 32])] };
