@@ -83,6 +83,11 @@ fn identity_shows_the_same_key_every_time_and_reset_asks_first() {
 
 /// A `ferry receive --yes --once` called `name`; returns once it listens.
 fn receiver(cfg: &Path, disc: u16, name: &str, inbox: &Path) -> Reap {
+    receiver_at(cfg, disc, name, inbox).0
+}
+
+/// [`receiver`], and the address it takes transfers at.
+fn receiver_at(cfg: &Path, disc: u16, name: &str, inbox: &Path) -> (Reap, String) {
     let mut rx = ferry(cfg, disc)
         .args(["receive", "--yes", "--once", "--json", "--port", "0", "--name", name])
         .arg("--dir")
@@ -93,10 +98,34 @@ fn receiver(cfg: &Path, disc: u16, name: &str, inbox: &Path) -> Reap {
         .unwrap();
     let mut lines = BufReader::new(rx.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    assert!(first.contains("\"event\":\"ready\""), "{first}");
+    let ready: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(ready["event"], "ready", "{first}");
+    let addr = ready["data"]["transfer_addr"].as_str().unwrap().to_owned();
     // Keep reading, or its next line would find the pipe closed.
     std::thread::spawn(move || lines.for_each(drop));
-    Reap(rx)
+    (Reap(rx), addr)
+}
+
+/// Sent to by its address, a receiver whose handshake proves another key than the known device
+/// of that name is named in `ferry send`'s output with the warning (and the file goes: an
+/// address is an explicit choice).
+#[test]
+fn send_to_an_address_warns_when_the_receiver_took_a_known_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path();
+    let disc = free_udp_port();
+    let tx_cfg = w.join("cfg-tx");
+    let mut known = KnownDevices::open(&tx_cfg).store;
+    known
+        .remember(&Sighting { fingerprint: Fingerprint([0x42; 32]), name: "Study PC", address: None })
+        .unwrap();
+    let (_rx, addr) = receiver_at(&w.join("cfg-rx"), disc, "Study PC", &w.join("inbox"));
+    let src = w.join("photo.jpg");
+    write_random(&src, 10_000, 6);
+    let (ok, code, out, err) = run(ferry(&tx_cfg, disc).args(["send", "--to", &addr]).arg(&src));
+    assert!(ok, "{code} {out} {err}");
+    assert!(out.contains("This is not the \u{2018}Study PC\u{2019} you sent to before"), "{out}");
+    assert!(w.join("inbox/photo.jpg").exists());
 }
 
 #[test]
