@@ -1426,6 +1426,14 @@ fn accepting_a_changed_device_can_forget_the_old_one() {
         h.state().known.store.lock().unwrap().get(&old).is_none()
     });
     assert!(known(&rig, other_known), "only the look-alike is forgotten");
+
+    // A sender without a key of its own (a LocalSend phone without a certificate) replaces
+    // nothing: no box.
+    let mut keyless = changed(1303);
+    keyless.from.fingerprint = None;
+    rig.event(Event::IncomingOffer(keyless));
+    assert!(rig.harness.query_by_label_contains("This is not the").is_some(), "the warning stays");
+    assert!(rig.harness.query_by_label(label).is_none(), "a keyless sender offered to replace a device");
 }
 
 /// Issue 10 point 4: accepting without asking is per device and keyed on its key. The prompt of a

@@ -41,7 +41,8 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
     let sender = shown(&offer.from.name).to_string();
     // Per device and keyed on its proven key; never offered for a device that only has a known
     // device's name (PROTOCOL.md §16).
-    let can_always_accept = offer.from.fingerprint.is_some() && !changed;
+    let offer_has_key = offer.from.fingerprint.is_some();
+    let can_always_accept = offer_has_key && !changed;
     let is_text = offer.text.is_some();
 
     egui::Panel::top("offer_title").show(ui, |ui| {
@@ -62,7 +63,12 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
             super::view_transfers::verification_code(ui, state.tr, code);
         }
         let tr = state.tr;
-        if changed && let Some(pending) = state.offers.front_mut() {
+        // Only for a sender with a key of its own, which accepting remembers in the old one's
+        // place (a LocalSend phone without a certificate has none).
+        if changed
+            && offer_has_key
+            && let Some(pending) = state.offers.front_mut()
+        {
             let label = tr.forget_old(&sender);
             let check = ui.checkbox(&mut pending.forget_old, &label);
             widgets::set_accessible_name(ui, &check, &label);

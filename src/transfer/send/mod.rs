@@ -221,7 +221,7 @@ fn declined(writer: &mut FrameWriter, busy: bool) -> End {
 }
 
 /// HELLO both ways and the verification exchange, then the offer; returns the receiver's
-/// answer and the name it gave.
+/// answer and the receiver as its handshake proved it.
 fn offer(
     ctx: &Ctx,
     batch: &Batch,
