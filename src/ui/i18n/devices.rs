@@ -72,7 +72,6 @@ impl Tr {
         }
     }
 
-    /// The (cleaned) name of a device whose key is not the one known under that name.
     /// The prompt of a changed device: accepting also forgets the known device it looks like.
     pub fn forget_old(&self, name: &str) -> String {
         match self.0 {
@@ -81,6 +80,7 @@ impl Tr {
         }
     }
 
+    /// The (cleaned) name of a device whose key is not the one known under that name.
     pub fn changed_warning(&self, name: &str) -> String {
         match self.0 {
             Lang::En => crate::identity::known::changed_warning(name),
