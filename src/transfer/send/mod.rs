@@ -280,36 +280,33 @@ fn text_delivered(
     }
     (ctx.emit)(Event::TransferAccepted { transfer: ctx.id, files: 1, bytes_total: 0 });
     writer.send(&Message::Done).map_err(|e| write_stop(ctx, e))?;
-    let mut last_heard = Instant::now();
-    loop {
-        if let Some(reason) = ctx.cancel.requested() {
-            return Err(Stop::Cancelled(reason));
+    match next_from_receiver(ctx, reader, None, "SUMMARY")? {
+        Message::Summary(s) if s == [FileResult::Saved] => {
+            writer.finish();
+            Ok(End::Finished(Vec::new()))
         }
-        match reader.poll_frame().map_err(conn_stop)? {
-            None => {}
-            Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
-            Some(Frame::Message(Message::Summary(s))) if s == [FileResult::Saved] => {
-                writer.finish();
-                return Ok(End::Finished(Vec::new()));
-            }
-            Some(Frame::Message(Message::Summary(s))) => {
-                return Err(protocol(format!("the SUMMARY of a text offer says {s:?}, not [Saved]")));
-            }
-            Some(Frame::Message(Message::Cancel(reason))) => return Err(Stop::PeerCancelled(reason)),
-            Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
-            Some(Frame::Message(other)) => {
-                return Err(protocol(format!("expected SUMMARY, got {:?}", other.frame_type())));
-            }
-            Some(Frame::Data(_)) => return Err(protocol("file data from the receiver")),
-        }
-        if last_heard.elapsed() >= ctx.timing.idle_timeout {
-            return Err(TransferError::TimedOut.into());
-        }
+        Message::Summary(s) => Err(protocol(format!("the SUMMARY of a text offer says {s:?}, not [Saved]"))),
+        other => Err(protocol(format!("expected SUMMARY, got {:?}", other.frame_type()))),
     }
 }
 
 /// Waits for the person on the other side to decide, sending KEEPALIVEs and watching for cancel.
 fn wait_answer(ctx: &Ctx, reader: &mut FrameReader, writer: &mut FrameWriter) -> Result<Answer, Stop> {
+    match next_from_receiver(ctx, reader, Some(writer), "ANSWER")? {
+        Message::Answer(a) => Ok(a),
+        other => Err(protocol(format!("expected ANSWER, got {:?}", other.frame_type()))),
+    }
+}
+
+/// The receiver's next message other than KEEPALIVE, while this side waits for `what`. A cancel
+/// here, the receiver's CANCEL or ERROR, file data, or the idle timeout without a word from it
+/// end the wait instead. With `keepalives`, a KEEPALIVE goes out on it every keepalive interval.
+fn next_from_receiver(
+    ctx: &Ctx,
+    reader: &mut FrameReader,
+    mut keepalives: Option<&mut FrameWriter>,
+    what: &str,
+) -> Result<Message, Stop> {
     let mut last_heard = Instant::now();
     let mut last_sent = Instant::now();
     loop {
@@ -319,18 +316,17 @@ fn wait_answer(ctx: &Ctx, reader: &mut FrameReader, writer: &mut FrameWriter) ->
         match reader.poll_frame().map_err(conn_stop)? {
             None => {}
             Some(Frame::Message(Message::Keepalive)) => last_heard = Instant::now(),
-            Some(Frame::Message(Message::Answer(a))) => return Ok(a),
             Some(Frame::Message(Message::Cancel(reason))) => return Err(Stop::PeerCancelled(reason)),
             Some(Frame::Message(Message::Error { code, message })) => return Err(peer_error(code, message)),
-            Some(Frame::Message(other)) => {
-                return Err(protocol(format!("expected ANSWER, got {:?}", other.frame_type())));
-            }
-            Some(Frame::Data(_)) => return Err(protocol("expected ANSWER, got file data")),
+            Some(Frame::Message(m)) => return Ok(m),
+            Some(Frame::Data(_)) => return Err(protocol(format!("expected {what}, got file data"))),
         }
         if last_heard.elapsed() >= ctx.timing.idle_timeout {
             return Err(TransferError::TimedOut.into());
         }
-        if last_sent.elapsed() >= ctx.timing.keepalive_interval {
+        if let Some(writer) = keepalives.as_deref_mut()
+            && last_sent.elapsed() >= ctx.timing.keepalive_interval
+        {
             writer.send(&Message::Keepalive).map_err(|e| write_stop(ctx, e))?;
             last_sent = Instant::now();
         }
