@@ -117,13 +117,21 @@ fn text_buttons(state: &mut AppState, ui: &mut Ui) {
             state.answer(true);
             return;
         }
-        let decline =
-            Button::new(RichText::new(format!("✖ {}", tr.decline())).size(16.0)).min_size(vec2(110.0, 32.0));
-        if widgets::add_named(ui, true, decline, tr.decline()).clicked() {
-            state.answer(false);
-        }
+        decline_button(state, ui);
     });
     ui.add_space(8.0);
+}
+
+/// The Decline button of either prompt; `true` when it was pressed (and the offer declined).
+fn decline_button(state: &mut AppState, ui: &mut Ui) -> bool {
+    let tr = state.tr;
+    let decline =
+        Button::new(RichText::new(format!("✖ {}", tr.decline())).size(16.0)).min_size(vec2(110.0, 32.0));
+    let pressed = widgets::add_named(ui, true, decline, tr.decline()).clicked();
+    if pressed {
+        state.answer(false);
+    }
+    pressed
 }
 
 fn file_list(state: &mut AppState, ui: &mut Ui) {
@@ -243,10 +251,7 @@ fn buttons(state: &mut AppState, ui: &mut Ui) {
             state.answer(true);
             return;
         }
-        let decline =
-            Button::new(RichText::new(format!("✖ {}", tr.decline())).size(16.0)).min_size(vec2(110.0, 32.0));
-        if widgets::add_named(ui, true, decline, tr.decline()).clicked() {
-            state.answer(false);
+        if decline_button(state, ui) {
             return;
         }
         if !choosing {
