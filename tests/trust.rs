@@ -189,11 +189,18 @@ fn offer_frames() -> Vec<Message> {
 /// no prompt, so no code on the receiver's screen.
 #[test]
 fn a_reveal_that_does_not_match_its_commitment_is_refused_with_no_prompt() {
+    refused_with_no_prompt(|mut nonce| {
+        nonce[0] ^= 1;
+        vec![Message::VerifyReveal { nonce }]
+    });
+}
+
+/// Opens a connection up to the receiver's NONCE, sends `reveal(nonce committed to)` and the
+/// offer, and checks that the receiver answers ERROR Protocol and prompts nobody.
+fn refused_with_no_prompt(reveal: impl FnOnce([u8; 32]) -> Vec<Message>) {
     let rx = Node::start("receiver");
     let mut p = Raw::connect(rx.addr());
-    let mut nonce = open_up_to_nonce(&mut p);
-    nonce[0] ^= 1;
-    let mut frames = vec![Message::VerifyReveal { nonce }];
+    let mut frames = reveal(open_up_to_nonce(&mut p));
     frames.extend(offer_frames());
     p.send_all(&frames);
     let said = p.rest(Duration::from_secs(5)).expect("closed");
@@ -205,16 +212,7 @@ fn a_reveal_that_does_not_match_its_commitment_is_refused_with_no_prompt() {
 /// A REVEAL sent again (a replay of the first, where the OFFER belongs) is refused too.
 #[test]
 fn a_replayed_reveal_is_refused_with_no_prompt() {
-    let rx = Node::start("receiver");
-    let mut p = Raw::connect(rx.addr());
-    let nonce = open_up_to_nonce(&mut p);
-    let mut frames = vec![Message::VerifyReveal { nonce }, Message::VerifyReveal { nonce }];
-    frames.extend(offer_frames());
-    p.send_all(&frames);
-    let said = p.rest(Duration::from_secs(5)).expect("closed");
-    assert!(matches!(said.as_slice(), [Message::Error { code: ErrorCode::Protocol, .. }]), "{said:?}");
-    let seen = events_for(&rx, Duration::from_millis(300));
-    assert!(seen.iter().all(|e| !matches!(e, Event::IncomingOffer(_))), "{seen:?}");
+    refused_with_no_prompt(|nonce| vec![Message::VerifyReveal { nonce }, Message::VerifyReveal { nonce }]);
 }
 
 /// A known device's address answered by another key: the sender pins the key it knows, so the
@@ -238,11 +236,17 @@ fn another_key_at_a_known_devices_address_fails_during_the_handshake() {
     assert_eq!(peer.trust, Trust::Known);
     // The real one goes; an impostor with the same name and another key takes its port.
     drop(rx);
+    an_impostor_at_the_port_gets_nothing(&tx, port);
+}
+
+/// Another key calling itself "Kitchen PC" takes `port`, accepting everything: a send from `tx`
+/// to it fails during the handshake as not the expected device, and it hears no offer.
+fn an_impostor_at_the_port_gets_nothing(tx: &Node, port: u16) {
     let impostor = Node::start_with("Kitchen PC", |c| {
         c.transfer_port = port;
         c.accept_automatically = true;
     });
-    let id: TransferId = tx.send(impostor.addr(), vec![one_file(&tx, "secret.txt")]);
+    let id: TransferId = tx.send(impostor.addr(), vec![one_file(tx, "secret.txt")]);
     let error = tx.wait(10.0, |e| match e {
         Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
         _ => None,
@@ -269,17 +273,7 @@ fn another_key_at_a_new_devices_address_fails_during_the_handshake() {
     assert_eq!(peer.trust, Trust::New);
     assert!(peer.fingerprint.is_some(), "the probe proved its key");
     drop(rx);
-    let impostor = Node::start_with("Kitchen PC", |c| {
-        c.transfer_port = port;
-        c.accept_automatically = true;
-    });
-    let id: TransferId = tx.send(impostor.addr(), vec![one_file(&tx, "secret.txt")]);
-    let error = tx.wait(10.0, |e| match e {
-        Event::TransferFailed { transfer, error } if *transfer == id => Some(error.clone()),
-        _ => None,
-    });
-    assert_eq!(error, TransferError::NotTheExpectedDevice);
-    assert!(common::tree(&impostor.received()).is_empty());
+    an_impostor_at_the_port_gets_nothing(&tx, port);
 }
 
 /// "Always accept from this device" is a property of its key: the device itself is accepted
