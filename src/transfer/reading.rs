@@ -33,16 +33,33 @@ pub enum Piece {
     Skip { index: u32, reason: SkipReason },
 }
 
-/// A reused buffer holding one DATA frame.
+/// Where in memory a file's bytes are read to. The kernel copies a read into place with
+/// `rep movsb`, which on AMD Zen 3 (this project's benchmark VMs) took 0.72 CPU s/GiB into a
+/// buffer 5 bytes past a cache line — right after a DATA header — against 0.19 into one on a
+/// line: a quarter of the whole sender's work.
+const PAYLOAD_ALIGN: usize = 64;
+
+/// A reused buffer holding one DATA frame: the header sits just before a payload that starts
+/// on a [`PAYLOAD_ALIGN`] boundary.
 pub struct DataFrame {
     buf: Vec<u8>,
+    /// Where the header starts.
+    start: usize,
+    /// Header and payload bytes.
     len: usize,
 }
 
 impl DataFrame {
+    fn new() -> DataFrame {
+        let buf = vec![0u8; PAYLOAD_ALIGN + HEADER_LEN + SEND_CHUNK];
+        // The buffer never grows, so its address, and the payload's alignment, stay.
+        let payload = buf.as_ptr().wrapping_add(HEADER_LEN).align_offset(PAYLOAD_ALIGN);
+        DataFrame { buf, start: payload.min(PAYLOAD_ALIGN), len: 0 }
+    }
+
     /// Header and payload, ready to write.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        &self.buf[self.start..self.start + self.len]
     }
 
     /// File bytes in the frame.
@@ -72,7 +89,7 @@ impl FileReader {
         let (piece_tx, pieces) = bounded(BUFFERS * 2);
         let (free, free_rx) = bounded(BUFFERS);
         for _ in 0..BUFFERS {
-            let _ = free.send(DataFrame { buf: vec![0u8; HEADER_LEN + SEND_CHUNK], len: 0 });
+            let _ = free.send(DataFrame::new());
         }
         let given_up = Arc::new(AtomicU32::new(0));
         let give_up = given_up.clone();
@@ -149,7 +166,7 @@ fn read_file(
             return Ok(());
         }
         let mut frame = free.recv().map_err(|_| Gone)?;
-        let buf = &mut frame.buf;
+        let buf = &mut frame.buf[frame.start..];
         let want = left.min(SEND_CHUNK as u64) as usize;
         let n = match read_up_to(&mut file, &mut buf[HEADER_LEN..HEADER_LEN + want]) {
             Ok(0) => return send(Piece::Skip { index, reason: SkipReason::Changed }),
@@ -192,7 +209,7 @@ mod tests {
                 Piece::Frame(frame) => {
                     let bytes = frame.bytes().to_vec();
                     reader.recycle(frame);
-                    out.push((Piece::Frame(DataFrame { buf: Vec::new(), len: 0 }), bytes));
+                    out.push((Piece::Frame(DataFrame { buf: Vec::new(), start: 0, len: 0 }), bytes));
                 }
                 p => out.push((p, Vec::new())),
             }
@@ -233,6 +250,16 @@ mod tests {
             matches!(pieces[7].0, Piece::End { index: 5, hash } if hash == *blake3::hash(b"").as_bytes())
         );
         assert_eq!(pieces.len(), 8);
+    }
+
+    #[test]
+    fn file_bytes_are_read_to_a_cache_line() {
+        for _ in 0..8 {
+            let frame = DataFrame::new();
+            let payload = frame.buf[frame.start + HEADER_LEN..].as_ptr();
+            assert_eq!(payload as usize % PAYLOAD_ALIGN, 0);
+            assert!(frame.buf.len() - frame.start - HEADER_LEN >= SEND_CHUNK);
+        }
     }
 
     #[test]
