@@ -36,6 +36,7 @@ use super::{Shared, mime, query, random_id, time};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, TransferId};
 use crate::protocol::{CancelReason, FileResult};
 use crate::transfer::send::{SourceFile, collect};
+use crate::transfer::{CACHE_LINE, line_start};
 
 /// Files up to this size are read whole before the offer, so their sha256 can go into it.
 const HASHED_FILE_MAX: u64 = 1024 * 1024;
@@ -520,9 +521,6 @@ fn upload_body(
     FileBody { rx, size: source.file.size, meter, progress, emit: shared.hooks.emit.clone() }.boxed()
 }
 
-/// A cache line.
-const LINE: usize = 64;
-
 /// Reads `size` bytes of `path` into the channel; a file that cannot be read, or ends early,
 /// breaks the upload off (and says so in `progress`).
 fn read_file(path: &std::path::Path, size: u64, tx: mpsc::Sender<io::Result<Bytes>>, progress: &Progress) {
@@ -537,11 +535,10 @@ fn read_file(path: &std::path::Path, size: u64, tx: mpsc::Sender<io::Result<Byte
     let mut left = size;
     while left > 0 {
         let want = READ_CHUNK.min(left as usize);
-        // Read onto a cache line: the kernel's copy into a buffer off one (as a fresh
-        // allocation's 16-byte alignment is) cost about 3x on the benchmark VMs (see
-        // transfer::reading). `Bytes::slice` keeps the allocation, so this copies nothing.
-        let mut buf = vec![0u8; want + LINE];
-        let at = buf.as_ptr().align_offset(LINE).min(LINE);
+        // Read onto a cache line, as transfer::reading does (a fresh allocation is only 16-byte
+        // aligned). `Bytes::slice` keeps the allocation, so this copies nothing.
+        let mut buf = vec![0u8; want + CACHE_LINE];
+        let at = line_start(&buf, 0);
         let mut filled = 0;
         while filled < want {
             match file.read(&mut buf[at + filled..at + want]) {

@@ -26,6 +26,8 @@ pub mod send;
 pub mod store;
 pub mod tls;
 
+pub use reading::{CACHE_LINE, line_start};
+
 use std::io;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};

@@ -33,14 +33,20 @@ pub enum Piece {
     Skip { index: u32, reason: SkipReason },
 }
 
-/// Where in memory a file's bytes are read to. The kernel copies a read into place with
-/// `rep movsb`, which on AMD Zen 3 (this project's benchmark VMs) took 0.72 CPU s/GiB into a
-/// buffer 5 bytes past a cache line — right after a DATA header — against 0.19 into one on a
-/// line: a quarter of the whole sender's work.
-const PAYLOAD_ALIGN: usize = 64;
+/// Where in memory a file's bytes are read to: a cache line. The kernel copies a read into
+/// place with `rep movsb`, which on an AMD EPYC benchmark VM without AVX-512 took 0.72 CPU s/GiB
+/// into a buffer 5 bytes past a line — right after a DATA header — against 0.19 into one on a
+/// line (`bench/read-align.c`): a quarter of the whole sender's work.
+pub const CACHE_LINE: usize = 64;
+
+/// Where to start in `buf` so that `buf[start + lead]` is on a [`CACHE_LINE`]: at most
+/// `CACHE_LINE`, so a buffer that long beyond what it must hold always has room.
+pub fn line_start(buf: &[u8], lead: usize) -> usize {
+    buf.as_ptr().wrapping_add(lead).align_offset(CACHE_LINE).min(CACHE_LINE)
+}
 
 /// A reused buffer holding one DATA frame: the header sits just before a payload that starts
-/// on a [`PAYLOAD_ALIGN`] boundary.
+/// on a [`CACHE_LINE`].
 pub struct DataFrame {
     buf: Vec<u8>,
     /// Where the header starts.
@@ -51,10 +57,10 @@ pub struct DataFrame {
 
 impl DataFrame {
     fn new() -> DataFrame {
-        let buf = vec![0u8; PAYLOAD_ALIGN + HEADER_LEN + SEND_CHUNK];
+        let buf = vec![0u8; CACHE_LINE + HEADER_LEN + SEND_CHUNK];
         // The buffer never grows, so its address, and the payload's alignment, stay.
-        let payload = buf.as_ptr().wrapping_add(HEADER_LEN).align_offset(PAYLOAD_ALIGN);
-        DataFrame { buf, start: payload.min(PAYLOAD_ALIGN), len: 0 }
+        let start = line_start(&buf, HEADER_LEN);
+        DataFrame { buf, start, len: 0 }
     }
 
     /// Header and payload, ready to write.
@@ -257,7 +263,7 @@ mod tests {
         for _ in 0..8 {
             let frame = DataFrame::new();
             let payload = frame.buf[frame.start + HEADER_LEN..].as_ptr();
-            assert_eq!(payload as usize % PAYLOAD_ALIGN, 0);
+            assert_eq!(payload as usize % CACHE_LINE, 0);
             assert!(frame.buf.len() - frame.start - HEADER_LEN >= SEND_CHUNK);
         }
     }
