@@ -19,7 +19,7 @@ use ferry::engine::{
 use ferry::protocol::{CancelReason, FileResult, InstanceId, Os};
 use ferry::settings::{Language, Settings};
 use ferry::ui::history::History;
-use ferry::ui::worker::Inbox;
+use ferry::ui::worker::{Inbox, Job};
 use ferry::ui::{AppState, StateInit};
 
 struct Rig {
@@ -27,6 +27,9 @@ struct Rig {
     commands: Receiver<Command>,
     events: Sender<Event>,
     inbox: Sender<Inbox>,
+    /// What the window asked to open or show in the file manager; never started (see
+    /// `Workers::divert_launches`).
+    launches: Receiver<Job>,
     dir: tempfile::TempDir,
 }
 
@@ -43,7 +46,7 @@ fn rig_with(language: Language, setup: impl FnOnce(&egui::Context) + 'static) ->
     let dir = tempfile::tempdir().unwrap();
     let (commands_tx, commands) = crossbeam_channel::unbounded();
     let (events, events_rx) = crossbeam_channel::unbounded();
-    let state = AppState::new(StateInit {
+    let mut state = AppState::new(StateInit {
         settings: settings(dir.path(), language),
         config_dir: dir.path().to_path_buf(),
         history: History::default(),
@@ -54,11 +57,12 @@ fn rig_with(language: Language, setup: impl FnOnce(&egui::Context) + 'static) ->
     })
     .unwrap();
     let inbox = state.inbox();
+    let launches = state.workers.divert_launches();
     let harness = Harness::builder()
         .with_size([1000.0, 720.0])
         .with_context_setup(setup)
         .build_ui_state(|ui, state: &mut AppState| ferry::ui::frame(state, ui), state);
-    Rig { harness, commands, events, inbox, dir }
+    Rig { harness, commands, events, inbox, launches, dir }
 }
 
 /// English, egui's own fonts only: every icon the window uses must exist in them (the harness
@@ -89,6 +93,11 @@ impl Rig {
 
     fn command(&self) -> Command {
         self.commands.try_recv().expect("a command")
+    }
+
+    /// The open or reveal the last click asked the I/O worker for.
+    fn launch(&self) -> Job {
+        self.launches.try_recv().expect("an open or a reveal")
     }
 }
 
@@ -1208,6 +1217,44 @@ fn a_finished_receive_says_where_and_under_which_name() {
     let folder = format!("Saved in {}", received.display());
     assert!(rig.harness.query_by_label(&folder).is_some(), "{folder}");
     assert!(rig.harness.query_by_label("Saved as IMG_1 (1).jpg").is_some());
+}
+
+/// "Show file" on a receive of one file shows that file selected in the file manager and does
+/// not open it (no image viewer starts); "Open folder" and the receive-folder link still open a
+/// folder.
+#[test]
+fn show_file_reveals_the_saved_file_and_open_folder_opens_its_folder() {
+    let mut rig = rig();
+    let id = TransferId(721);
+    started_with(&mut rig, id, Direction::Incoming, "Kitchen PC", &["IMG_1.jpg"], 10);
+    let received = rig.dir.path().join("received");
+    let saved = received.join("IMG_1 (1).jpg");
+    rig.event(Event::TransferFinished {
+        transfer: id,
+        files: vec![outcome(0, "IMG_1.jpg", FileResult::Saved, Some(saved.clone()))],
+    });
+
+    rig.harness.get_by_label("Show the file of receiving 1 file from Kitchen PC").click();
+    rig.harness.run();
+    match rig.launch() {
+        Job::Reveal(path) => assert_eq!(path, saved),
+        other => panic!("expected the saved file to be revealed, got {other:?}"),
+    }
+
+    rig.harness.get_by_label("Open the folder of receiving 1 file from Kitchen PC").click();
+    rig.harness.run();
+    match rig.launch() {
+        Job::Open(path) => assert_eq!(path, received),
+        other => panic!("expected its folder to be opened, got {other:?}"),
+    }
+
+    rig.harness.get_by_label("Open the receive folder").click();
+    rig.harness.run();
+    match rig.launch() {
+        Job::Open(path) => assert_eq!(path, received),
+        other => panic!("expected the receive folder to be opened, got {other:?}"),
+    }
+    assert!(rig.launches.try_recv().is_err(), "one job per click");
 }
 
 /// Point 12: "Send text…" opens a box; what is typed there goes to the selected device as a text

@@ -385,10 +385,16 @@ impl AppState {
         self.save_history();
     }
 
-    /// Opens a file or folder in the system's file manager (on the I/O worker: it starts a
-    /// process).
+    /// Opens a folder in the system's file manager, or a file in its default application (on the
+    /// I/O worker: it starts a process).
     pub fn open(&mut self, path: PathBuf) {
         self.workers.submit(Job::Open(path));
+    }
+
+    /// Shows a saved file selected in its folder in the file manager, without opening it ("Show
+    /// file"; on the I/O worker: it starts a process or calls the file manager over D-Bus).
+    pub fn reveal(&mut self, path: PathBuf) {
+        self.workers.submit(Job::Reveal(path));
     }
 
     pub fn offered_preview(&self, transfer: TransferId, index: usize) -> Option<&Preview> {

@@ -7,7 +7,8 @@
 //! * [`model`] — the data shown: chosen files, offers, transfers, previews.
 //! * `view_*` — drawing: the main screen, the incoming prompt, transfers, settings (and in it
 //!   this device's identity and the known devices, [`known`]).
-//! * [`worker`] — file dialogs, measuring, previews, free space, saving, opening folders.
+//! * [`worker`] — file dialogs, measuring, previews, free space, saving, opening folders and
+//!   showing files in them.
 //! * [`fonts`] — system fallback fonts for CJK, Arabic and more.
 //! * [`i18n`] — English and Simplified Chinese strings.
 //! * [`history`] — recent transfers, persisted as JSON.

@@ -19,7 +19,10 @@ enum Click {
     Cancel(TransferId),
     Retry(TransferId),
     Dismiss(TransferId),
+    /// A folder, opened in the file manager.
     Open(std::path::PathBuf),
+    /// A saved file, shown selected in its folder (not opened).
+    Reveal(std::path::PathBuf),
     ClearHistory,
     ClearFinished,
     CopyText(u64),
@@ -75,6 +78,7 @@ pub fn show(state: &mut AppState, ui: &mut Ui) {
         Some(Click::Retry(id)) => state.retry(id),
         Some(Click::Dismiss(id)) => state.dismiss(id),
         Some(Click::Open(path)) => state.open(path),
+        Some(Click::Reveal(path)) => state.reveal(path),
         Some(Click::ClearHistory) => state.clear_history(),
         Some(Click::ClearFinished) => state.clear_finished(),
         Some(Click::CopyText(id)) => state.copy_text(ui.ctx(), id),
@@ -232,7 +236,7 @@ fn transfer(state: &AppState, t: &Transfer, ui: &mut Ui, names: &mut Namer, clic
                         && widgets::named_button(ui, tr.show_file(), &names.unique(tr.show_file_of(&subject)))
                             .clicked()
                     {
-                        *click = Some(Click::Open(first.clone()));
+                        *click = Some(Click::Reveal(first.clone()));
                     }
                     if widgets::named_button(ui, tr.open_folder(), &names.unique(tr.open_folder_of(&subject)))
                         .clicked()

@@ -43,6 +43,8 @@ pub enum Job {
     SaveSettings { settings: Box<crate::settings::Settings>, dir: PathBuf },
     /// Open a file or folder with the system's default application.
     Open(PathBuf),
+    /// Show a file in the file manager, selected in its folder ("Show file"), without opening it.
+    Reveal(PathBuf),
     /// This computer's own IPv4 addresses, to show when the engine listens on all of them.
     LocalAddresses,
 }
@@ -164,6 +166,10 @@ pub struct Workers {
     inbox_tx: Sender<Inbox>,
     inbox: Receiver<Inbox>,
     waker: Waker,
+    /// Where [`Job::Open`] and [`Job::Reveal`] go instead of being run, once
+    /// [`Workers::divert_launches`] was called: tests see what the window asked for, and no
+    /// other program is started.
+    launches: Option<Sender<Job>>,
 }
 
 impl Workers {
@@ -176,14 +182,30 @@ impl Workers {
             inbox_tx,
             inbox,
             waker,
+            launches: None,
         })
     }
 
     pub fn submit(&self, job: Job) {
+        if let Some(launches) = &self.launches
+            && matches!(job, Job::Open(_) | Job::Reveal(_))
+        {
+            let _ = launches.send(job);
+            return;
+        }
         match job {
             Job::Preview(_) | Job::DecodeOffered { .. } => self.previews.send(job),
             _ => self.io.send(job),
         }
+    }
+
+    /// From now on, jobs that would start another program (open a file, show one in the file
+    /// manager) arrive on the returned channel instead of being run. For tests, which must start
+    /// no program and reach no D-Bus; every other job still runs.
+    pub fn divert_launches(&mut self) -> Receiver<Job> {
+        let (launches, diverted) = crossbeam_channel::unbounded();
+        self.launches = Some(launches);
+        diverted
     }
 
     /// Where results arrive; tests also put messages here to act like a dialog or a drop.
@@ -248,7 +270,8 @@ impl Drop for Workers {
     }
 }
 
-/// Does one job; `None` when there is nothing to report (a write or an open that worked).
+/// Does one job; `None` when there is nothing to report (a write, an open or a reveal that
+/// worked).
 fn run_job(job: Job) -> Option<Inbox> {
     Some(match job {
         Job::Measure(paths) => Inbox::Measured(
@@ -284,6 +307,10 @@ fn run_job(job: Job) -> Option<Inbox> {
         Job::Open(path) => {
             let e = opener::open(&path).err()?;
             Inbox::Warning(format!("Couldn't open {}: {e}", path.display()))
+        }
+        Job::Reveal(path) => {
+            let e = opener::reveal(&path).err()?;
+            Inbox::Warning(format!("Couldn't show {} in a file manager: {e}", path.display()))
         }
     })
 }
