@@ -294,9 +294,6 @@ pub enum TransferError {
     /// Text longer than a text offer may carry.
     #[error("The text is too long to send: {len} bytes; Ferry sends at most {max} bytes of text at once.")]
     TextTooLong { len: u64, max: u64 },
-    /// Text for a device that cannot take it from Ferry (a LocalSend app, for now).
-    #[error("Ferry can't send text to this device yet. Send it to a computer running Ferry instead.")]
-    TextNotSupported,
     /// Text offered with nothing in it.
     #[error("There is no text to send.")]
     NoText,

@@ -1,13 +1,13 @@
 //! The engine runs its LocalSend side: LocalSend devices are listed with the others (marked as
-//! LocalSend, with their device type), and Send, Answer and Cancel reach LocalSend transfers
-//! through the same commands and events as Ferry's own.
+//! LocalSend, with their device type), and Send, SendText, Answer and Cancel reach LocalSend
+//! transfers through the same commands and events as Ferry's own.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{Node, free_udp_port, localsend_node as node, localsend_peer, same_bytes, tree, write_random};
-use ferry::engine::{Command, Decision, DeviceType, Direction, Event, PeerSource};
+use ferry::engine::{Command, Decision, DeviceType, Direction, Event, PeerSource, TransferId};
 use ferry::protocol::FileResult;
 
 #[test]
@@ -46,6 +46,34 @@ fn send_answer_and_finish_through_the_engine() {
         matches!(e, Event::TransferFinished { transfer, .. } if *transfer == offer.transfer).then_some(())
     });
     assert!(same_bytes(&src, &b.received().join("photo.jpg")));
+}
+
+/// `Command::SendText` to a LocalSend device goes over LocalSend (as LocalSend's app sends a
+/// message) instead of being refused: the receiver shows exactly the text, the sender hears it
+/// was delivered, nothing is saved.
+#[test]
+fn a_text_goes_to_a_localsend_device_through_the_engine() {
+    let udp = free_udp_port();
+    let a = node("Alpha", udp, |_| {});
+    let b = node("Beta", udp, |_| {});
+    let beta = localsend_peer(&a, "Beta");
+    let text = "Ferry → LocalSend 你好 👋\nsecond line".to_owned();
+    let id = TransferId::next();
+    a.commands.send(Command::SendText { id, to: beta.addr, text: text.clone() }).unwrap();
+    let got = b.wait(10.0, |e| match e {
+        Event::TextReceived { text, .. } => Some(text.clone()),
+        _ => None,
+    });
+    assert_eq!(got, text);
+    a.wait(10.0, |e| match e {
+        Event::TransferFinished { transfer, files } if *transfer == id => {
+            assert!(files.is_empty(), "{files:?}");
+            Some(())
+        }
+        Event::TransferFailed { transfer, error } if *transfer == id => panic!("{error:?}"),
+        _ => None,
+    });
+    assert!(tree(&b.received()).is_empty());
 }
 
 #[test]

@@ -1284,7 +1284,7 @@ fn the_text_box_sends_text_to_the_chosen_device() {
     assert!(rig.harness.query_by_label("Delivered: the text was accepted.").is_some());
     assert!(rig.harness.state().history.is_empty(), "the history lists files, not texts");
 
-    // A LocalSend phone: the box says why it cannot send there.
+    // A LocalSend phone takes a text too (as a LocalSend message).
     let mut phone = peer(5, "Anna's phone", Os::Android);
     phone.source = PeerSource::LocalSend(ferry::engine::DeviceType::Mobile);
     rig.event(Event::PeerSeen(phone));
@@ -1296,8 +1296,16 @@ fn the_text_box_sends_text_to_the_chosen_device() {
     rig.harness.run();
     rig.harness.get_by_label("Text to send").type_text("hello");
     rig.harness.run();
-    assert!(rig.harness.query_by_label("LocalSend devices can't take text from Ferry yet.").is_some());
-    assert!(rig.harness.get_by_label("Send text to Anna's phone").accesskit_node().is_disabled());
+    assert!(!rig.harness.get_by_label("Send text to Anna's phone").accesskit_node().is_disabled());
+    rig.harness.get_by_label("Send text to Anna's phone").click();
+    rig.harness.run();
+    match rig.command() {
+        Command::SendText { text, to, .. } => {
+            assert_eq!(text, "hello");
+            assert_eq!(to, peer(5, "Anna's phone", Os::Android).addr);
+        }
+        other => panic!("expected SendText, got {other:?}"),
+    }
 }
 
 /// Point 12: a text offer shows its text (cleaned: an escape sequence is seen as its escape) and

@@ -26,10 +26,11 @@ pub enum Command {
         to: SocketAddr,
         paths: Vec<PathBuf>,
     },
-    /// Offer a piece of text (a link, a password, an address) to the Ferry device at `to`
-    /// (PROTOCOL.md §5, OFFER_TEXT; at most [`crate::protocol::MAX_TEXT_BYTES`]). The events are
-    /// those of a send of no files: started, waiting, accepted or declined, finished (with no
-    /// file outcomes) or failed.
+    /// Offer a piece of text (a link, a password, an address) to the device at `to`, at most
+    /// [`crate::protocol::MAX_TEXT_BYTES`]: to a Ferry device as OFFER_TEXT (PROTOCOL.md §5), to
+    /// a LocalSend device as LocalSend's app sends a message (docs/LOCALSEND.md 4.5). The events
+    /// are those of a send of no files: started, waiting, accepted or declined, finished (with
+    /// no file outcomes) or failed.
     SendText {
         id: TransferId,
         to: SocketAddr,

@@ -215,20 +215,31 @@ impl Core {
         }
     }
 
+    /// The LocalSend side, when `to` is one of its devices (then a send to it goes over LocalSend).
+    fn localsend_for(&self, to: SocketAddr) -> Option<&LocalSend> {
+        let ls = self.localsend.as_ref()?;
+        let listed =
+            self.peers.values().any(|p| p.addr == to && matches!(p.source, PeerSource::LocalSend(_)));
+        (listed && ls.knows(to)).then_some(ls)
+    }
+
     /// Sends over LocalSend when `to` is a LocalSend device; `false` otherwise.
     pub(super) fn localsend_send(
-        &mut self,
+        &self,
         id: TransferId,
         to: SocketAddr,
         paths: &[std::path::PathBuf],
     ) -> bool {
-        let Some(ls) = &self.localsend else { return false };
-        let listed =
-            self.peers.values().any(|p| p.addr == to && matches!(p.source, PeerSource::LocalSend(_)));
-        if !listed || !ls.knows(to) {
-            return false;
-        }
+        let Some(ls) = self.localsend_for(to) else { return false };
         ls.send(id, to, paths.to_vec());
+        true
+    }
+
+    /// Sends a text over LocalSend (as LocalSend's app sends a message) when `to` is a LocalSend
+    /// device; `false` otherwise.
+    pub(super) fn localsend_send_text(&self, id: TransferId, to: SocketAddr, text: &str) -> bool {
+        let Some(ls) = self.localsend_for(to) else { return false };
+        ls.send_text(id, to, text.to_owned());
         true
     }
 

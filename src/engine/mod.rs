@@ -287,12 +287,10 @@ impl Core {
                 self.spawn(id, "send", None, move |ctx| send(&ctx, req));
             }
             Command::SendText { id, to, text } => {
-                let peer = self.peers.values().find(|p| p.addr == to);
-                if peer.is_some_and(|p| matches!(p.source, PeerSource::LocalSend(_))) {
-                    let error = TransferError::TextNotSupported;
-                    (self.emit)(Event::TransferFailed { transfer: id, error });
+                if self.localsend_send_text(id, to, &text) {
                     return;
                 }
+                let peer = self.peers.values().find(|p| p.addr == to);
                 let peer_name = peer.map(|p| p.name.clone()).unwrap_or_else(|| to.to_string());
                 let pin = pin_for(peer);
                 let req = SendRequest {

@@ -15,7 +15,8 @@
 //!   encryption off speak HTTP. Connection caps (`admission`), header and idle timeouts.
 //! * `receive` — `register`, `info`, `prepare-upload` (→ Ferry's consent prompt), `upload`
 //!   (→ the store; size and sha256 checked before a file gets its name), `cancel`.
-//! * `send` — Ferry → a LocalSend device: `prepare-upload`, then one upload per accepted file.
+//! * `send` — Ferry → a LocalSend device: `prepare-upload`, then one upload per accepted file;
+//!   a text is an offer of one `text/plain` file whose `preview` is the text.
 //! * [`tls`] — Ferry's device certificate on both ends; the client certificate's fingerprint,
 //!   never a JSON field, names a sender.
 //!
@@ -418,7 +419,16 @@ impl LocalSend {
     /// transfer `id`.
     pub fn send(&self, id: TransferId, to: SocketAddr, paths: Vec<PathBuf>) {
         if let Some(rt) = &self.runtime {
-            send::start(rt, &self.shared, id, to, paths);
+            send::start(rt, &self.shared, id, to, send::Payload::Files(paths));
+        }
+    }
+
+    /// Sends `text` to the LocalSend device at `to` as LocalSend's own app sends a message (one
+    /// `text/plain` file whose `preview` is the text); reported as events of transfer `id`, the
+    /// same ones as a text sent to a Ferry peer.
+    pub fn send_text(&self, id: TransferId, to: SocketAddr, text: String) {
+        if let Some(rt) = &self.runtime {
+            send::start(rt, &self.shared, id, to, send::Payload::Text(text));
         }
     }
 

@@ -4,6 +4,12 @@
 //! once into memory anyway), then each accepted file goes up in its own `upload` request, one
 //! after the other on one connection.
 //!
+//! A text goes the way LocalSend's own app sends one: an offer of a single `text/plain` "file"
+//! whose `preview` is the text ([`Payload::Text`]). A receiver that shows the preview answers 204
+//! and that is the delivery; one that answers with a token gets the text's bytes uploaded like a
+//! file. Its events are those of a text sent to a Ferry peer: started (no files), accepted, then
+//! finished with no file outcomes.
+//!
 //! Over HTTPS the connection presents Ferry's certificate and pins the receiver's to the
 //! fingerprint it announced. Cancel here tells the receiver (`POST /cancel`); the receiver
 //! cancelling reaches us as its `POST /cancel` to our server, or as 403/409 on an upload. A
@@ -34,7 +40,7 @@ use super::receive::MAX_OFFER_BODY;
 use super::stop::{Stop, Why};
 use super::{Shared, mime, query, random_id, time};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, TransferId};
-use crate::protocol::{CancelReason, FileResult};
+use crate::protocol::{CancelReason, FileResult, MAX_TEXT_BYTES};
 use crate::transfer::send::{SourceFile, collect};
 use crate::transfer::{CACHE_LINE, line_start};
 
@@ -45,6 +51,14 @@ const HASHED_TOTAL_MAX: u64 = 16 * 1024 * 1024;
 /// Pieces files are read and sent in; [`READ_AHEAD`] of them may wait for the socket.
 const READ_CHUNK: usize = 256 * 1024;
 const READ_AHEAD: usize = 4;
+
+/// What a send carries.
+pub enum Payload {
+    /// Files and folders chosen here.
+    Files(Vec<PathBuf>),
+    /// A text message: 1..=[`MAX_TEXT_BYTES`] bytes, as for a Ferry peer.
+    Text(String),
+}
 
 /// A send under way, as the rest of the module sees it.
 pub struct Outgoing {
@@ -86,13 +100,13 @@ impl From<TransferError> for End {
     }
 }
 
-/// Starts sending `paths` to the LocalSend device at `to`.
+/// Starts sending `what` to the LocalSend device at `to`.
 pub fn start(
     rt: &tokio::runtime::Runtime,
     shared: &Arc<Shared>,
     id: TransferId,
     to: SocketAddr,
-    paths: Vec<PathBuf>,
+    what: Payload,
 ) {
     let known = shared.peers.lock().expect("peers lock").by_addr(to).cloned();
     let Some(known) = known else {
@@ -114,7 +128,7 @@ pub fn start(
     shared.outgoing.lock().expect("outgoing lock").insert(id, out.clone());
     let shared = shared.clone();
     rt.spawn(async move {
-        let end = match run(&shared, id, &known, paths, &out).await {
+        let end = match run(&shared, id, &known, what, &out).await {
             Ok(end) | Err(end) => end,
         };
         shared.outgoing.lock().expect("outgoing lock").remove(&id);
@@ -154,13 +168,42 @@ pub fn cancelled_by_receiver(shared: &Shared, ip: IpAddr, session: Option<&str>)
     }
 }
 
-/// A file to send and what the offer says about it.
+/// A file to send and what the offer says about it (its name on the wire and size included).
 struct Source {
-    file: SourceFile,
     id: String,
-    /// The whole content, for small files (read once: hashed for the offer, then sent).
-    content: Option<Bytes>,
     dto: FileDto,
+    content: Content,
+}
+
+/// Where an upload's bytes come from.
+enum Content {
+    /// Read from this file while it goes up.
+    Disk(PathBuf),
+    /// Already in memory: a small file (read once: hashed for the offer, then sent), or a text.
+    Memory(Bytes),
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A text message as LocalSend's own app sends one (its `send_provider.dart` and
+/// `AddMessageAction`): one file named `<random>.txt`, `text/plain`, the size of the text in UTF-8
+/// bytes, the text itself as `preview`, no metadata; and its sha256, as the app adds when it makes
+/// checksums (its default).
+fn text_source(text: String) -> Source {
+    let content = Bytes::from(text.clone().into_bytes());
+    let id = random_id();
+    let dto = FileDto {
+        id: id.clone(),
+        file_name: format!("{}.txt", random_id()),
+        size: content.len() as u64,
+        file_type: "text/plain".to_owned(),
+        sha256: Some(hex_sha256(&content)),
+        preview: Some(text),
+        metadata: None,
+    };
+    Source { id, dto, content: Content::Memory(content) }
 }
 
 fn prepare(files: Vec<SourceFile>) -> Vec<Source> {
@@ -185,13 +228,12 @@ fn prepare(files: Vec<SourceFile>) -> Vec<Source> {
                 file_name: file.wire_path.clone(),
                 size: file.size,
                 file_type: mime::for_path(&file.path).to_owned(),
-                sha256: content
-                    .as_ref()
-                    .map(|c| Sha256::digest(c).iter().map(|b| format!("{b:02x}")).collect()),
+                sha256: content.as_deref().map(hex_sha256),
                 preview: None,
                 metadata: modified.map(|m| FileMetadata { modified: Some(m), accessed: None }),
             };
-            Source { file, id, content, dto }
+            let content = content.map_or(Content::Disk(file.path), Content::Memory);
+            Source { id, dto, content }
         })
         .collect()
 }
@@ -215,17 +257,29 @@ async fn run(
     shared: &Arc<Shared>,
     id: TransferId,
     known: &Known,
-    paths: Vec<PathBuf>,
+    what: Payload,
     out: &Outgoing,
 ) -> Result<End, End> {
     let here = |why: Why| match why {
         Why::Here(reason) => End::Cancelled { by_peer: false, reason },
         Why::Peer => End::Cancelled { by_peer: true, reason: CancelReason::User },
     };
-    let files = tokio::task::spawn_blocking(move || collect(&paths).map(prepare)).await.map_err(|e| {
-        End::Failed(TransferError::SourceUnreadable { path: String::new(), reason: e.to_string() })
-    })??;
-    let total_bytes: u64 = files.iter().map(|f| f.file.size).sum();
+    let text = matches!(what, Payload::Text(_));
+    let files = match what {
+        Payload::Files(paths) => {
+            tokio::task::spawn_blocking(move || collect(&paths).map(prepare)).await.map_err(|e| {
+                End::Failed(TransferError::SourceUnreadable { path: String::new(), reason: e.to_string() })
+            })??
+        }
+        // Ferry's own limits, whichever protocol carries the text.
+        Payload::Text(t) if t.is_empty() => return Err(TransferError::NoText.into()),
+        Payload::Text(t) if t.len() > MAX_TEXT_BYTES => {
+            let (len, max) = (t.len() as u64, MAX_TEXT_BYTES as u64);
+            return Err(TransferError::TextTooLong { len, max }.into());
+        }
+        Payload::Text(t) => vec![text_source(t)],
+    };
+    let total_bytes: u64 = files.iter().map(|f| f.dto.size).sum();
     let peer = PeerInfo {
         instance: known.peer.instance,
         name: known.peer.name.clone(),
@@ -238,12 +292,14 @@ async fn run(
         transfer: id,
         direction: Direction::Outgoing,
         peer,
+        // A text is offered as no files (as to a Ferry peer); its size is the total.
         files: files
             .iter()
+            .filter(|_| !text)
             .map(|f| OfferedFile {
-                path: f.file.wire_path.clone(),
+                path: f.dto.file_name.clone(),
                 saved_name: None,
-                size: f.file.size,
+                size: f.dto.size,
                 thumbnail: Vec::new(),
             })
             .collect(),
@@ -293,15 +349,22 @@ async fn run(
             .enumerate()
             .map(|(i, f)| FileOutcome {
                 index: i as u32,
-                path: f.file.wire_path.clone(),
-                size: f.file.size,
+                path: f.dto.file_name.clone(),
+                size: f.dto.size,
                 result: FileResult::NotAccepted,
                 saved_as: None,
             })
             .collect()
     };
+    // A text the receiver took from the offer itself (its preview): delivered.
+    let delivered = || {
+        shared.emit(Event::TransferAccepted { transfer: id, files: 1, bytes_total: 0 });
+        End::Finished(Vec::new())
+    };
     let tokens: PrepareUploadResponse = match status {
         StatusCode::OK => json::parse(&answer).map_err(|e| TransferError::Protocol(e.to_string()))?,
+        // The answer LocalSend gives a text message.
+        StatusCode::NO_CONTENT if text => return Ok(delivered()),
         // Nothing needed (the receiver has the files already).
         StatusCode::NO_CONTENT => return Ok(End::Finished(not_accepted(&files))),
         StatusCode::UNAUTHORIZED => return Err(TransferError::PinRequired.into()),
@@ -322,10 +385,22 @@ async fn run(
         .enumerate()
         .filter_map(|(i, f)| tokens.files.get(&f.id).filter(|t| !t.is_empty()).map(|t| (i, t.clone())))
         .collect();
+    // No token for a text: the receiver took it from the preview (LocalSend's sender reads an
+    // accepted offer with nothing to upload as "read and closed", as it does 204).
+    if text && accepted.is_empty() {
+        return Ok(delivered());
+    }
     let mut outcomes = not_accepted(&files);
-    let bytes_total: u64 = accepted.iter().map(|(i, _)| files[*i].file.size).sum();
-    shared.emit(Event::TransferAccepted { transfer: id, files: accepted.len() as u32, bytes_total });
-    let meter = Arc::new(Mutex::new(Meter::new(id, bytes_total)));
+    let bytes_total: u64 = accepted.iter().map(|(i, _)| files[*i].dto.size).sum();
+    // A text's upload is not a file transfer to show progress for: accepted as to a Ferry peer.
+    let meter = if text {
+        shared.emit(Event::TransferAccepted { transfer: id, files: 1, bytes_total: 0 });
+        None
+    } else {
+        let files = accepted.len() as u32;
+        shared.emit(Event::TransferAccepted { transfer: id, files, bytes_total });
+        Some(Arc::new(Mutex::new(Meter::new(id, bytes_total))))
+    };
     let remote = tokens.session_id;
 
     for (i, token) in accepted {
@@ -342,7 +417,9 @@ async fn run(
                 }
             };
         }
-        meter.lock().expect("meter lock").set_file(&source.file.wire_path);
+        if let Some(meter) = &meter {
+            meter.lock().expect("meter lock").set_file(&source.dto.file_name);
+        }
         let progress = Arc::new(Progress {
             start: Instant::now(),
             last: AtomicU64::new(0),
@@ -354,7 +431,7 @@ async fn run(
             &[("sessionId", &remote), ("fileId", &source.id), ("token", &token)],
         );
         let req = Request::post(path)
-            .header(hyper::header::CONTENT_LENGTH, source.file.size)
+            .header(hyper::header::CONTENT_LENGTH, source.dto.size)
             .header(hyper::header::CONTENT_TYPE, source.dto.file_type.as_str())
             .body(body)
             .expect("a request from checked parts");
@@ -376,13 +453,17 @@ async fn run(
             _ = progress.stalled(timing.idle_timeout) => return Err(TransferError::TimedOut.into()),
         };
         let result = match result {
-            Ok((status, _)) => match status.as_u16() {
+            Ok((status, body)) => match status.as_u16() {
                 200 | 204 => FileResult::Saved,
-                422 => FileResult::HashMismatch,
                 // The receiver cancelled (LocalSend answers uploads of a cancelled session so).
                 403 | 404 | 409 | 410 => {
                     return Ok(End::Cancelled { by_peer: true, reason: CancelReason::User });
                 }
+                // A text has no file outcomes to report this in: the send failed.
+                s if text => {
+                    return Err(TransferError::PeerError(format!("HTTP {s} {}", their_words(&body))).into());
+                }
+                422 => FileResult::HashMismatch,
                 400 => FileResult::SizeMismatch,
                 _ => FileResult::WriteFailed,
             },
@@ -403,10 +484,14 @@ async fn run(
             }
         };
         outcomes[i].result = result;
-        shared.emit(Event::FileDone { transfer: id, outcome: outcomes[i].clone() });
+        if !text {
+            shared.emit(Event::FileDone { transfer: id, outcome: outcomes[i].clone() });
+        }
     }
-    meter.lock().expect("meter lock").flush(&shared.hooks.emit);
-    Ok(End::Finished(outcomes))
+    if let Some(meter) = &meter {
+        meter.lock().expect("meter lock").flush(&shared.hooks.emit);
+    }
+    Ok(End::Finished(if text { Vec::new() } else { outcomes }))
 }
 
 /// `POST /cancel` to the receiver (without a session id while it is still asking). Best effort,
@@ -471,7 +556,8 @@ impl Progress {
 struct FileBody {
     rx: mpsc::Receiver<io::Result<Bytes>>,
     size: u64,
-    meter: Arc<Mutex<Meter>>,
+    /// `None` for a text, which reports no progress.
+    meter: Option<Arc<Mutex<Meter>>>,
     progress: Arc<Progress>,
     emit: crate::transfer::Emit,
 }
@@ -487,7 +573,9 @@ impl Body for FileBody {
         match self.rx.poll_recv(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.progress.touch();
-                self.meter.lock().expect("meter lock").add(chunk.len() as u64, &self.emit);
+                if let Some(meter) = &self.meter {
+                    meter.lock().expect("meter lock").add(chunk.len() as u64, &self.emit);
+                }
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
@@ -503,22 +591,23 @@ impl Body for FileBody {
 
 fn upload_body(
     source: &Source,
-    meter: Arc<Mutex<Meter>>,
+    meter: Option<Arc<Mutex<Meter>>>,
     progress: Arc<Progress>,
     shared: &Shared,
 ) -> ReqBody {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     progress.touch();
+    let size = source.dto.size;
     match &source.content {
-        Some(bytes) => {
+        Content::Memory(bytes) => {
             let _ = tx.try_send(Ok(bytes.clone()));
         }
-        None => {
-            let (path, size, progress) = (source.file.path.clone(), source.file.size, progress.clone());
+        Content::Disk(path) => {
+            let (path, progress) = (path.clone(), progress.clone());
             tokio::task::spawn_blocking(move || read_file(&path, size, tx, &progress));
         }
     }
-    FileBody { rx, size: source.file.size, meter, progress, emit: shared.hooks.emit.clone() }.boxed()
+    FileBody { rx, size, meter, progress, emit: shared.hooks.emit.clone() }.boxed()
 }
 
 /// Reads `size` bytes of `path` into the channel; a file that cannot be read, or ends early,

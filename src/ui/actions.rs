@@ -166,11 +166,11 @@ impl AppState {
         self.send(Command::Send { id, to, paths });
     }
 
-    /// The text in the "Send text…" box can go to the selected device: there is some, not too
-    /// much, and the device is a Ferry device (LocalSend apps cannot take text from Ferry yet).
+    /// The text in the "Send text…" box can go to the selected device: there is some and not too
+    /// much (a Ferry device takes it as a text offer, a LocalSend app as a message).
     pub fn can_send_text(&self) -> bool {
         let len = self.text_box.text.len();
-        self.selected_peer().is_some_and(|p| !matches!(p.source, crate::engine::PeerSource::LocalSend(_)))
+        self.selected_peer().is_some()
             && len > 0
             && len <= crate::protocol::MAX_TEXT_BYTES
             && !self.engine_down

@@ -149,7 +149,6 @@ fixed! {
     send_text_open => "Send text…", "发送文字…";
     text_hint => "A link, a Wi-Fi password, an address…", "链接、Wi-Fi 密码、地址…";
     text_box_name => "Text to send", "要发送的文字";
-    text_not_for_localsend => "LocalSend devices can't take text from Ferry yet.", "LocalSend 设备暂时无法接收 Ferry 发送的文字。";
     copy => "Copy", "复制";
     copied => "Copied", "已复制";
     text_delivered => "Delivered: the text was accepted.", "已送达：对方接收了这段文字。";

@@ -352,11 +352,6 @@ fn text_box(state: &mut AppState, ui: &mut Ui) {
             Some(tr.text_too_long(len, crate::protocol::MAX_TEXT_BYTES))
         } else if state.selected_peer().is_none() {
             Some(tr.pick_device_first().to_owned())
-        } else if state
-            .selected_peer()
-            .is_some_and(|p| matches!(p.source, crate::engine::PeerSource::LocalSend(_)))
-        {
-            Some(tr.text_not_for_localsend().to_owned())
         } else {
             None
         };

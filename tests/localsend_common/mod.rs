@@ -1,9 +1,11 @@
 //! LocalSend sides on loopback for the tests: each with its own identity, receive folder and
 //! server port, "multicast" on 127.255.255.255 with a UDP port of the test's own, short timings;
-//! and a small HTTP/1.1 client (plain or TLS, with or without a client certificate) to play a
-//! LocalSend phone byte by byte.
+//! a small HTTP/1.1 client (plain or TLS, with or without a client certificate) to play a
+//! LocalSend phone byte by byte; and ([`fake`]) a receiver that answers as a test says.
 
 #![allow(dead_code)]
+
+pub mod fake;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};

@@ -47,7 +47,6 @@ fn zh(error: &E) -> String {
         }
         E::WrongDevice => "那个地址上的设备不是在那里报告自己的那台（它的证书不同），所以什么都没有发送。".into(),
         E::TextTooLong { len, max } => format!("文字太长，无法发送：{len} 字节；Ferry 一次最多发送 {max} 字节的文字。"),
-        E::TextNotSupported => "Ferry 暂时还不能向这台设备发送文字。请发送到运行 Ferry 的电脑。".into(),
         E::NoText => "没有要发送的文字。".into(),
         E::PinRequired => {
             "另一台设备要求输入 PIN，Ferry 暂时还不能发送 PIN。请在那台设备的 LocalSend 设置中关闭“需要 PIN”，然后再试。".into()
@@ -82,7 +81,6 @@ mod tests {
             E::LocalSendUnreachable("x".into()),
             E::WrongDevice,
             E::TextTooLong { len: 20_000, max: 16_384 },
-            E::TextNotSupported,
             E::NoText,
             E::PinRequired,
         ]
