@@ -25,6 +25,10 @@
 # /usr/bin/time), CPU seconds the receiver spent per GiB, and the
 # receiver's peak RSS above what it had before the run (VmHWM before vs after; Ferry's target:
 # at most 16 MiB more for 1 GiB).
+# Both ends share this machine's CPUs, so the report also gives the ferry-ferry row's ceiling:
+# the rate it would reach were all CPUs busy for the CPU time its two ends needed together, and
+# how busy the runs kept them. A ratio to localsendd above that ceiling's cannot come from
+# overlapping work better, only from needing less CPU.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,10 +166,10 @@ done
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 [ -n "${OUT_TSV:-}" ] && cp "$RESULTS" "$OUT_TSV"
-python3 - "$RESULTS" "$SIZE_MB" "$TICK" "$RECV_FS" <<'PY'
+python3 - "$RESULTS" "$SIZE_MB" "$TICK" "$RECV_FS" "$(nproc)" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-size_mb, tick, fs = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+size_mb, tick, fs, cpus = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 gib = size_mb / 1024
 by, order = {}, []
 for tool, rc, ms, ticks, h0, h1, send_ms in rows:
@@ -205,6 +209,28 @@ if med.get("localsendd") and "ferry" in med:
 if med.get("localsendd") and "ferry-ferry" in med:
     ratio = med["ferry-ferry"] / med["localsendd"]
     print(f"ferry->ferry / localsendd->localsendd = {ratio:.2f} (issue 10 target: >= 4): {'met' if ratio >= 4 else 'NOT met'}")
+if by.get("ferry-ferry"):
+    # Both ends run on this one machine, so they share its CPUs: a run can go no faster than all
+    # of them busy for the CPU time the two ends needed together. That ceiling, per round, and
+    # how busy the run kept the CPUs (the rest of the gap is waiting).
+    ceil, busy = [], []
+    for rc, ms, ticks, h0, h1, send_ms in by["ferry-ferry"]:
+        if rc != 0 or send_ms < 0:
+            continue
+        cpu_s = ticks / tick + send_ms / 1000
+        ceil.append(size_mb * 1.048576 / (cpu_s / cpus))
+        busy.append(100 * cpu_s / (ms / 1000 * cpus))
+    if ceil:
+        both = [(r[2] / tick + r[5] / 1000) / gib for r in by["ferry-ferry"] if r[0] == 0 and r[5] >= 0]
+        print(f"\nferry->ferry, both ends together: {statistics.median(both):.2f} CPU s/GiB (median); "
+              f"with all {cpus} CPUs busy that allows at most {statistics.median(ceil):.0f} MB/s "
+              f"(rounds: {' '.join(f'{x:.0f}' for x in ceil)}); the runs kept them "
+              f"{' '.join(f'{x:.0f}' for x in busy)} % busy")
+        if by.get("localsendd"):
+            lsd = [size_mb * 1.048576 / (r[1] / 1000) for r in by["localsendd"] if r[0] == 0]
+            if lsd:
+                print(f"that ceiling / localsendd->localsendd's median rate = "
+                      f"{statistics.median(ceil) / statistics.median(lsd):.2f}")
 if "ferry" in by:
     ferry_extra = max((r[4] - r[3] for r in by["ferry"] if r[0] == 0), default=0) / 1024
     print(f"ferry receive's peak RSS rose by {ferry_extra:.1f} MiB over the LocalSend runs (target: <= 16 MiB for 1 GiB): {'met' if ferry_extra <= 16 else 'NOT met'}")
