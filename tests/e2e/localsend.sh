@@ -5,7 +5,7 @@
 #
 #   sudo tests/e2e/localsend.sh             build target/release/ferry (if needed) and run all
 #   FERRY_BIN=path/to/ferry tests/e2e/localsend.sh
-#   ONLY="discovery receive" ...            some tests (discovery receive checksum send http cancel)
+#   ONLY="discovery receive" ...            some tests (discovery receive checksum send text http cancel)
 #   KEEP=1 ...                              keep the scratch dir (logs, files) for a look
 #   LOCALSENDD_VENV=DIR ...                 use localsendd from this venv instead of installing it
 #
@@ -26,7 +26,7 @@ export SUBNET=${SUBNET:-10.231.19}
 
 LOCALSENDD_VERSION=0.1.1
 LS_PORT=53317
-TESTS=(discovery receive checksum send http cancel)
+TESTS=(discovery receive checksum send text http cancel)
 ONLY=${ONLY:-${TESTS[*]}}
 
 banner() { printf '\n######## %s\n' "$*" >&2; }
@@ -285,6 +285,23 @@ test_send() {
     || { fail "the file time did not arrive: $(stat -c %y "$w/lsd/dl/big.bin")"; return 1; }
   ctl "$w/lsd" a 10 status --json 2>/dev/null | grep -q '"kind": "received"' \
     || { fail "localsendd does not report the batch as received"; return 1; }
+}
+
+# ---- (d2) ferry send --text -> phone ---------------------------------------------------------
+# A text goes as LocalSend's own app sends one: one text/plain "file" whose preview is the text.
+# localsendd does not show previews: it asks for the bytes (a token), and saves them as the
+# offered <random>.txt, so the file must hold exactly the text.
+test_text() {
+  local w=$1 pl rc got msg
+  msg=$(printf 'Wi-Fi: hunter2\n猫 🐈 — مرحبا')
+  lsd pl "$w/lsd" a "Pixel 8"
+  wait_until 10 lsd_ready "$w/lsd" a || { fail "localsendd did not start"; show_log "$w/lsd/lsd.log"; return 1; }
+  fy_fg 60 b "$w/cfg-b" send --to "Pixel 8" --wait 8 --text "$msg" >"$w/send.log" 2>"$w/send.log.err"; rc=$?
+  [ $rc = 0 ] || { fail "ferry send --text exited $rc"; show_log "$w/send.log"; show_log "$w/send.log.err"; show_log "$w/lsd/lsd.log"; return 1; }
+  note "ferry: $(cat "$w/send.log" "$w/send.log.err" | grep -v '^$' | tail -n 1)"
+  got=$(find "$w/lsd/dl" -type f)
+  [ "$(wc -l <<<"$got")" = 1 ] && [[ "$got" == *.txt ]] || { fail "not exactly one .txt at the phone: $got"; return 1; }
+  [ "$(cat "$got")" = "$msg" ] || { fail "the text arrived as something else: $(od -c "$got" | head -n 3)"; return 1; }
 }
 
 # ---- (e) plain HTTP both ways ----------------------------------------------------------------
