@@ -6,6 +6,7 @@ mod common;
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,8 @@ impl Drop for Reap {
 struct Running {
     child: Reap,
     out: Arc<Mutex<Vec<u8>>>,
+    /// Disconnected once every collector's pipe has ended (each holds a sender till then).
+    drained: std::sync::mpsc::Receiver<()>,
 }
 
 impl Running {
@@ -53,12 +56,14 @@ impl Running {
         let mut child =
             cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let out = Arc::new(Mutex::new(Vec::new()));
+        let (done, drained) = std::sync::mpsc::channel();
         let pipes: [Box<dyn Read + Send>; 2] =
             [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
         for pipe in pipes {
-            collect(pipe, out.clone());
+            collect(pipe, out.clone(), done.clone());
         }
-        Running { child: Reap(child), out }
+        drop(done);
+        Running { child: Reap(child), out, drained }
     }
 
     fn text(&self) -> String {
@@ -79,8 +84,11 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Some(status) = self.child.0.try_wait().unwrap() {
-                // Let the collectors read what is left in the pipes.
-                std::thread::sleep(Duration::from_millis(100));
+                // Everything it wrote is read once both pipes have ended (a fixed pause here
+                // lost the last lines when the machine was busy).
+                let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
+                let ended = self.drained.recv_timeout(left);
+                assert_eq!(ended, Err(RecvTimeoutError::Disconnected), "its output did not end with it");
                 return status.code();
             }
             assert!(Instant::now() < deadline, "still running after {secs} s:\n{}", self.text());
@@ -89,8 +97,9 @@ impl Running {
     }
 }
 
-/// Appends everything `from` gives to `into`, on a thread of its own, until it ends.
-fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
+/// Appends everything `from` gives to `into`, on a thread of its own, until it ends; then drops
+/// `done` (so a receiver learns, by its disconnecting, that every collector has finished).
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>, done: Sender<()>) {
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = from.read(&mut buf) {
@@ -99,6 +108,7 @@ fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<Vec<u8>>>) {
             }
             into.lock().unwrap().extend_from_slice(&buf[..n]);
         }
+        drop(done);
     });
 }
 
@@ -367,9 +377,10 @@ fn the_prompt_and_the_progress_bar_show_odd_names_escaped() {
         .stderr(slave)
         .spawn()
         .unwrap();
-    let mut rx = Running { child: Reap(child), out: Arc::new(Mutex::new(Vec::new())) };
+    let (done, drained) = std::sync::mpsc::channel();
+    let mut rx = Running { child: Reap(child), out: Arc::new(Mutex::new(Vec::new())), drained };
     let mut terminal = std::fs::File::from(master);
-    collect(terminal.try_clone().unwrap(), rx.out.clone());
+    collect(terminal.try_clone().unwrap(), rx.out.clone(), done);
     rx.wait_for("Receiving as", 10);
 
     let invoice = "in\u{200b}voice.pdf";
