@@ -1,6 +1,6 @@
 //! The vocabulary every layer shares: the [`Event`]s that transfers, discovery and the engine
-//! report, and the types they carry (peers, transfers, outcomes, errors), plus the [`Timing`]
-//! they all run by. It sits below `discovery`, `transfer` and `engine` so that each of them can
+//! report, and the types they carry (peers, transfers, outcomes, errors, [`Warning`]s), plus the
+//! [`Timing`] they all run by. It sits below `discovery`, `transfer` and `engine` so that each of them can
 //! use it and none has to import another's types: the arrows point one way.
 //!
 //! Front ends see these through [`crate::engine`], which re-exports them next to its
@@ -16,6 +16,9 @@ pub use crate::identity::known::Trust;
 pub use crate::protocol::sas::VerificationCode;
 use crate::protocol::{CancelReason, FileResult, InstanceId, Os};
 use crate::text::display;
+
+mod warning;
+pub use warning::{AddFailure, Warning};
 
 /// Names one transfer, outgoing or incoming, for the life of the process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -317,15 +320,17 @@ pub enum Event {
         discovery: bool,
     },
     /// Something the person should know that is not tied to a transfer (discovery unavailable,
-    /// settings could not be saved ...).
-    Warning(String),
+    /// the receive folder could not be made ...). In JSON, its English sentence.
+    Warning(Warning),
     PeerSeen(Peer),
     PeerUpdated(Peer),
     PeerLost(InstanceId),
     /// Adding a peer by address did not work.
     PeerAddFailed {
+        /// As the person typed it.
         address: String,
-        reason: String,
+        /// In JSON, its English sentence.
+        reason: AddFailure,
     },
     /// Someone wants to send us files; answer with the engine's `Command::Answer`.
     IncomingOffer(IncomingOffer),

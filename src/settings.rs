@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::EngineConfig;
+use crate::engine::{EngineConfig, Warning};
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId};
 
 /// Environment variable that replaces the config folder (tests, portable installs).
@@ -90,7 +90,49 @@ impl Default for Settings {
 /// The settings as loaded, and what the person should be told about loading them.
 pub struct Loaded {
     pub settings: Settings,
-    pub warning: Option<String>,
+    pub warning: Option<LoadWarning>,
+}
+
+/// Why the settings file could not be used, as data: `Display` is the English sentence (the CLI
+/// prints it), and the window says each kind in its own language. Ferry then runs with the
+/// defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadWarning {
+    /// The file at `path` did not parse: kept aside as `aside` (`detail` is the parser's
+    /// message). `save_failed`: writing the defaults in its place failed too.
+    Corrupt { path: PathBuf, aside: PathBuf, detail: String, save_failed: Option<String> },
+    /// The file at `path` exists but could not be read (permissions, say).
+    Unreadable { path: PathBuf, detail: String },
+    /// There was no file, and one with the defaults could not be written in `dir`.
+    NotCreated { dir: PathBuf, detail: String },
+}
+
+impl std::fmt::Display for LoadWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadWarning::Corrupt { path, aside, detail, save_failed } => {
+                write!(
+                    f,
+                    "Your settings file {} could not be read, so Ferry started with default settings \
+                     (the old file was kept as {}). Detail: {detail}",
+                    path.display(),
+                    aside.display(),
+                )?;
+                match save_failed {
+                    Some(e) => write!(f, " Saving new settings failed too: {e}"),
+                    None => Ok(()),
+                }
+            }
+            LoadWarning::Unreadable { path, detail } => write!(
+                f,
+                "Your settings file {} could not be read ({detail}), so Ferry started with default settings.",
+                path.display()
+            ),
+            LoadWarning::NotCreated { dir, detail } => {
+                write!(f, "Could not save settings in {}: {detail}", dir.display())
+            }
+        }
+    }
 }
 
 impl Settings {
@@ -109,18 +151,12 @@ impl Settings {
                     let aside = dir.join(format!("{FILE_NAME}.bad"));
                     let _ = std::fs::rename(&path, &aside);
                     let settings = Settings::default();
-                    let saved = settings.save_to(dir);
-                    let mut warning = format!(
-                        "Your settings file {} could not be read, so Ferry started with default settings \
-                         (the old file was kept as {}). Detail: {}",
-                        path.display(),
-                        aside.display(),
-                        e.message()
-                    );
-                    if let Err(e) = saved {
-                        warning.push_str(&format!(" Saving new settings failed too: {e}"));
+                    let save_failed = settings.save_to(dir).err().map(|e| e.to_string());
+                    let detail = e.message().to_owned();
+                    Loaded {
+                        settings,
+                        warning: Some(LoadWarning::Corrupt { path, aside, detail, save_failed }),
                     }
-                    Loaded { settings, warning: Some(warning) }
                 }
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -128,15 +164,12 @@ impl Settings {
                 let warning = settings
                     .save_to(dir)
                     .err()
-                    .map(|e| format!("Could not save settings in {}: {e}", dir.display()));
+                    .map(|e| LoadWarning::NotCreated { dir: dir.to_path_buf(), detail: e.to_string() });
                 Loaded { settings, warning }
             }
             Err(e) => Loaded {
                 settings: Settings::default(),
-                warning: Some(format!(
-                    "Your settings file {} could not be read ({e}), so Ferry started with default settings.",
-                    path.display()
-                )),
+                warning: Some(LoadWarning::Unreadable { path, detail: e.to_string() }),
             },
         }
     }
@@ -163,9 +196,7 @@ impl Settings {
             Ok(loaded) => (loaded.identity, loaded.warning),
             Err(e) => (
                 crate::engine::fresh_identity(),
-                Some(format!(
-                    "This device's key could not be saved ({e}); other devices will see it as new after a restart."
-                )),
+                Some(crate::identity::IdentityWarning::ThisRunOnly { detail: e.to_string() }),
             ),
         };
         let mut c = EngineConfig::with_identity(
@@ -174,7 +205,7 @@ impl Settings {
             self.receive_dir.clone(),
             identity,
         );
-        c.warnings.extend(warning);
+        c.warnings.extend(warning.map(Warning::Identity));
         // Not from the settings file: accepting without asking is per device now (known
         // devices' "always accept"); `ferry receive --yes` is the one switch for everything.
         c.transfer_port = self.transfer_port;
@@ -183,7 +214,7 @@ impl Settings {
         c.localsend = self.localsend_options();
         let known = crate::identity::known::KnownDevices::open(&dir);
         c.known = std::sync::Arc::new(std::sync::Mutex::new(known.store));
-        c.warnings.extend(known.warning);
+        c.warnings.extend(known.warning.map(Warning::KnownDevices));
         c
     }
 
@@ -596,7 +627,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), "device_name = [not toml").unwrap();
         let loaded = Settings::load_from(dir.path());
-        let warning = loaded.warning.expect("a warning");
+        let warning = loaded.warning.expect("a warning").to_string();
         assert!(warning.contains("could not be read"), "{warning}");
         assert!(dir.path().join("settings.toml.bad").exists());
         assert_eq!(loaded.settings.transfer_port, DEFAULT_TRANSFER_PORT);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{config, free_udp_port};
-use ferry::engine::{Engine, Event, PeerSource};
+use ferry::engine::{AddFailure, Engine, Event, PeerSource};
 use ferry::protocol::InstanceId;
 
 fn engine(
@@ -102,7 +102,7 @@ fn a_peer_added_by_address_is_confirmed_by_hello() {
     wait_for(
         &a,
         Duration::from_secs(5),
-        |e| matches!(e, Event::PeerAddFailed { address, reason } if *address == dead.to_string() && reason.contains("Is Ferry open")),
+        |e| matches!(e, Event::PeerAddFailed { address, reason: reason @ AddFailure::NoConnection { .. } } if *address == dead.to_string() && reason.to_string().contains("Is Ferry open")),
     );
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::Node;
 use common::raw::frame;
-use ferry::engine::{Event, TransferError};
+use ferry::engine::{Event, TransferError, Warning};
 use ferry::protocol::frame::decode_frame;
 use ferry::protocol::{ErrorCode, Frame, Hello, HelloPurpose, InstanceId, Message, Os};
 
@@ -116,7 +116,9 @@ fn a_version_1_sender_meeting_a_version_2_receiver_is_told_to_update() {
         }
     }
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("older Ferry"), "{warnings:?}");
     // The name is cleaned before it is shown: the right-to-left override is gone.
-    assert!(warnings[0].contains("Old PC") && !warnings[0].contains('\u{202e}'), "{warnings:?}");
+    let ip = "127.0.0.1".parse().unwrap();
+    assert_eq!(warnings[0], Warning::OlderSender { name: Some("Old PC".into()), ip });
+    let said = warnings[0].to_string();
+    assert!(said.contains("older Ferry") && said.contains("Old PC") && !said.contains('\u{202e}'), "{said}");
 }

@@ -13,13 +13,13 @@ use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{By, NodeT, Queryable};
 use ferry::engine::{
-    Command, Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, Peer, PeerInfo, PeerSource,
-    TransferError, TransferId, Trust,
+    AddFailure, Command, Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, Peer, PeerInfo,
+    PeerSource, TransferError, TransferId, Trust, Warning,
 };
 use ferry::protocol::{CancelReason, FileResult, InstanceId, Os};
 use ferry::settings::{Language, Settings};
 use ferry::ui::history::History;
-use ferry::ui::worker::{Inbox, Job};
+use ferry::ui::worker::{Inbox, Job, WindowWarning};
 use ferry::ui::{AppState, StateInit};
 
 struct Rig {
@@ -490,8 +490,16 @@ fn add_by_address_sends_add_peer_and_shows_failures() {
     rig.harness.get_by_label("Add").click();
     rig.harness.run();
     assert!(matches!(rig.command(), Command::AddPeer(a) if a == "192.0.2.7:53531"));
-    rig.event(Event::PeerAddFailed { address: "192.0.2.7:53531".into(), reason: "nobody answered".into() });
-    assert!(rig.harness.query_by_label_contains("Couldn't add 192.0.2.7:53531: nobody answered").is_some());
+    let addr = "192.0.2.7:53531".parse().unwrap();
+    rig.event(Event::PeerAddFailed {
+        address: "192.0.2.7:53531".into(),
+        reason: AddFailure::NoAnswer { addr },
+    });
+    assert!(
+        rig.harness
+            .query_by_label_contains("Couldn't add 192.0.2.7:53531: 192.0.2.7:53531 did not answer in time.")
+            .is_some()
+    );
 }
 
 /// The small Noto subsets in tests/fixtures/fonts (see make.sh there), found and installed by the
@@ -535,6 +543,7 @@ fn cjk_and_other_scripts_are_drawn_with_fonts_that_have_them() {
         include_str!("../src/ui/i18n.rs"),
         include_str!("../src/ui/i18n/devices.rs"),
         include_str!("../src/ui/i18n/errors.rs"),
+        include_str!("../src/ui/i18n/warnings.rs"),
     ]
     .concat();
     let missing: String =
@@ -553,6 +562,77 @@ fn a_chinese_window_says_why_a_transfer_failed_in_chinese() {
     rig.event(Event::TransferFailed { transfer: id, error: TransferError::OlderPeer });
     assert!(rig.harness.query_by_label_contains("另一台电脑上的 Ferry 版本较旧").is_some(), "not in Chinese");
     assert!(rig.harness.query_by_label_contains("older Ferry").is_none(), "the English sentence is shown");
+}
+
+/// The warnings the window is given: the engine's (one naming a device, with a character that
+/// must be shown escaped), one from the window's own background work, and a failed "Add by
+/// address" (opened with the button named `add_by_address`).
+fn send_warnings(rig: &mut Rig, add_by_address: &str) {
+    let ip = "192.0.2.9".parse().unwrap();
+    rig.events.send(Event::Warning(Warning::OlderSender { name: Some("Old\u{202e}PC".into()), ip })).unwrap();
+    let detail = "Address already in use (os error 98)".to_owned();
+    rig.events.send(Event::Warning(Warning::DiscoveryUnavailable { detail })).unwrap();
+    let path = PathBuf::from("/home/anna/Ferry/IMG_1.jpg");
+    let detail = "no file manager".to_owned();
+    rig.inbox.send(Inbox::Warning(WindowWarning::NotShown { path, detail })).unwrap();
+    rig.harness.run();
+    rig.harness.get_by_label(add_by_address).click();
+    rig.harness.run();
+    let addr = "192.0.2.7:53531".parse().unwrap();
+    rig.event(Event::PeerAddFailed { address: "192.0.2.7".into(), reason: AddFailure::NotFerry { addr } });
+}
+
+/// A warning reads in the window's language: the engine and the window's background work send
+/// what happened, not a sentence, and a Chinese window says it in Chinese — names, addresses,
+/// paths and the system's own message kept as they are, a device's name shown through the same
+/// escaping as everywhere (an English window shows the engine's own sentence, which the CLI
+/// prints too).
+#[test]
+fn a_chinese_window_says_warnings_in_chinese_and_an_english_one_in_english() {
+    let mut zh = rig_with_fonts(Language::SimplifiedChinese);
+    send_warnings(&mut zh, "按地址添加…");
+    for said in [
+        "“Old\\u{202e}PC”（192.0.2.9）想给你发送文件，但它的 Ferry 版本较旧。请把两台都更新到最新版本。",
+        "无法自动查找其他设备：Address already in use (os error 98)。你仍然可以按地址添加设备。",
+        "无法在文件管理器中显示 /home/anna/Ferry/IMG_1.jpg：no file manager",
+        "无法添加 192.0.2.7：192.0.2.7:53531 有应答，但它不是 Ferry 设备。",
+    ] {
+        assert!(zh.harness.query_by_label(said).is_some(), "not said in Chinese: {said}");
+    }
+    for english in ["older Ferry", "can't be found", "Couldn't", "answered"] {
+        assert!(
+            zh.harness.query_by_label_contains(english).is_none(),
+            "English in a Chinese window: {english}"
+        );
+    }
+
+    let mut en = rig();
+    send_warnings(&mut en, "Add by address…");
+    for said in [
+        "\u{2018}Old\\u{202e}PC\u{2019} (192.0.2.9) tried to send you files with an older Ferry. Update both to the \
+         latest version.",
+        "Other devices can't be found automatically: Address already in use (os error 98). You can still add a \
+         device by its address.",
+        "Couldn't show /home/anna/Ferry/IMG_1.jpg in a file manager: no file manager",
+        "Couldn't add 192.0.2.7: 192.0.2.7:53531 answered, but it is not a Ferry device.",
+    ] {
+        assert!(en.harness.query_by_label(said).is_some(), "not said in English: {said}");
+    }
+}
+
+/// A warning already showing is said again in the language the person switches to.
+#[test]
+fn a_warning_showing_follows_a_change_of_language() {
+    let mut rig = rig_with_fonts(Language::English);
+    let detail = "Address already in use (os error 98)".to_owned();
+    rig.event(Event::Warning(Warning::LocalSendServer { detail }));
+    let english = "LocalSend phones can't send to this computer: Address already in use (os error 98)";
+    assert!(rig.harness.query_by_label(english).is_some());
+    rig.harness.state_mut().set_language(Language::SimplifiedChinese);
+    rig.harness.run();
+    let chinese = "装有 LocalSend 的手机无法向这台电脑发送文件：Address already in use (os error 98)";
+    assert!(rig.harness.query_by_label(chinese).is_some(), "still in English after the switch");
+    assert!(rig.harness.query_by_label(english).is_none());
 }
 
 /// The system's own fonts, where this machine has them (fonts-noto-cjk): the window finds them.
@@ -979,8 +1059,8 @@ fn select_none_and_the_total_follows_the_selection() {
 #[test]
 fn every_control_has_a_unique_name_and_the_window_reads_well() {
     let mut rig = rig();
-    rig.events.send(Event::Warning("Discovery could not start".into())).unwrap();
-    rig.events.send(Event::Warning("Settings could not be saved".into())).unwrap();
+    rig.events.send(Event::Warning(Warning::DiscoveryUnavailable { detail: "no network".into() })).unwrap();
+    rig.events.send(Event::Warning(Warning::LocalSendServer { detail: "port taken".into() })).unwrap();
     for n in 0..3u64 {
         let id = TransferId(900 + n);
         started(&mut rig, id, if n == 1 { Direction::Outgoing } else { Direction::Incoming });
@@ -1016,7 +1096,10 @@ fn every_control_has_a_unique_name_and_the_window_reads_well() {
         "{inputs:#?}"
     );
     assert!(inputs.iter().any(|n| *n == "Cancel receiving 2 files from Kitchen PC (2)"), "{inputs:#?}");
-    assert!(inputs.iter().any(|n| n.starts_with("Dismiss the message “Discovery")), "{inputs:#?}");
+    assert!(
+        inputs.iter().any(|n| n.starts_with("Dismiss the message “Other devices can't be found")),
+        "{inputs:#?}"
+    );
     assert!(
         inputs.iter().filter(|n| n.starts_with("Progress of receiving 2 files from Kitchen PC")).count() == 2
     );
@@ -1138,7 +1221,7 @@ fn peer_text_with_controls_or_bidi_overrides_is_shown_escaped() {
         transfer: id,
         error: TransferError::PeerError("disk\u{1b}[2J full".into()),
     });
-    rig.event(Event::Warning("odd\u{2066}warning".into()));
+    rig.event(Event::Warning(Warning::LocalSendServer { detail: "odd\u{2066}warning".into() }));
     for (_, text) in all_texts(&rig) {
         assert!(!text.chars().any(|c| c == '\u{1b}' || ferry::text::is_bidi_control(c)), "raw in {text:?}");
     }

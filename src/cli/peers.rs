@@ -33,7 +33,7 @@ pub fn run(wait: f64, net: &NetArgs) -> Result<ExitCode> {
                 out.event(&event);
                 peers.remove(&id.to_hex());
             }
-            Event::Warning(w) => out.say(format!("Warning: {}", shown(w))),
+            Event::Warning(w) => out.say(format!("Warning: {}", shown(&w.to_string()))),
             _ => {}
         }
         if interrupted().load(Ordering::SeqCst) {

@@ -178,7 +178,7 @@ pub fn run(dir: Option<PathBuf>, yes: bool, once: bool, net: &NetArgs) -> Result
                 }
             }
             Event::TextReceived { from, text } => out.say(super::localsend::text_message(&from, &text)),
-            Event::Warning(w) => out.say(format!("Warning: {}", shown(&w))),
+            Event::Warning(w) => out.say(format!("Warning: {}", shown(&w.to_string()))),
             Event::Stopped => return Ok(ExitCode::from(1)),
             _ => {}
         }

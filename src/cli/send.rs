@@ -199,7 +199,7 @@ pub fn run(
                 1
             }
             Event::Warning(w) => {
-                out.say(format!("Warning: {}", shown(&w)));
+                out.say(format!("Warning: {}", shown(&w.to_string())));
                 continue;
             }
             Event::Stopped => 1,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use crate::admission::Limits;
-use crate::events::Timing;
+use crate::events::{Timing, Warning};
 use crate::identity::DeviceIdentity;
 use crate::identity::known::KnownDevices;
 use crate::protocol::{DEFAULT_DISCOVERY_PORT, DEFAULT_TRANSFER_PORT, InstanceId, Os};
@@ -60,9 +60,9 @@ pub struct EngineConfig {
     /// The devices this one has met, by key. [`Self::new`] keeps them in memory only; front ends
     /// open the store in the config folder, and the window shares this handle with the engine.
     pub known: Arc<Mutex<KnownDevices>>,
-    /// Said once the engine runs (a device key that had to be made anew, a known-devices file
-    /// that could not be read ...).
-    pub warnings: Vec<String>,
+    /// Said once the engine runs, as [`Event::Warning`](crate::events::Event::Warning)s (a
+    /// device key that had to be made anew, a known-devices file that could not be read ...).
+    pub warnings: Vec<Warning>,
 }
 
 impl EngineConfig {

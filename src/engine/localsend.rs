@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::Sender;
 
 use super::{Core, EngineConfig, Internal};
-use crate::events::{Decision, Event, PeerSource, TransferId, Trust};
+use crate::events::{Decision, Event, PeerSource, TransferId, Trust, Warning};
 use crate::identity::Fingerprint;
-use crate::identity::known::{KnownDevices, Sighting};
+use crate::identity::known::{KnownDevices, KnownDevicesWarning, Sighting};
 use crate::localsend::{
     DEFAULT_MULTICAST_GROUP, DEFAULT_PORT, Hooks, LocalSend, LocalSendConfig, Multicast, PeerChange,
     ProvenSender, Timing, TrustedSenders,
@@ -141,7 +141,7 @@ pub(super) fn start(config: &EngineConfig, emit: Emit, internal: Sender<Internal
     match LocalSend::start(c, hooks) {
         Ok(ls) => Some(ls),
         Err(e) => {
-            emit(Event::Warning(format!("LocalSend phones can't send to this computer: {e}")));
+            emit(Event::Warning(Warning::LocalSendServer { detail: e.to_string() }));
             None
         }
     }
@@ -173,7 +173,8 @@ impl TrustedSenders for KnownSenders {
     fn remember(&self, sender: &ProvenSender, name: &str, addr: SocketAddr) {
         let seen = Sighting { fingerprint: sender.key, name, address: Some(addr) };
         if let Err(e) = self.store().remember(&seen) {
-            (self.emit)(Event::Warning(format!("Couldn't save the list of known devices: {e}")));
+            let warning = KnownDevicesWarning::NotSaved { detail: e.to_string() };
+            (self.emit)(Event::Warning(Warning::KnownDevices(warning)));
         }
     }
 }

@@ -88,10 +88,10 @@ impl Engine {
             match std::fs::create_dir_all(&config.receive_dir) {
                 // Temporary files a crash left behind (older than an hour, so never a live one).
                 Ok(()) => _ = crate::transfer::store::sweep_stale_parts(&config.receive_dir),
-                Err(e) => emit(Event::Warning(format!(
-                    "Couldn't create the receive folder {}: {e}. Choose another one before receiving files.",
-                    config.receive_dir.display()
-                ))),
+                Err(e) => emit(Event::Warning(Warning::ReceiveFolder {
+                    path: config.receive_dir.clone(),
+                    detail: e.to_string(),
+                })),
             }
         }
 
@@ -118,9 +118,7 @@ impl Engine {
             match started {
                 Ok(d) => Some(d),
                 Err(e) => {
-                    emit(Event::Warning(format!(
-                        "Other devices can't be found automatically: {e}. You can still add a device by its address."
-                    )));
+                    emit(Event::Warning(Warning::DiscoveryUnavailable { detail: e.to_string() }));
                     None
                 }
             }
@@ -341,10 +339,10 @@ impl Core {
                     if self.config.listen
                         && let Err(e) = std::fs::create_dir_all(&dir)
                     {
-                        (self.emit)(Event::Warning(format!(
-                            "Couldn't create the receive folder {}: {e}",
-                            dir.display()
-                        )));
+                        (self.emit)(Event::Warning(Warning::NewReceiveFolder {
+                            path: dir.clone(),
+                            detail: e.to_string(),
+                        }));
                     }
                     self.config.receive_dir = dir;
                 }

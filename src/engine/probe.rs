@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use super::{Event, Internal, Peer, PeerSource};
+use super::{AddFailure, Event, Internal, Peer, PeerSource};
 use crate::identity::known::KnownDevices;
 use crate::protocol::{HelloPurpose, Message, clean_display_name, sas};
 use crate::transfer::connection::{set_idle_limit, split_secured};
@@ -40,21 +40,20 @@ pub(super) fn probe(ctx: &ProbeCtx, address: &str, remembered: bool) -> Option<P
     }
 }
 
-fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
+fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, AddFailure> {
     let addr = resolve(address)?;
     let started = Instant::now();
     let stream = TcpStream::connect_timeout(&addr, ctx.timeout)
-        .map_err(|e| format!("Couldn't connect to {addr}: {e}. Is Ferry open on that device?"))?;
+        .map_err(|e| AddFailure::NoConnection { addr, detail: e.to_string() })?;
     set_idle_limit(&stream, ctx.timeout);
     let left = ctx.timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(1));
-    let conn = ctx.tls.connect(stream, None, left).map_err(|e| match e {
-        ConnectError::NotFerry => format!("{addr} answered, but it is not a Ferry device."),
-        ConnectError::TimedOut => format!("{addr} did not answer in time."),
-        other => format!("{addr}: {other}"),
-    })?;
+    let conn = ctx.tls.connect(stream, None, left).map_err(|e| refused(addr, &e))?;
     let proven = conn.peer;
-    let (mut reader, mut writer) = split_secured(conn, ctx.timeout).map_err(|e| e.to_string())?;
-    writer.send(&ctx.me.hello(HelloPurpose::Probe)).map_err(|e| format!("Couldn't talk to {addr}: {e}"))?;
+    let (mut reader, mut writer) =
+        split_secured(conn, ctx.timeout).map_err(|e| AddFailure::Broken { detail: e.to_string() })?;
+    writer
+        .send(&ctx.me.hello(HelloPurpose::Probe))
+        .map_err(|e| AddFailure::CantTalk { addr, detail: e.to_string() })?;
     let deadline = Instant::now() + ctx.timeout;
     while Instant::now() < deadline && !ctx.stopping.load(Ordering::SeqCst) {
         match reader.first_message(super::super::transfer::connection::POLL) {
@@ -62,9 +61,7 @@ fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
             Ok(Some(Message::Hello(h))) => {
                 writer.finish();
                 if sas::check_hello(&h, &proven.0).is_err() {
-                    return Err(format!(
-                        "{addr} answered, but failed the security check (its HELLO names another key)."
-                    ));
+                    return Err(AddFailure::FailedSecurityCheck { addr });
                 }
                 let name = clean_display_name(&h.name).unwrap_or_else(|| addr.to_string());
                 let port = if h.transfer_port == 0 { addr.port() } else { h.transfer_port };
@@ -79,14 +76,29 @@ fn ask(ctx: &ProbeCtx, address: &str) -> Result<Peer, String> {
                     trust,
                 });
             }
-            Ok(Some(_)) | Err(_) => return Err(format!("{addr} answered, but it is not a Ferry device.")),
+            Ok(Some(_)) | Err(_) => return Err(AddFailure::NotFerry { addr }),
         }
     }
-    Err(format!("{addr} did not answer in time."))
+    Err(AddFailure::NoAnswer { addr })
+}
+
+/// Why the TLS handshake with `addr` did not work, as the person is told.
+fn refused(addr: SocketAddr, e: &ConnectError) -> AddFailure {
+    match e {
+        ConnectError::NotFerry => AddFailure::NotFerry { addr },
+        ConnectError::TimedOut => AddFailure::NoAnswer { addr },
+        ConnectError::OlderPeer => AddFailure::OlderFerry { addr },
+        ConnectError::NoCommonVersion => AddFailure::NoCommonVersion { addr },
+        ConnectError::Overloaded => AddFailure::Busy { addr },
+        ConnectError::NotTheExpectedKey { .. } => AddFailure::UnexpectedKey { addr },
+        ConnectError::NotProven(_) => AddFailure::NotProven { addr },
+        ConnectError::Tls(_) => AddFailure::SecureConnectionFailed { addr },
+        ConnectError::Lost(_) => AddFailure::ConnectionLost { addr },
+    }
 }
 
 /// `host:port`, or a bare host with Ferry's default port.
-fn resolve(address: &str) -> Result<SocketAddr, String> {
+fn resolve(address: &str) -> Result<SocketAddr, AddFailure> {
     let address = address.trim();
     let with_port = if address.parse::<SocketAddr>().is_ok()
         || address.rsplit_once(':').is_some_and(|(h, p)| {
@@ -100,16 +112,14 @@ fn resolve(address: &str) -> Result<SocketAddr, String> {
     };
     with_port
         .to_socket_addrs()
-        .map_err(|e| {
-            format!("{address:?} is not an address Ferry can use ({e}). Write it like 192.168.1.20:53531.")
-        })?
+        .map_err(|e| AddFailure::NotAnAddress { address: address.to_owned(), detail: e.to_string() })?
         .next()
-        .ok_or_else(|| format!("{address:?} did not resolve to any address."))
+        .ok_or_else(|| AddFailure::Unresolved { address: address.to_owned() })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::resolve;
+    use super::*;
 
     #[test]
     fn addresses_with_and_without_port() {
@@ -118,5 +128,33 @@ mod tests {
         assert_eq!(resolve("[::1]:7").unwrap().to_string(), "[::1]:7");
         assert_eq!(resolve("::1").unwrap().to_string(), "[::1]:53531");
         assert!(resolve("not an address at all:99999").is_err());
+    }
+
+    /// A failed handshake says what it always said: the address, then the TLS error's own
+    /// sentence (or, for "not Ferry" and "no answer", the sentences the probe had for them).
+    #[test]
+    fn a_refused_handshake_says_what_it_always_said() {
+        let addr: SocketAddr = "192.0.2.7:53531".parse().unwrap();
+        let lost = || std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let errors = [
+            ConnectError::OlderPeer,
+            ConnectError::NoCommonVersion,
+            ConnectError::Overloaded,
+            ConnectError::NotTheExpectedKey { expected: crate::identity::Fingerprint([7; 32]) },
+            ConnectError::NotProven(rustls::Error::DecryptError),
+            ConnectError::Tls(rustls::Error::DecryptError),
+            ConnectError::Lost(lost()),
+        ];
+        for e in errors {
+            assert_eq!(refused(addr, &e).to_string(), format!("{addr}: {e}"), "{e:?}");
+        }
+        assert_eq!(
+            refused(addr, &ConnectError::NotFerry).to_string(),
+            format!("{addr} answered, but it is not a Ferry device.")
+        );
+        assert_eq!(
+            refused(addr, &ConnectError::TimedOut).to_string(),
+            format!("{addr} did not answer in time.")
+        );
     }
 }

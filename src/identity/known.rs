@@ -164,7 +164,50 @@ pub struct KnownDevices {
 #[derive(Debug)]
 pub struct OpenedKnown {
     pub store: KnownDevices,
-    pub warning: Option<String>,
+    pub warning: Option<KnownDevicesWarning>,
+}
+
+/// What went wrong with the file of known devices, as data: `Display` is the English sentence
+/// (the CLI prints it), and the window says each kind in its own language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KnownDevicesWarning {
+    /// The file at `path` exists but could not be read (permissions, say); the store keeps what
+    /// it had.
+    Unreadable { path: PathBuf, detail: String },
+    /// The file at `path` did not parse: kept aside as `aside`, and the store starts empty.
+    /// `detail` is the parser's message.
+    Corrupt { path: PathBuf, aside: PathBuf, detail: String },
+    /// `count` entries of the file at `path` did not make sense and were dropped; the rest kept.
+    EntriesDropped { path: PathBuf, count: usize },
+    /// A change could not be written.
+    NotSaved { detail: String },
+}
+
+impl std::fmt::Display for KnownDevicesWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KnownDevicesWarning::Unreadable { path, detail } => {
+                write!(f, "The list of known devices {} could not be read ({detail}).", path.display())
+            }
+            KnownDevicesWarning::Corrupt { path, aside, detail } => write!(
+                f,
+                "The list of known devices {} could not be read, so Ferry starts with none: every device \
+                 will be new until you check its code once (the old file was kept as {}). Detail: {detail}",
+                path.display(),
+                aside.display(),
+            ),
+            KnownDevicesWarning::EntriesDropped { path, count } => write!(
+                f,
+                "{count} entr{} in the list of known devices {} did not make sense and {} left out.",
+                if *count == 1 { "y" } else { "ies" },
+                path.display(),
+                if *count == 1 { "was" } else { "were" }
+            ),
+            KnownDevicesWarning::NotSaved { detail } => {
+                write!(f, "Couldn't save the list of known devices: {detail}")
+            }
+        }
+    }
 }
 
 impl KnownDevices {
@@ -183,7 +226,7 @@ impl KnownDevices {
 
     /// Reads the file again (another Ferry process may have changed it). On a file that cannot
     /// be read at all, the store keeps what it had and says why.
-    pub fn reload(&mut self) -> Option<String> {
+    pub fn reload(&mut self) -> Option<KnownDevicesWarning> {
         let dir = self.dir.clone()?;
         match read_file(&dir) {
             Ok((devices, warning)) => {
@@ -404,27 +447,21 @@ const HEADER: &str = "# The devices this one has met, keyed by each device's key
 
 /// Reads the store. `Err` with a warning when the file exists but cannot be used at all (it is
 /// then kept aside as `.bad`); `Ok` with a warning when some entries were dropped.
-fn read_file(dir: &Path) -> Result<(BTreeMap<Fingerprint, KnownDevice>, Option<String>), String> {
+fn read_file(
+    dir: &Path,
+) -> Result<(BTreeMap<Fingerprint, KnownDevice>, Option<KnownDevicesWarning>), KnownDevicesWarning> {
     let path = dir.join(FILE_NAME);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((BTreeMap::new(), None)),
-        Err(e) => {
-            return Err(format!("The list of known devices {} could not be read ({e}).", path.display()));
-        }
+        Err(e) => return Err(KnownDevicesWarning::Unreadable { path, detail: e.to_string() }),
     };
     let table: toml::Table = match toml::from_str(&text) {
         Ok(t) => t,
         Err(e) => {
             let aside = dir.join(format!("{FILE_NAME}.bad"));
             let _ = std::fs::rename(&path, &aside);
-            return Err(format!(
-                "The list of known devices {} could not be read, so Ferry starts with none: every device \
-                 will be new until you check its code once (the old file was kept as {}). Detail: {}",
-                path.display(),
-                aside.display(),
-                e.message()
-            ));
+            return Err(KnownDevicesWarning::Corrupt { path, aside, detail: e.message().to_owned() });
         }
     };
     let entries = match table.get("device") {
@@ -444,14 +481,7 @@ fn read_file(dir: &Path) -> Result<(BTreeMap<Fingerprint, KnownDevice>, Option<S
             Err(_) => dropped += 1,
         }
     }
-    let warning = (dropped > 0).then(|| {
-        format!(
-            "{dropped} entr{} in the list of known devices {} did not make sense and {} left out.",
-            if dropped == 1 { "y" } else { "ies" },
-            path.display(),
-            if dropped == 1 { "was" } else { "were" }
-        )
-    });
+    let warning = (dropped > 0).then_some(KnownDevicesWarning::EntriesDropped { path, count: dropped });
     Ok((devices, warning))
 }
 

@@ -118,7 +118,51 @@ impl fmt::Debug for DeviceIdentity {
 /// The identity as loaded, and what the person should be told about loading it.
 pub struct LoadedIdentity {
     pub identity: DeviceIdentity,
-    pub warning: Option<String>,
+    pub warning: Option<IdentityWarning>,
+}
+
+/// What went wrong with this device's key, as data: `Display` is the English sentence (the CLI
+/// prints it), and the window says each kind in its own language. Every one of them means that
+/// other devices will see this one as new.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityWarning {
+    /// The key stored in `dir` could not be used (`why`: unreadable, corrupt, a certificate of
+    /// another key), so a new one was made and the old files kept as `*.bad`. `save_failed`:
+    /// saving the new one failed too.
+    Replaced { dir: PathBuf, why: String, save_failed: Option<String> },
+    /// There was no key yet; the new one could not be saved in `dir`.
+    NotSaved { dir: PathBuf, detail: String },
+    /// No key could be loaded or made in the config folder at all: one made for this run only
+    /// is used (`Settings::engine_config`).
+    ThisRunOnly { detail: String },
+}
+
+impl fmt::Display for IdentityWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentityWarning::Replaced { dir, why, save_failed } => {
+                write!(
+                    f,
+                    "This device's key in {} could not be used ({why}), so Ferry made a new one. Devices \
+                     that knew this one will see it as new.",
+                    dir.display()
+                )?;
+                match save_failed {
+                    Some(e) => write!(f, " Saving the new key failed too: {e}"),
+                    None => Ok(()),
+                }
+            }
+            IdentityWarning::NotSaved { dir, detail } => write!(
+                f,
+                "Ferry could not save this device's key in {} ({detail}); it will be a new device at every start.",
+                dir.display()
+            ),
+            IdentityWarning::ThisRunOnly { detail } => write!(
+                f,
+                "This device's key could not be saved ({detail}); other devices will see it as new after a restart."
+            ),
+        }
+    }
 }
 
 impl DeviceIdentity {
@@ -172,17 +216,12 @@ impl DeviceIdentity {
         }
         let identity = Self::generate()?;
         let saved = identity.save_to(dir);
+        let dir = dir.to_path_buf();
         let warning = match (problem, saved) {
-            (Some(why), saved) => Some(format!(
-                "This device's key in {} could not be used ({why}), so Ferry made a new one. Devices that \
-                 knew this one will see it as new.{}",
-                dir.display(),
-                saved.err().map(|e| format!(" Saving the new key failed too: {e}")).unwrap_or_default()
-            )),
-            (None, Err(e)) => Some(format!(
-                "Ferry could not save this device's key in {} ({e}); it will be a new device at every start.",
-                dir.display()
-            )),
+            (Some(why), saved) => {
+                Some(IdentityWarning::Replaced { dir, why, save_failed: saved.err().map(|e| e.to_string()) })
+            }
+            (None, Err(e)) => Some(IdentityWarning::NotSaved { dir, detail: e.to_string() }),
             (None, Ok(())) => None,
         };
         Ok(LoadedIdentity { identity, warning })
@@ -308,7 +347,7 @@ mod tests {
         let old = DeviceIdentity::load_or_create(dir.path()).unwrap().identity;
         std::fs::write(dir.path().join(KEY_FILE), "-----BEGIN PRIVATE KEY-----\nnonsense\n").unwrap();
         let new = DeviceIdentity::load_or_create(dir.path()).unwrap();
-        assert!(new.warning.as_deref().unwrap().contains("made a new one"), "{:?}", new.warning);
+        assert!(new.warning.as_ref().unwrap().to_string().contains("made a new one"), "{:?}", new.warning);
         assert_ne!(new.identity.fingerprint(), old.fingerprint());
         assert!(dir.path().join("identity.key.bad").exists());
 
@@ -316,7 +355,11 @@ mod tests {
         let stranger = DeviceIdentity::generate().unwrap();
         std::fs::write(dir.path().join(CERT_FILE), pem_encode("CERTIFICATE", stranger.cert_der())).unwrap();
         let again = DeviceIdentity::load_or_create(dir.path()).unwrap();
-        assert!(again.warning.as_deref().unwrap().contains("not for this key"), "{:?}", again.warning);
+        assert!(
+            again.warning.as_ref().unwrap().to_string().contains("not for this key"),
+            "{:?}",
+            again.warning
+        );
 
         std::fs::remove_file(dir.path().join(CERT_FILE)).unwrap();
         let missing_cert = DeviceIdentity::load_or_create(dir.path()).unwrap();

@@ -48,7 +48,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::events::{Decision, Event, Peer, TransferId};
+use crate::events::{Decision, Event, Peer, TransferId, Warning};
 use crate::identity::DeviceIdentity;
 use crate::protocol::{CancelReason, InstanceId};
 use crate::transfer::Emit;
@@ -391,10 +391,7 @@ impl LocalSend {
                 }
                 // Bound to loopback on purpose (tests, a local-only setup): nothing to find.
                 Err(_) if config.bind.is_loopback() => {}
-                Err(e) => shared.emit(Event::Warning(format!(
-                    "LocalSend phones can't find this computer by themselves: {e}. They can still send \
-                     to it by its address."
-                ))),
+                Err(e) => shared.emit(Event::Warning(Warning::LocalSendDiscovery { detail: e.to_string() })),
             }
         }
         Ok(LocalSend { runtime: Some(runtime), shared })

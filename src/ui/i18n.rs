@@ -2,8 +2,13 @@
 //! system locale unless the person picks one in Settings.
 //!
 //! Each string is a method on [`Tr`] so a missing translation is a compile error, not a blank
-//! label. Why a transfer failed is translated from the engine's `TransferError` (errors.rs); the
-//! engine's free-form warnings (`Event::Warning`, a failed "Add by address") stay in English.
+//! label. What the engine and the window's background work report is data, translated here
+//! from its kind: why a transfer failed from `TransferError` (errors.rs); the warnings at the top
+//! of the window (`Notice`: the engine's `Warning`s, the settings file's `LoadWarning`, the
+//! window's own `WindowWarning`s) and why "Add by address" failed (`AddFailure`) in warnings.rs.
+//! The English of an engine kind is its `Display`, the sentence the CLI prints. Only two lines
+//! stay English in a Chinese window: a `FERRY_*` variable that could not be used (for whoever set
+//! it) and the note that no Chinese font is installed (Chinese would be boxes).
 
 use crate::settings::Language;
 
@@ -56,6 +61,7 @@ macro_rules! fixed {
 
 mod devices;
 mod errors;
+mod warnings;
 
 fixed! {
     starting => "Starting…", "正在启动…";
@@ -181,13 +187,6 @@ impl Tr {
                 "请在另一台电脑上也打开 Ferry，并连接到同一个 Wi-Fi 或网络。如果仍然看不到，可能是防火墙拦截了 \
                  Ferry：请允许 UDP 端口 {discovery_port} 和 TCP 端口 {transfer_port}，或按地址添加对方。"
             ),
-        }
-    }
-
-    pub fn add_failed(&self, address: &str, reason: &str) -> String {
-        match self.0 {
-            Lang::En => format!("Couldn't add {address}: {reason}"),
-            Lang::ZhCn => format!("无法添加 {address}：{reason}"),
         }
     }
 

@@ -12,17 +12,19 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::model::Notice;
 use super::state::AppState;
-use crate::events::Waker;
-use crate::identity::known::{KnownDevice, KnownDevices, Sighting};
+use super::worker::WindowWarning;
+use crate::events::{Waker, Warning};
+use crate::identity::known::{KnownDevice, KnownDevices, KnownDevicesWarning, Sighting};
 use crate::identity::{DeviceIdentity, Fingerprint};
 
 /// What a background job tells the window.
 pub enum KnownResult {
     /// The list as the store has it now, and what went wrong, if anything.
-    Devices { devices: Vec<KnownDevice>, problem: Option<String> },
+    Devices { devices: Vec<KnownDevice>, problem: Option<KnownDevicesWarning> },
     /// "Reset identity" made this new key (used from the next start), or could not.
-    IdentityReset(Result<Fingerprint, String>),
+    IdentityReset(Result<Fingerprint, WindowWarning>),
 }
 
 /// The Settings page's view of identity and known devices.
@@ -72,7 +74,7 @@ impl KnownView {
             // Another Ferry (a `ferry receive`) may have changed the file.
             let mut problem = store.reload();
             if let Err(e) = change(&mut store) {
-                problem = Some(format!("Couldn't save the list of known devices: {e}"));
+                problem = Some(KnownDevicesWarning::NotSaved { detail: e.to_string() });
             }
             let devices = store.devices().cloned().collect();
             let _ = tx.send(KnownResult::Devices { devices, problem });
@@ -141,7 +143,7 @@ impl AppState {
         let spawned = std::thread::Builder::new().name("ferry-identity".into()).spawn(move || {
             let result = DeviceIdentity::reset(&dir)
                 .map(|identity| identity.fingerprint())
-                .map_err(|e| format!("Couldn't make a new identity in {}: {e}", dir.display()));
+                .map_err(|e| WindowWarning::IdentityNotReset { detail: e.to_string(), dir });
             let _ = tx.send(KnownResult::IdentityReset(result));
             waker();
         });
@@ -158,11 +160,11 @@ impl AppState {
                 KnownResult::Devices { devices, problem } => {
                     self.known.devices = Some(devices);
                     if let Some(p) = problem {
-                        self.warn(p);
+                        self.warn(Notice::Engine(Warning::KnownDevices(p)));
                     }
                 }
                 KnownResult::IdentityReset(Ok(fp)) => self.known.reset_to = Some(fp),
-                KnownResult::IdentityReset(Err(e)) => self.warn(e),
+                KnownResult::IdentityReset(Err(e)) => self.warn(Notice::Window(e)),
             }
         }
     }

@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-pub use model::Page;
+pub use model::{Notice, Page};
 pub use state::{AppState, StateInit};
 pub use view_settings::apply_theme;
 
@@ -49,11 +49,6 @@ use crate::settings::{Settings, config_dir};
 pub const PRESELECT_ENV: &str = "FERRY_PRESELECT";
 /// When set, every frame's duration is printed to standard error (performance checks).
 pub const FRAME_LOG_ENV: &str = "FERRY_FRAME_LOG";
-
-/// Shown when the window speaks Chinese but no font on this system can draw it.
-const NO_CJK_FONT: &str = "Chinese text can't be drawn: no Chinese font is installed. Install one (Debian, \
-                           Ubuntu: sudo apt install fonts-noto-cjk; Fedora: google-noto-sans-cjk-fonts) \
-                           and restart Ferry, or choose English in Settings.";
 
 /// The app icon (a 128×128 PNG).
 const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
@@ -187,10 +182,10 @@ impl eframe::App for FerryApp {
 pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
     let loaded = Settings::load();
     let settings = loaded.settings;
-    let mut warnings: Vec<String> = loaded.warning.into_iter().collect();
+    let mut warnings: Vec<Notice> = loaded.warning.into_iter().map(Notice::Settings).collect();
     let mut config = settings.engine_config();
     if let Err(e) = config.apply_env() {
-        warnings.push(e);
+        warnings.push(Notice::Environment(e));
     }
     config.thumbnails = true;
     let discovery_port = config.discovery_port;
@@ -221,7 +216,7 @@ pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
             (Some(engine), c, e)
         }
         Err(e) => {
-            warnings.push(e.to_string());
+            warnings.push(Notice::from(e));
             // Channels that lead nowhere: the window still opens and shows why nothing works.
             (None, crossbeam_channel::unbounded().0, crossbeam_channel::unbounded().1)
         }
@@ -254,8 +249,7 @@ pub fn run(chosen: Vec<PathBuf>) -> ExitCode {
             apply_theme(&cc.egui_ctx, theme);
             let mut state = AppState::new(init)?;
             if no_cjk && state.tr.0 == i18n::Lang::ZhCn {
-                // Said in English: without the font, Chinese would be boxes.
-                state.warn(NO_CJK_FONT.to_owned());
+                state.warn(Notice::NoChineseFont);
             }
             state.engine_down = engine_down;
             state.discovery_port = discovery_port;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::worker::Measured;
-use crate::engine::{Direction, IncomingOffer, TransferId};
+use super::worker::{Measured, WindowWarning};
+use crate::engine::{AddFailure, Direction, IncomingOffer, StartError, TransferId, Warning};
+use crate::settings::LoadWarning;
 
 /// Which screen is showing (an incoming offer is shown over either).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +166,41 @@ pub struct AddPeerForm {
     pub text: String,
     /// Addresses sent to the engine that have neither worked nor failed yet.
     pub pending: Vec<String>,
-    pub error: Option<String>,
+    /// The last address that failed, as typed, and why (said in the language of the moment).
+    pub error: Option<(String, AddFailure)>,
+}
+
+/// One line of the warnings at the top of the window. Kept as data and said when drawn
+/// (`Tr::notice`), so a warning reads in the language the person has just switched to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// One of the engine's warnings: an `Event::Warning`, or the same kind met by the window
+    /// itself (the store of known devices it shares with the engine could not be read or saved).
+    Engine(Warning),
+    /// The settings file could not be used.
+    Settings(LoadWarning),
+    /// From the window's own background work.
+    Window(WindowWarning),
+    /// The engine could not accept transfers on `addr` (its port taken, most often).
+    NotListening { addr: SocketAddr, detail: String },
+    /// The engine could not use this device's key for TLS.
+    KeyUnusable { detail: String },
+    /// A `FERRY_*` variable that could not be used (`EngineConfig::apply_env`). Kept as its
+    /// sentence, in English: it is for whoever set the variable (a developer, a script), and it
+    /// names the variable and quotes its value.
+    Environment(String),
+    /// The window speaks Chinese but no font here can draw it: said in English whatever the
+    /// language, since Chinese would be drawn as boxes.
+    NoChineseFont,
+}
+
+impl From<StartError> for Notice {
+    fn from(e: StartError) -> Notice {
+        match e {
+            StartError::Listen { addr, source } => Notice::NotListening { addr, detail: source.to_string() },
+            StartError::Identity(detail) => Notice::KeyUnusable { detail },
+        }
+    }
 }
 
 /// A preview image of a chosen or offered file.

@@ -15,7 +15,8 @@ use crossbeam_channel::{Receiver, Sender};
 use super::history::{self, Entry, History, Outcome};
 use super::i18n::{Lang, Tr};
 use super::model::{
-    AddPeerForm, Chosen, Page, PendingOffer, Preview, ReceiveCheck, ReceivedText, Status, TextBox, Transfer,
+    AddPeerForm, Chosen, Notice, Page, PendingOffer, Preview, ReceiveCheck, ReceivedText, Status, TextBox,
+    Transfer,
 };
 use super::worker::{Inbox, Job, PreviewKey, Workers};
 use crate::engine::{
@@ -41,7 +42,7 @@ pub struct StateInit {
     /// Called when background work has a result, so the window draws it.
     pub waker: Waker,
     /// Shown at the top until dismissed (settings that could not be loaded ...).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Notice>,
 }
 
 pub struct AppState {
@@ -63,7 +64,8 @@ pub struct AppState {
     pub discovery_port: u16,
     /// The engine could not start or has stopped: nothing can be sent or received.
     pub engine_down: bool,
-    pub warnings: Vec<String>,
+    /// Said in the window's language when drawn; the oldest first.
+    pub warnings: Vec<Notice>,
     pub page: Page,
 
     /// In the order they appeared: a device that turns up later goes at the end, so the rows
@@ -176,9 +178,9 @@ impl AppState {
         }
     }
 
-    pub(super) fn warn(&mut self, text: String) {
-        if !self.warnings.contains(&text) {
-            self.warnings.push(text);
+    pub(super) fn warn(&mut self, notice: Notice) {
+        if !self.warnings.contains(&notice) {
+            self.warnings.push(notice);
         }
         if self.warnings.len() > MAX_WARNINGS {
             self.warnings.remove(0);
@@ -197,7 +199,7 @@ impl AppState {
                     self.workers.submit(Job::LocalAddresses);
                 }
             }
-            Event::Warning(text) => self.warn(text),
+            Event::Warning(warning) => self.warn(Notice::Engine(warning)),
             Event::TransferPeer { transfer, peer } => {
                 if let Some(t) = self.transfer_mut(transfer) {
                     t.peer_name = peer.name;
@@ -213,7 +215,7 @@ impl AppState {
             Event::PeerLost(id) => self.peers.retain(|p| p.instance != id),
             Event::PeerAddFailed { address, reason } => {
                 self.add_peer.pending.retain(|a| *a != address);
-                self.add_peer.error = Some(self.tr.add_failed(&address, &reason));
+                self.add_peer.error = Some((address, reason));
             }
             Event::IncomingOffer(offer) => self.offer_arrived(offer),
             Event::TransferStarted { transfer, direction, peer, files, total_bytes } => {
@@ -483,7 +485,7 @@ impl AppState {
                 self.previews.insert(key, preview);
             }
             Inbox::ReceiveFolderChecked(check) => self.receive_check = Some(check),
-            Inbox::Warning(text) => self.warn(text),
+            Inbox::Warning(warning) => self.warn(Notice::Window(warning)),
             Inbox::LocalAddresses(addresses) => self.my_addresses = addresses,
         }
     }

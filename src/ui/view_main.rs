@@ -59,8 +59,9 @@ fn header(state: &mut AppState, ui: &mut Ui) {
     });
     let mut dismissed = None;
     let mut names = widgets::Namer::default();
-    for (i, warning) in state.warnings.iter().enumerate() {
-        let warning = shown(warning);
+    for (i, notice) in state.warnings.iter().enumerate() {
+        let said = state.tr.notice(notice);
+        let warning = shown(&said);
         ui.horizontal(|ui| {
             let icon = ui.colored_label(ui.visuals().warn_fg_color, "⚠");
             widgets::hide_from_screen_readers(ui, &icon);
@@ -195,8 +196,9 @@ fn add_by_address(state: &mut AppState, ui: &mut Ui) {
                 ui.label(RichText::new(state.tr.adding()).weak());
             }
         });
-        if let Some(error) = &state.add_peer.error {
-            let error = shown(error);
+        if let Some((address, reason)) = &state.add_peer.error {
+            let said = state.tr.add_failed(address, reason);
+            let error = shown(&said);
             ui.add(egui::Label::new(RichText::new(error.as_ref()).color(ui.visuals().error_fg_color)).wrap());
         }
     });

@@ -115,8 +115,27 @@ pub enum Inbox {
     },
     ReceiveFolderChecked(super::model::ReceiveCheck),
     /// Something the person should know (a save failed, the file manager could not start).
-    Warning(String),
+    Warning(WindowWarning),
     LocalAddresses(Vec<std::net::IpAddr>),
+}
+
+/// What went wrong in the window's own background work, as data: the worker does not know the
+/// window's language, so the window says it (`Tr::window_warning`). `detail` is the OS's or a
+/// library's own message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WindowWarning {
+    /// No thread could be started for a file dialog.
+    FileDialog { detail: String },
+    /// A file the window keeps (the history) could not be written.
+    NotSaved { path: PathBuf, detail: String },
+    /// The settings could not be written into the config folder `dir`.
+    SettingsNotSaved { dir: PathBuf, detail: String },
+    /// The system could not open a file or folder ("Open folder").
+    NotOpened { path: PathBuf, detail: String },
+    /// The file manager could not show a file ("Show file").
+    NotShown { path: PathBuf, detail: String },
+    /// "Reset identity" could not make or save a new key in `dir`.
+    IdentityNotReset { dir: PathBuf, detail: String },
 }
 
 /// A single named worker thread working through a queue of jobs in order.
@@ -253,7 +272,8 @@ impl Workers {
         match spawned {
             Ok(handle) => self.dialogs.push(handle),
             Err(e) => {
-                let _ = self.inbox_tx.send(Inbox::Warning(format!("Couldn't open the file dialog: {e}")));
+                let warning = WindowWarning::FileDialog { detail: e.to_string() };
+                let _ = self.inbox_tx.send(Inbox::Warning(warning));
                 let _ = self.inbox_tx.send(Inbox::DialogClosed);
             }
         }
@@ -297,20 +317,20 @@ fn run_job(job: Job) -> Option<Inbox> {
         }),
         Job::Write { path, contents } => {
             let e = super::history::write_atomically(&path, &contents).err()?;
-            Inbox::Warning(format!("Couldn't save {}: {e}", path.display()))
+            Inbox::Warning(WindowWarning::NotSaved { path, detail: e.to_string() })
         }
         Job::SaveSettings { settings, dir } => {
             let e = settings.save_to(&dir).err()?;
-            Inbox::Warning(format!("Couldn't save your settings in {}: {e}", dir.display()))
+            Inbox::Warning(WindowWarning::SettingsNotSaved { dir, detail: e.to_string() })
         }
         Job::LocalAddresses => Inbox::LocalAddresses(local_addresses()),
         Job::Open(path) => {
             let e = opener::open(&path).err()?;
-            Inbox::Warning(format!("Couldn't open {}: {e}", path.display()))
+            Inbox::Warning(WindowWarning::NotOpened { path, detail: e.to_string() })
         }
         Job::Reveal(path) => {
             let e = opener::reveal(&path).err()?;
-            Inbox::Warning(format!("Couldn't show {} in a file manager: {e}", path.display()))
+            Inbox::Warning(WindowWarning::NotShown { path, detail: e.to_string() })
         }
     })
 }

@@ -133,7 +133,11 @@ fn a_corrupt_file_is_kept_aside_and_the_store_starts_empty_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(FILE_NAME), "[[device]\nfingerprint = ").unwrap();
     let opened = KnownDevices::open(dir.path());
-    assert!(opened.warning.as_deref().unwrap().contains("could not be read"), "{:?}", opened.warning);
+    assert!(
+        opened.warning.as_ref().unwrap().to_string().contains("could not be read"),
+        "{:?}",
+        opened.warning
+    );
     assert_eq!(opened.store.devices().count(), 0);
     assert!(dir.path().join(format!("{FILE_NAME}.bad")).exists());
     // And it can be used from there on.
@@ -156,7 +160,7 @@ fn entries_that_make_no_sense_are_dropped_and_the_rest_kept() {
     )
     .unwrap();
     let opened = KnownDevices::open(dir.path());
-    assert!(opened.warning.as_deref().unwrap().contains("2 entries"), "{:?}", opened.warning);
+    assert!(opened.warning.as_ref().unwrap().to_string().contains("2 entries"), "{:?}", opened.warning);
     let names: Vec<&str> = opened.store.devices().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["Good"]);
 }

@@ -25,6 +25,7 @@ use super::{Stop, conn_stop, peer_error, protocol, write_stop};
 use crate::admission::Ticket;
 use crate::events::{
     Decision, Direction, Event, FileOutcome, IncomingOffer, OfferedFile, PeerInfo, TransferError, Trust,
+    Warning,
 };
 use crate::identity::Fingerprint;
 use crate::protocol::sas::Verified;
@@ -121,10 +122,7 @@ fn warn_older(ctx: &Ctx, setup: &ReceiveSetup, name: Option<String>) {
     }
     warned.retain(|_, t| now.duration_since(*t) < OLDER_WARNING_EVERY);
     warned.insert(ip, now);
-    let who = name.map_or_else(|| format!("A computer at {ip}"), |n| format!("\u{2018}{n}\u{2019} ({ip})"));
-    (ctx.emit)(Event::Warning(format!(
-        "{who} tried to send you files with an older Ferry. Update both to the latest version."
-    )));
+    (ctx.emit)(Event::Warning(Warning::OlderSender { name, ip }));
 }
 
 /// HELLO both ways and the verification exchange; `None` for a probe (answered).
