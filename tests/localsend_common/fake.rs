@@ -149,26 +149,8 @@ fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, tx: &Sender<Request>
 
 /// A request with a `Content-Length` body (all Ferry sends); `None` once the connection ends.
 fn read_request(s: &mut impl Read) -> Option<Request> {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => return None,
-        }
-        assert!(head.len() < 16 * 1024, "a request head this long is not Ferry's");
-    }
-    let head = String::from_utf8(head).expect("a request head in ASCII");
+    let (head, body) = super::read_message(s)?;
     let mut words = head.split_whitespace();
     let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
-    let len: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).ok()?;
     Some(Request { method, path, body })
 }

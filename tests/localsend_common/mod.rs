@@ -238,8 +238,9 @@ pub fn request(s: &mut dyn Stream, method: &str, path: &str, body: &[u8]) -> Res
     read_response(s).expect("a response")
 }
 
-/// Reads one response (Content-Length bodies only, which is all the server sends).
-pub fn read_response(s: &mut dyn Stream) -> Option<Resp> {
+/// Reads one HTTP message, request or response, with a `Content-Length` body (all that Ferry
+/// and these tests send): its head as text, and its body. `None` once the connection ends.
+pub fn read_message(s: &mut (impl Read + ?Sized)) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -247,9 +248,9 @@ pub fn read_response(s: &mut dyn Stream) -> Option<Resp> {
             Ok(1) => buf.push(byte[0]),
             _ => return None,
         }
+        assert!(buf.len() < 16 * 1024, "an HTTP head this long is not Ferry's");
     }
     let head = String::from_utf8_lossy(&buf).to_string();
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let len: usize = head
         .lines()
         .find_map(|l| {
@@ -259,6 +260,13 @@ pub fn read_response(s: &mut dyn Stream) -> Option<Resp> {
         .unwrap_or(0);
     let mut body = vec![0u8; len];
     s.read_exact(&mut body).ok()?;
+    Some((head, body))
+}
+
+/// Reads one response (Content-Length bodies only, which is all the server sends).
+pub fn read_response(s: &mut dyn Stream) -> Option<Resp> {
+    let (head, body) = read_message(s)?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some(Resp { status, body })
 }
 
