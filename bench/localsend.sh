@@ -213,24 +213,22 @@ if by.get("ferry-ferry"):
     # Both ends run on this one machine, so they share its CPUs: a run can go no faster than all
     # of them busy for the CPU time the two ends needed together. That ceiling, per round, and
     # how busy the run kept the CPUs (the rest of the gap is waiting).
-    ceil, busy = [], []
+    both, ceil, busy = [], [], []
     for rc, ms, ticks, h0, h1, send_ms in by["ferry-ferry"]:
         if rc != 0 or send_ms < 0:
             continue
         cpu_s = ticks / tick + send_ms / 1000
+        both.append(cpu_s / gib)
         ceil.append(size_mb * 1.048576 / (cpu_s / cpus))
         busy.append(100 * cpu_s / (ms / 1000 * cpus))
     if ceil:
-        both = [(r[2] / tick + r[5] / 1000) / gib for r in by["ferry-ferry"] if r[0] == 0 and r[5] >= 0]
         print(f"\nferry->ferry, both ends together: {statistics.median(both):.2f} CPU s/GiB (median); "
               f"with all {cpus} CPUs busy that allows at most {statistics.median(ceil):.0f} MB/s "
               f"(rounds: {' '.join(f'{x:.0f}' for x in ceil)}); the runs kept them "
               f"{' '.join(f'{x:.0f}' for x in busy)} % busy")
-        if by.get("localsendd"):
-            lsd = [size_mb * 1.048576 / (r[1] / 1000) for r in by["localsendd"] if r[0] == 0]
-            if lsd:
-                print(f"that ceiling / localsendd->localsendd's median rate = "
-                      f"{statistics.median(ceil) / statistics.median(lsd):.2f}")
+        if med.get("localsendd"):
+            print(f"that ceiling / localsendd->localsendd's median rate = "
+                  f"{statistics.median(ceil) / med['localsendd']:.2f}")
 if "ferry" in by:
     ferry_extra = max((r[4] - r[3] for r in by["ferry"] if r[0] == 0), default=0) / 1024
     print(f"ferry receive's peak RSS rose by {ferry_extra:.1f} MiB over the LocalSend runs (target: <= 16 MiB for 1 GiB): {'met' if ferry_extra <= 16 else 'NOT met'}")
