@@ -38,7 +38,7 @@ use super::meter::Meter;
 use super::peers::{Known, canonical};
 use super::receive::MAX_OFFER_BODY;
 use super::stop::{Stop, Why};
-use super::{Shared, mime, query, random_id, time};
+use super::{Shared, hex, mime, query, random_id, time};
 use crate::events::{Direction, Event, FileOutcome, OfferedFile, PeerInfo, TransferError, TransferId};
 use crate::protocol::{CancelReason, FileResult, MAX_TEXT_BYTES};
 use crate::transfer::send::{SourceFile, collect};
@@ -184,7 +184,7 @@ enum Content {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
 }
 
 /// A text message as LocalSend's own app sends one (its `send_provider.dart` and

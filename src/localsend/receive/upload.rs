@@ -217,7 +217,7 @@ async fn receive_file(mut body: Incoming, up: &Upload, shared: &Shared) -> (Verd
         return fail(FileResult::SizeMismatch, StatusCode::BAD_REQUEST, "Fewer bytes than offered");
     }
     if let (Some(expected), Some(actual)) = (&up.sha256, written.sha256) {
-        let actual: String = actual.iter().map(|b| format!("{b:02x}")).collect();
+        let actual = super::super::hex(&actual);
         if !actual.eq_ignore_ascii_case(expected.trim()) {
             // `written.part` is dropped here: the temporary file goes, nothing is kept.
             return (Verdict::Retry, error(StatusCode::UNPROCESSABLE_ENTITY, "Checksum mismatch"));
