@@ -26,8 +26,7 @@ pub struct Request {
 
 impl Request {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
+        super::json_of(&self.body)
     }
 
     /// The value of query parameter `name` (the values Ferry sends need no decoding).

@@ -221,9 +221,13 @@ pub struct Resp {
 
 impl Resp {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
+        json_of(&self.body)
     }
+}
+
+/// A JSON body, or a panic that shows it.
+pub fn json_of(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body).unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(body)))
 }
 
 /// Writes one request (`Content-Length` body) on `s` and reads the response.
